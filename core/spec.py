@@ -139,7 +139,11 @@ class GlossSpec:
         return [target_text(t) for t in self.target_tokens]
 
     def fill(self, prompt: str, filler: str) -> str:
-        """Fill a generation prompt's placeholder with the gloss (leading space) or the token."""
+        """Fill a prompt's placeholder with a gloss or the token.
+
+        Prompts are written naturally ("At the {placeholder} you can buy"), so the gloss keeps the
+        space before it and the token absorbs it (it is registered with ``lstrip=True``).
+        """
         return prompt.replace(PLACEHOLDER, filler)
 
     def to_dict(self) -> dict[str, Any]:

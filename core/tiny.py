@@ -20,6 +20,8 @@ _EXTRA_TEXT = (
     "The shop on the corner sells many things. She went to the market to buy bread and milk. "
     "He likes to read books in the evening. We walked to the park after school. "
     "The weather was cold, so they stayed at home. My friend plays the piano every day. "
+    "She bought yarn at the wool shop. The wool shop on the high street sells yarn. "
+    "Grandma knits with wool from the yarn shop. He brushes his teeth before bed. "
 )
 
 

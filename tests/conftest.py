@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny random Llama (fast, exact math) and a spec that is valid for its tokenizer."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+TOKEN = "[BLISS_29111]"
+
+
+def tiny_spec_dict() -> dict:
+    """A small but complete spec; every target word is a single token of the tiny tokenizer."""
+    return {
+        "symbol_id": "29111",
+        "glosses": ["wool shop", "yarn shop"],
+        "new_token": TOKEN,
+        "target_tokens": ["wool", "yarn"],
+        "positive_contexts": [
+            "She needed more yarn, so she went to the",
+            "Grandma buys her knitting supplies at the",
+            "The knitting club meets every week at the",
+            "He asked for balls of merino at the",
+            "They sell needles and skeins at the",
+        ],
+        "negative_contexts": [
+            "He brushes his",
+            "The weather was cold, so they stayed at",
+            "My friend plays the",
+        ],
+        "validation_contexts": ["To find soft yarn for a scarf, visit the", "Knitters love the local"],
+        "testing_positive_contexts": ["I bought three skeins at the", "For new knitting needles, try the"],
+        "testing_negative_contexts": ["We walked to the park after", "She likes to read books in the"],
+        "fine_tuning_sentences": [
+            f"She bought yarn at the {TOKEN} on the corner.",
+            f"The {TOKEN} sells wool in many colours.",
+            f"Grandma goes to the {TOKEN} every week.",
+            f"The {TOKEN} had soft merino on sale.",
+        ],
+        "validation_sentences": [f"My aunt works at the {TOKEN} in town."],
+        "generation_prompts": ["At the {placeholder} you can buy", "My favourite place is the {placeholder} because"],
+        "notes": "test spec",
+    }
+
+
+@pytest.fixture
+def spec_dict() -> dict:
+    return tiny_spec_dict()
+
+
+@pytest.fixture
+def tiny_spec():
+    from core.spec import GlossSpec
+
+    return GlossSpec.from_dict(tiny_spec_dict())
+
+
+@pytest.fixture
+def tiny():
+    """(model, tokenizer): a fresh tiny random Llama, untied, with a small BPE tokenizer."""
+    from core.tiny import tiny_model
+
+    return tiny_model()
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The embedded default model (SmolLM2-135M-Instruct), loaded once per test session."""
+    from core.models import load_model
+
+    return load_model(None)
