@@ -166,7 +166,7 @@ class GlossSpec:
         c = Collector()
         for key in data:
             if key not in known:
-                c.add(str(key)[:60], "is not a field of a gloss spec",
+                c.add(f"field {_short(str(key))}", "is not a field of a gloss spec",
                       "remove it; known fields: " + ", ".join(sorted(known)))
         required = [f.name for f in fields(cls) if f.name not in ("new_token", "notes")]
         for name in required:
