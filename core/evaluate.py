@@ -19,7 +19,7 @@ from core.contexts import eval_mode, next_token_logits
 DEFAULT_MAX_NEW_TOKENS = 24
 
 
-def _n_candidates(model, tokenizer) -> int:
+def n_candidates(model, tokenizer) -> int:
     """How many logits are real tokens. Some models pad the output matrix beyond the tokenizer
     (rows for ids no text can produce); those rows are not candidates and are left out."""
     rows = model.get_output_embeddings().weight.shape[0]
@@ -48,7 +48,7 @@ def rank_table(model, tokenizer, spec, token_id: int) -> list[dict]:
     contexts = [("positive", c) for c in spec.testing_positive_contexts]
     contexts += [("negative", c) for c in spec.testing_negative_contexts]
     logits = next_token_logits(model, tokenizer, [c for _, c in contexts])
-    logits = logits[:, : _n_candidates(model, tokenizer)]
+    logits = logits[:, : n_candidates(model, tokenizer)]
     new_ranks = ranks_of(logits, token_id).tolist()
     per_target = {word: ranks_of(logits, tid).tolist() for word, tid in target_ids(tokenizer, spec).items()}
     top_values, top_ids = logits.topk(5, dim=1)
@@ -140,7 +140,7 @@ def generation_similarity(rows: list[dict]) -> float | None:
 @torch.no_grad()
 def nearest_tokens(model, tokenizer, token_id: int, k: int = 5) -> dict[str, list[dict]]:
     """The ``k`` vocabulary tokens whose input (output) rows are closest by cosine to the token's."""
-    n = _n_candidates(model, tokenizer)
+    n = n_candidates(model, tokenizer)
     result = {}
     for side, matrix in (("input", model.get_input_embeddings().weight),
                          ("output", model.get_output_embeddings().weight)):

@@ -26,13 +26,9 @@ def _is_model_folder(path: Path) -> bool:
     return (path / "config.json").is_file()
 
 
-def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Save ``model`` and ``tokenizer`` to ``out_dir`` (safetensors) and return its path.
-
-    An existing model folder at ``out_dir`` (one with config.json) is replaced; any other
-    non-empty folder or a file there is refused, so a typo cannot wipe unrelated files.
-    ``metadata`` (JSON-able: token, strategy, …) is written to ``glosslab.json`` beside the weights.
-    """
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """The resolved folder to save into, or an ``InputError`` when saving there is refused:
+    a file, or a non-empty folder that is not an earlier saved model (checked before any work)."""
     out = Path(out_dir).expanduser().resolve()
     if out.exists():
         if not out.is_dir():
@@ -40,6 +36,17 @@ def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: di
         if any(out.iterdir()) and not _is_model_folder(out):
             raise fail("out", f"{str(out)!r} is a folder with other files in it",
                        "give a new or empty folder (an earlier saved model there would be replaced)")
+    return out
+
+
+def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Save ``model`` and ``tokenizer`` to ``out_dir`` (safetensors) and return its path.
+
+    An existing model folder at ``out_dir`` (one with config.json) is replaced; any other
+    non-empty folder or a file there is refused, so a typo cannot wipe unrelated files.
+    ``metadata`` (JSON-able: token, strategy, …) is written to ``glosslab.json`` beside the weights.
+    """
+    out = check_out_dir(out_dir)
     if model.get_input_embeddings().weight.data_ptr() == model.get_output_embeddings().weight.data_ptr():
         raise ValueError("embeddings are tied; the token's two rows cannot be saved apart")
     try:

@@ -1,0 +1,155 @@
+"""One initialization, end to end: spec + strategy + base model → a model with the new token, evaluated.
+
+``initialize`` works on deep copies: the base model and its tokenizer are shared by every run
+(the web app keeps one per process), so they must never gain the token or change a weight.
+Progress goes to ``on_event`` as small dicts, the one channel the CLI's progress bar and the
+web page read:
+
+    {"stage": "validate" | "copy" | "embeddings" | "add_token" | "compare" | "evaluate" | "done",
+     "message": str, ...}
+    {"stage": "optimize", "epoch": int, "epochs": int, "train_loss": float, "val_loss": float}
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from core.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate, n_candidates
+from core.models import LoadedModel, untie_embeddings
+from core.spec import GlossSpec, check_spec
+from core.strategies import STRATEGIES, InitConfig, InitRows, initial_rows, input_vectors
+from core.tokens import add_token
+
+EventFn = Callable[[dict], None]
+
+# Strategies whose input vectors are compared with the chosen one by cosine (item 7 of the
+# evaluation). They are the research's cheap ones: computing "optimized" here would double the
+# cost of an optimized run and repeat the run itself otherwise.
+COMPARE_WITH = ("average", "last_token", "random")
+
+
+@dataclass
+class InitResult:
+    """A model that has the new token with its initial rows, and how it does before fine-tuning."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    token_id: int
+    token: str
+    strategy: str
+    rows: InitRows
+    evaluation: dict
+    seconds: float
+    config: InitConfig | None = None
+    spec: GlossSpec | None = None
+    model_name: str = ""
+    cosines: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Everything but the model: JSON-able (no tensors; non-finite numbers become None)."""
+        fit = self.rows.output_fit
+        inp, out = self.rows.input_row.float(), self.rows.output_row.float()
+        evaluation = self.evaluation or {}
+        return jsonable({
+            "strategy": self.strategy,
+            "strategy_label": STRATEGIES[self.strategy].label if self.strategy in STRATEGIES else self.strategy,
+            "token": self.token,
+            "token_id": self.token_id,
+            "candidates": n_candidates(self.model, self.tokenizer),
+            "model": self.model_name,
+            "spec": self.spec.title if self.spec is not None else None,
+            "config": self.config.to_dict() if self.config is not None else None,
+            "output_fit_residual": fit.residual if fit is not None else None,
+            "output_fit": fit.to_dict() if fit is not None else None,
+            "details": self.rows.details,
+            "input_norm": float(inp.norm()),
+            "output_norm": float(out.norm()),
+            "input_output_cosine": float(torch.nn.functional.cosine_similarity(inp, out, dim=0)),
+            "cosines": self.cosines,
+            "testing": evaluation.get("testing", []),
+            "generations": evaluation.get("generations", []),
+            "nearest": evaluation.get("nearest", {}),
+            "quality": evaluation.get("quality", {}),
+            "seconds": round(self.seconds, 3),
+        })
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` that ``json.dumps(..., allow_nan=False)`` accepts: NaN and ±inf become
+    None, tensors and tuples become lists."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return jsonable(value.detach().cpu().tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return str(value)
+
+
+def _emit(on_event: EventFn | None, stage: str, message: str, **extra) -> None:
+    if on_event is not None:
+        on_event({"stage": stage, "message": message, **extra})
+
+
+def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedModel,
+               on_event: EventFn | None = None, evaluate_after: bool = True,
+               max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+               compare_with: tuple[str, ...] = COMPARE_WITH) -> InitResult:
+    """Add ``spec``'s token to a copy of ``base`` with ``config.strategy``'s rows, then evaluate.
+
+    Raises ``InputError`` (every problem at once) when the spec does not suit this tokenizer.
+    ``compare_with`` names strategies whose input vectors are compared with the chosen one by
+    cosine (an empty tuple skips it).
+    """
+    start = time.perf_counter()
+    config = config if config is not None else InitConfig()
+    _emit(on_event, "validate", "Checking the spec against the model's tokenizer")
+    spec = check_spec(spec, base.tokenizer)
+
+    _emit(on_event, "copy", "Copying the base model")
+    model = copy.deepcopy(base.model)
+    tokenizer = copy.deepcopy(base.tokenizer)
+    untie_embeddings(model)  # a no-op for models from load_model; keeps the rule for any other
+    model.eval()
+
+    _emit(on_event, "embeddings", f"Computing the output fit and the {config.strategy} input vector",
+          strategy=config.strategy)
+
+    def on_epoch(entry: dict) -> None:
+        _emit(on_event, "optimize", f"Optimizing the input vector: epoch {entry.get('epoch')}", **entry)
+
+    rows = initial_rows(model, tokenizer, spec, config, on_epoch=on_epoch)
+
+    cosines: dict = {}
+    others = [name for name in compare_with if name != config.strategy]
+    if others:
+        # Before add_token: every strategy reads the vocabulary as the base model has it.
+        _emit(on_event, "compare", "Comparing the input vector with other strategies' vectors")
+        vectors = {config.strategy: rows.input_row, **input_vectors(model, tokenizer, spec, others, config)}
+        cosines = cosine_matrix(vectors)
+
+    _emit(on_event, "add_token", f"Adding {spec.new_token} to the vocabulary")
+    token_id = add_token(model, tokenizer, spec.new_token, rows.input_row, rows.output_row)
+
+    evaluation: dict = {}
+    if evaluate_after:
+        _emit(on_event, "evaluate", "Ranking testing contexts and generating text")
+        evaluation = evaluate(model, tokenizer, spec, token_id, max_new_tokens)
+
+    seconds = time.perf_counter() - start
+    _emit(on_event, "done", f"Done in {seconds:.1f} s", seconds=seconds)
+    return InitResult(model=model, tokenizer=tokenizer, token_id=token_id, token=spec.new_token,
+                      strategy=config.strategy, rows=rows, evaluation=evaluation, seconds=seconds,
+                      config=config, spec=spec, model_name=base.name, cosines=cosines)
