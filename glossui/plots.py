@@ -1,0 +1,126 @@
+"""Plotly figures drawn from job events: loss curves, the comparison overlay, the input optimization.
+
+Every figure is built only from event dicts (``{"step", "epoch", "loss", "eval_loss", ...}``),
+the one channel from the engine to the page. Colours come from the Okabe–Ito palette (readable
+with colour-vision deficiencies) and every series also differs by line style and marker, so no
+information is carried by colour alone. Text that may come from a user is HTML-escaped, because
+plotly renders a subset of HTML in titles, legends and hover labels.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import plotly.graph_objects as go
+
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down"]
+FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=14, color="#1a1a1a")
+
+
+def _t(text) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, log_scale: bool) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=_t(title), x=0.01), font=FONT, template="plotly_white",
+        margin=dict(l=60, r=20, t=50, b=50), height=380,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        hovermode="x unified",
+    )
+    fig.update_xaxes(title_text=_t(x_title), gridcolor="#d9d9d9", linecolor="#595959")
+    fig.update_yaxes(title_text=_t(y_title) + (" (log scale)" if log_scale else ""),
+                     type="log" if log_scale else "linear", gridcolor="#d9d9d9", linecolor="#595959")
+    return fig
+
+
+def _empty(fig: go.Figure, message: str) -> go.Figure:
+    fig.add_annotation(text=_t(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=15, color="#404040"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def best_point(events: list[dict]) -> dict | None:
+    """The event with the lowest validation loss (the first one on ties), or None."""
+    evals = [e for e in events if _finite(e.get("eval_loss"))]
+    return min(evals, key=lambda e: e["eval_loss"]) if evals else None
+
+
+def loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss") -> go.Figure:
+    """Training loss and validation loss by optimizer step, the best step marked."""
+    fig = go.Figure()
+    train = [e for e in events if _finite(e.get("loss")) and _finite(e.get("step"))]
+    evals = [e for e in events if _finite(e.get("eval_loss")) and _finite(e.get("step"))]
+    _layout(fig, title, "Optimizer step", "Loss", log_scale)
+    if not train and not evals:
+        return _empty(fig, "No loss yet: the curve appears as soon as the first step is done.")
+    series = (("Training loss", train, "loss", 0), ("Validation loss", evals, "eval_loss", 1))
+    for name, rows, key, i in series:
+        if not rows:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[e["step"] for e in rows], y=[e[key] for e in rows], name=name, mode="lines+markers",
+            line=dict(color=PALETTE[i], dash=DASHES[i], width=2.5), marker=dict(symbol=SYMBOLS[i], size=7),
+            customdata=[[e.get("epoch")] for e in rows],
+            hovertemplate=name + ": %{y:.4f}<br>epoch %{customdata[0]:.2f}<extra></extra>",
+        ))
+    best = best_point(events)
+    if best is not None:
+        fig.add_trace(go.Scatter(
+            x=[best["step"]], y=[best["eval_loss"]], name=f"Best step ({best['step']})", mode="markers",
+            marker=dict(symbol="star", size=18, color=PALETTE[4], line=dict(color="#000000", width=1.5)),
+            hovertemplate="Best step %{x}: validation loss %{y:.4f}<extra></extra>",
+        ))
+        fig.add_vline(x=best["step"], line=dict(color="#595959", dash="dot", width=1))
+    return fig
+
+
+def compare_figure(series: dict[str, list[dict]], log_scale: bool = False,
+                   title: str = "Validation loss by strategy") -> go.Figure:
+    """One validation-loss curve per strategy (or strategy and seed), by epoch."""
+    fig = go.Figure()
+    _layout(fig, title, "Epoch", "Validation loss", log_scale)
+    drawn = 0
+    for i, (name, events) in enumerate(series.items()):
+        rows = [e for e in events if _finite(e.get("eval_loss")) and _finite(e.get("epoch"))]
+        if not rows:
+            continue
+        drawn += 1
+        fig.add_trace(go.Scatter(
+            x=[e["epoch"] for e in rows], y=[e["eval_loss"] for e in rows], name=_t(name), mode="lines+markers",
+            line=dict(color=PALETTE[i % len(PALETTE)], dash=DASHES[i % len(DASHES)], width=2.5),
+            marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=7),
+            hovertemplate=_t(name) + ": %{y:.4f}<extra></extra>",
+        ))
+    if not drawn:
+        return _empty(fig, "No validation loss yet: curves appear as each strategy trains.")
+    return fig
+
+
+def optimization_figure(history: list[dict], best_epoch: int | None = None, log_scale: bool = False) -> go.Figure:
+    """The optimized strategy's loss (1 − cosine) per epoch, training and validation."""
+    fig = go.Figure()
+    _layout(fig, "Input optimization", "Epoch", "Loss (1 − cosine)", log_scale)
+    if not history:
+        return _empty(fig, "Only the 'optimized' strategy has an optimization curve.")
+    for i, (key, name) in enumerate((("train_loss", "Training contexts"), ("val_loss", "Validation contexts"))):
+        rows = [h for h in history if _finite(h.get(key))]
+        if rows:
+            fig.add_trace(go.Scatter(
+                x=[h["epoch"] for h in rows], y=[h[key] for h in rows], name=name, mode="lines+markers",
+                line=dict(color=PALETTE[i], dash=DASHES[i], width=2.5), marker=dict(symbol=SYMBOLS[i], size=6)))
+    best = next((h for h in history if h.get("epoch") == best_epoch and _finite(h.get("val_loss"))), None)
+    if best is not None:
+        fig.add_trace(go.Scatter(
+            x=[best["epoch"]], y=[best["val_loss"]], name=f"Best epoch ({best_epoch})", mode="markers",
+            marker=dict(symbol="star", size=18, color=PALETTE[4], line=dict(color="#000000", width=1.5))))
+    return fig

@@ -1,0 +1,130 @@
+"""Turning what the engine reports into table values and Markdown, with user text kept literal.
+
+User text (glosses, contexts, generations, error messages quoting them) may hold ``<script>``,
+HTML or Markdown syntax. Tables get it as plain strings (``gr.Dataframe`` with ``datatype="str"``
+shows text, not HTML); Markdown gets it through ``md()``, which escapes both HTML and Markdown so
+that the page shows exactly the characters that were typed.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+from glossui import strings as S
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def md(text) -> str:
+    """Text for a Markdown component that displays literally: no HTML, no Markdown formatting."""
+    escaped = html.escape(str(text), quote=True)
+    escaped = _MD_SPECIAL.sub(r"\\\1", escaped)
+    # Line breaks stay line breaks (two trailing spaces make a Markdown hard break).
+    return escaped.replace("\n", "  \n")
+
+
+def plain(text) -> str:
+    """Text for a toast (``gr.Error``/``gr.Warning`` render HTML): escaped, line breaks kept."""
+    return html.escape(str(text), quote=True).replace("\n", "<br>")
+
+
+def problem_text(p: dict) -> str:
+    text = S.PROBLEM_LINE.format(field=p.get("field", ""), problem=p.get("problem", ""))
+    return text + (S.PROBLEM_FIX.format(fix=p["fix"]) if p.get("fix") else "")
+
+
+def problems_md(problems: list[dict]) -> str:
+    """A Markdown list naming every problem's field, what is wrong and the fix."""
+    if not problems:
+        return ""
+    n = len(problems)
+    lines = [S.SPEC_PROBLEMS.format(n=n, s="" if n == 1 else "s"), ""]
+    for p in problems:
+        fix = f" — {md(p['fix'])}" if p.get("fix") else ""
+        lines.append(f"- **{md(p.get('field', ''))}**: {md(p.get('problem', ''))}{fix}")
+    return "\n".join(lines)
+
+
+def problems_toast(problems: list[dict]) -> str:
+    return "<br>".join(plain(problem_text(p)) for p in problems)
+
+
+def num(value, digits: int = 4) -> str:
+    """A number for a table cell: ``digits`` significant digits, '' for missing, '—' for NaN."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return "—" if math.isnan(value) else str(value)
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list]) -> dict:
+    """A ``gr.Dataframe`` value: every cell a string, so nothing is interpreted."""
+    return {"headers": list(headers), "data": [[c if isinstance(c, str) else num(c) for c in r] for r in rows]
+            or [["" for _ in headers]]}
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def rank_table(testing: list[dict]) -> dict:
+    words = list(testing[0]["rank_targets"]) if testing else []
+    headers = ["Testing context", "Kind", "Rank of the new token"] + [f"Rank of '{w}'" for w in words] + ["Top 5"]
+    rows = []
+    for r in testing:
+        top = ", ".join(f"{t['token']!r} {t['logit']:.2f}" for t in r.get("top5", []))
+        rows.append([r["context"], r["kind"], r["rank_new_token"]] + [r["rank_targets"].get(w) for w in words] + [top])
+    return table(headers, rows)
+
+
+def nearest_table(nearest: dict) -> dict:
+    rows = []
+    for side in ("input", "output"):
+        for i, t in enumerate(nearest.get(side, []), 1):
+            rows.append([side, i, repr(t["token"]), t.get("token_id", ""), t["cosine"]])
+    return table(["Row", "#", "Token", "Token id", "Cosine"], rows)
+
+
+def generations_table(before: list[dict], after: list[dict] | None = None) -> dict:
+    """Prompts side by side: with the gloss / with the token, before (and after) fine-tuning."""
+    after = after or []
+    by_prompt = {g["prompt"]: g for g in after}
+    if not after:
+        headers = ["Prompt", "With the gloss", "With the token"]
+        return table(headers, [[g["prompt"], g["with_gloss"], g["with_token"]] for g in before])
+    rows = []
+    for g in before:
+        a = by_prompt.get(g["prompt"], {})
+        rows.append([g["prompt"], g["with_gloss"], g["with_token"], a.get("with_gloss", ""), a.get("with_token", "")])
+    return table(S.GENERATIONS_HEAD, rows)
+
+
+def quality_rows(quality: dict) -> list[list]:
+    names = {
+        "mrr_positive": "Mean reciprocal rank of the new token, testing-positive contexts (1 = always top)",
+        "median_rank_positive": "Median rank of the new token, testing-positive contexts",
+        "median_rank_negative": "Median rank of the new token, testing-negative contexts (higher is better)",
+        "generation_similarity": "Similarity of generations with the token and with the gloss (0 to 1)",
+    }
+    return [[label, quality.get(key)] for key, label in names.items() if key in quality]
+
+
+def fit_rows(fit: dict | None) -> list[list]:
+    if not fit:
+        return [["Output embedding", "random (not calculated)"]]
+    return [
+        ["Least-squares residual (RMS of logit error)", fit.get("residual")],
+        ["Largest logit error", fit.get("max_abs_error")],
+        ["Positive / negative contexts used", f"{fit.get('n_positive')} / {fit.get('n_negative')}"],
+        ["Target logit for negative contexts", fit.get("negative_logit")],
+    ]
+
+
+def key_values(rows: list[list], headers=("Measure", "Value")) -> dict:
+    return table(list(headers), rows)

@@ -1,0 +1,182 @@
+"""Every string the page shows, in one place (labels, help, messages)."""
+
+from __future__ import annotations
+
+TITLE = "Gloss Lab"
+INTRO = (
+    "Give a Blissymbolics symbol its own token in a language model: describe the symbol's gloss, "
+    "initialize the new token's embeddings with one of several strategies, fine-tune with QLoRA, "
+    "and compare the strategies."
+)
+
+# Tabs, in page order.
+TAB_GLOSS = "1. Gloss"
+TAB_MODEL = "2. Model"
+TAB_INIT = "3. Initialize"
+TAB_TRAIN = "4. Train"
+TAB_COMPARE = "5. Compare"
+TAB_GENERATE = "6. Generate"
+TAB_RUNS = "7. Runs"
+TAB_EXPORT = "8. Export"
+
+# -- Gloss tab -------------------------------------------------------------------------------
+GLOSS_HEAD = ("Describe the symbol. Lists take **one item per line**; the counter under each field "
+              "shows how many items it has and how many it needs.")
+EXAMPLE_LABEL = "Start from"
+EXAMPLE_INFO = "A built-in example, or a blank spec."
+BLANK = "(blank)"
+LOAD_EXAMPLE = "Load"
+UPLOAD_LABEL = "Upload a spec (JSON)"
+CHECK_SPEC = "Check the spec"
+DOWNLOAD_SPEC = "Save the spec as JSON"
+DOWNLOAD_LABEL = "Spec file to download"
+LIMITS_TITLE = "Limits"
+LIMITS_HEAD = ["What", "Limit"]
+SPEC_OK = "The spec is valid{model}."
+SPEC_OK_MODEL = " for {name}"
+SPEC_LOADED = "Loaded {what}."
+SPEC_PROBLEMS = "The spec has {n} problem{s} to fix:"
+NO_FILE = "No file was uploaded."
+
+FIELD_LABELS = {
+    "symbol_id": "Symbol ID",
+    "glosses": "Gloss or glosses",
+    "new_token": "New token",
+    "target_tokens": "Target tokens",
+    "positive_contexts": "Positive contexts",
+    "negative_contexts": "Negative contexts",
+    "validation_contexts": "Validation contexts",
+    "testing_positive_contexts": "Testing contexts: positive",
+    "testing_negative_contexts": "Testing contexts: negative",
+    "fine_tuning_sentences": "Fine-tuning sentences",
+    "validation_sentences": "Validation sentences",
+    "generation_prompts": "Generation prompts",
+    "notes": "Notes",
+}
+COUNT_LIST = "{n} item{s} (needs {lo} to {hi}, up to {chars} characters each). {help}"
+COUNT_TEXT = "{n} of {chars} characters. {help}"
+
+# -- Model tab -------------------------------------------------------------------------------
+MODEL_HEAD = ("The embedded default model is loaded when the app starts. To use another, give a "
+              "Hugging Face id (e.g. HuggingFaceTB/SmolLM2-360M-Instruct) or a local folder saved "
+              "with `save_pretrained` (safetensors). It is checked (found? a causal language model? "
+              "small enough for this machine's memory?) before it is loaded.")
+MODEL_LABEL = "Model (Hugging Face id or local folder)"
+MODEL_PLACEHOLDER = "empty = the default model"
+MODEL_LOAD = "Load the model"
+MODEL_STATES = {
+    "idle": "No model is loaded yet.",
+    "loading": "Loading: {message}",
+    "ready": "Ready: {name}.",
+    "failed": "Could not load the model.",
+}
+MODEL_INFO_HEAD = ["Property", "Value"]
+MODEL_PROGRESS = "Model loading progress"
+
+# -- Initialize tab --------------------------------------------------------------------------
+INIT_HEAD = ("Choose how the new token's **input** embedding starts; its **output** embedding is "
+             "calculated by least squares from the contexts (except for *random input and output*). "
+             "Then see how the model ranks the new token on the held-out testing contexts.")
+STRATEGY_LABEL = "Initialization strategy"
+SEED_LABEL = "Random seed"
+RANDOM_SCALE_LABEL = "Scale of random vectors"
+RANDOM_SCALE_INFO = "matched: like the model's embedding rows (fair baseline); unit: unit-variance noise (as in the research)."
+NEGATIVE_LOGIT_LABEL = "Target logit for negative contexts"
+OPT_TITLE = "Optimization settings (strategy: optimized)"
+OPT_LR_LABEL = "Learning rate"
+OPT_EPOCHS_LABEL = "Epochs"
+OPT_INIT_LABEL = "Start from"
+OPT_BATCH_LABEL = "Batch size"
+INIT_RUN = "Initialize"
+INIT_RUNNING = "Initializing with {strategy}…"
+INIT_DONE = "Initialized {token} (id {token_id}) with **{strategy}** in {seconds:.1f} s."
+INIT_NOTHING = "Run an initialization to see its results here."
+RANK_TABLE_LABEL = "Rank of the new token and the target tokens on the testing contexts (1 = top)"
+NEAREST_LABEL = "Nearest existing tokens to the new token's rows (cosine similarity)"
+INIT_GEN_LABEL = "Generations before fine-tuning"
+FIT_LABEL = "Output embedding fit"
+OPT_PLOT_LABEL = "Input optimization: loss per epoch"
+
+# -- Train tab -------------------------------------------------------------------------------
+TRAIN_HEAD = ("Fine-tune with QLoRA, starting from the strategy and settings chosen in **Initialize**. "
+              "The defaults are the research's. Training runs in the background: you can keep using "
+              "the page, reload it, or queue more jobs.")
+TRAIN_START = "Start training"
+TRAIN_STOP = "Stop"
+TRAIN_STRATEGY = "Initialization used: **{strategy}** (change it in Initialize)."
+LOG_SCALE = "Logarithmic loss axis"
+LOSS_PLOT_LABEL = "Training and validation loss"
+EVENTS_LABEL = "Loss by step (the chart's data)"
+EVENTS_HEAD = ["Step", "Epoch", "Training loss", "Validation loss", "Learning rate", "Elapsed (s)"]
+PROGRESS_LABEL = "Job progress"
+JOB_NONE = "No job yet. Start one above."
+JOB_QUEUED = "Job {id} is queued: position {position} in line. It starts when the jobs before it finish."
+JOB_RUNNING = "Job {id} is running: epoch {epoch} of {epochs}, step {step} of {steps}, about {eta} left."
+JOB_STARTING = "Job {id} is starting (preparing the model)…"
+JOB_STOPPING = "Job {id} is stopping at the next optimizer step…"
+JOB_DONE = "Job {id} finished. Best step {best_step} (epoch {best_epoch}), validation loss {best_loss}."
+JOB_STOPPED = "Job {id} was stopped; what it had is kept in its run."
+JOB_FAILED = "Job {id} failed: {error}"
+JOB_INTERRUPTED = "Job {id} was interrupted (the app stopped while it ran)."
+JOB_STARTED = "Started job {id}."
+JOB_QUEUED_NEW = "Job {id} is queued behind {ahead} other job{s}."
+STOP_SENT = "Asked job {id} to stop at the next optimizer step."
+NOTHING_TO_STOP = "There is no running or queued job to stop."
+
+# -- Compare tab -----------------------------------------------------------------------------
+COMPARE_HEAD = ("Run several strategies from the same base model, spec and hyperparameters (those of "
+                "the **Train** tab), once per seed, and compare them the way the research table does, "
+                "with numbers for test quality.")
+COMPARE_STRATEGIES = "Strategies to compare"
+COMPARE_SEEDS = "Seeds per strategy"
+COMPARE_START = "Start the comparison"
+COMPARE_PLOT_LABEL = "Validation loss of every strategy"
+COMPARE_TABLE_LABEL = "Results"
+COMPARE_DOWNLOADS = "Download the results"
+COMPARE_NONE = "No comparison yet."
+
+# -- Generate tab ----------------------------------------------------------------------------
+GENERATE_HEAD = ("For every prompt of the run's spec: the text generated with the gloss and with the new "
+                 "token, before and after fine-tuning, side by side.")
+RUN_PICK = "Run"
+RUN_PICK_INFO = "A finished, stopped or interrupted fine-tuning run."
+GENERATIONS_LABEL = "Generations side by side"
+GENERATIONS_HEAD = ["Prompt", "With the gloss (before)", "With the token (before)",
+                    "With the gloss (after)", "With the token (after)"]
+CUSTOM_PROMPT = "Your own prompt"
+CUSTOM_PROMPT_INFO = "Write {placeholder} where the gloss or the token should go."
+CUSTOM_GENERATE = "Generate"
+MAX_NEW_TOKENS = "Tokens to generate"
+NO_RUN = "Choose a run first (the list shows runs that trained)."
+
+# -- Runs tab --------------------------------------------------------------------------------
+RUNS_HEAD = "Every run in the run store, also those from before a restart. Open one to see it as it was."
+RUNS_TABLE_LABEL = "Runs"
+RUNS_REFRESH = "Refresh"
+RUN_OPEN = "Open"
+RUN_DELETE = "Delete this run"
+RUN_DELETE_CONFIRM = "Yes, delete it for good"
+RUN_DELETE_ASK = "Delete run {id}? This removes its folder and cannot be undone."
+RUN_DELETED = "Deleted run {id}."
+RUN_SPEC = "Spec"
+RUN_CONFIG = "Configuration"
+RUN_RESULT = "Result"
+RUN_CURVES = "Loss curves"
+RUN_SUMMARY_NONE = "Open a run to see it here."
+
+# -- Export tab ------------------------------------------------------------------------------
+EXPORT_HEAD = ("Take a trained run out of Gloss Lab: as a PEFT adapter with the new token's rows "
+               "(small; load it on top of the base model), or merged into a full model folder.")
+EXPORT_ADAPTER = "Download the adapter (zip)"
+EXPORT_MERGED = "Save a merged model folder"
+EXPORT_FOLDER = "Folder name for the merged model"
+EXPORT_FILE = "Adapter archive"
+EXPORT_DONE = "Saved to `{path}`."
+HOW_TO_LOAD_TITLE = "How to load it"
+
+# -- Errors ----------------------------------------------------------------------------------
+ERROR_TITLE = "Please check the input"
+UNEXPECTED = ("Something went wrong ({kind}). Nothing you saved was lost; the details are in the "
+              "server log. Try again, or change the input.")
+PROBLEM_LINE = "{field}: {problem}"
+PROBLEM_FIX = " — {fix}"
