@@ -1,0 +1,30 @@
+"""The Generate tab: every prompt with the gloss and with the token, before and after fine-tuning."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from core.limits import GENERATION_MAX_NEW_TOKENS
+from glossui import strings as S
+
+
+def build_generate_tab() -> dict:
+    c: dict = {}
+    gr.Markdown(S.GENERATE_HEAD)
+    with gr.Row(equal_height=True):
+        c["pick"] = gr.Dropdown(choices=[], label=S.RUN_PICK, info=S.RUN_PICK_INFO, scale=4,
+                                elem_id="generate-pick")
+        c["refresh"] = gr.Button(S.RUNS_REFRESH, scale=1, elem_id="generate-refresh")
+    c["message"] = gr.Markdown(elem_id="generate-message", container=True)
+    c["table"] = gr.Dataframe(label=S.GENERATIONS_LABEL, interactive=False, datatype="str", wrap=True,
+                              elem_id="generate-table")
+    lo, hi = GENERATION_MAX_NEW_TOKENS
+    with gr.Row(equal_height=True):
+        c["prompt"] = gr.Textbox(label=S.CUSTOM_PROMPT, info=S.CUSTOM_PROMPT_INFO, scale=4,
+                                 value="I went to the {placeholder} to", elem_id="generate-prompt")
+        c["max_new_tokens"] = gr.Number(value=24, precision=0, minimum=lo, maximum=hi, label=S.MAX_NEW_TOKENS,
+                                        scale=1, elem_id="generate-max-new")
+        c["run"] = gr.Button(S.CUSTOM_GENERATE, variant="primary", scale=1, elem_id="generate-run")
+    c["custom"] = gr.Dataframe(label="Your prompt, side by side", interactive=False, datatype="str", wrap=True,
+                               elem_id="generate-custom")
+    return c
