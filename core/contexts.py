@@ -1,0 +1,107 @@
+"""Contextual embeddings and next-token logits at the end of short texts.
+
+Both helpers tokenize without special tokens (contexts, glosses and targets are measured as plain
+continuations), pad on the right, and gather each text's last real position. Right padding keeps
+every real position exactly where it would be without padding: causal attention never lets a real
+token see the pad tokens after it, so batching does not change the numbers.
+
+The contextual embedding is the decoder's ``last_hidden_state``. ``capture_outputs`` in
+transformers 5 ties ``hidden_states[-1]`` to it, so it is the same tensor that
+``output_hidden_states=True`` returns, already after the final norm: exactly what the output layer
+multiplies. Calling the decoder directly skips the output layer over the whole vocabulary at every
+position, which the contextual embedding does not need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def eval_mode(model) -> Iterator[None]:
+    """Put ``model`` in eval mode (no dropout) for the block and restore its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def decoder_of(model):
+    """The decoder stack that returns ``last_hidden_state`` (``model.model`` for Llama-family models)."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    return decoder if decoder is not None and decoder is not model else model.base_model
+
+
+def encode(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text, without special tokens; an empty encoding is an error."""
+    ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+    for text, row in zip(texts, ids):
+        if not row:
+            raise ValueError(f"{text!r} has no tokens")
+    return ids
+
+
+def pad_right(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input ids [B, T], attention mask [B, T], lengths [B]) for lists of ids padded on the right."""
+    lengths = torch.tensor([len(row) for row in ids], dtype=torch.long)
+    width = int(lengths.max())
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return input_ids, mask, lengths
+
+
+def pad_id_of(tokenizer) -> int:
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = tokenizer.eos_token_id
+    return int(pad if pad is not None else 0)
+
+
+@torch.no_grad()
+def last_hidden(model, tokenizer, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+    """Contextual embedding [N, D] (float32, CPU) at each text's last token."""
+    if not texts:
+        raise ValueError("no texts")
+    device = model.get_input_embeddings().weight.device
+    decoder = decoder_of(model)
+    all_ids = encode(tokenizer, texts)
+    rows = []
+    with eval_mode(model):
+        for start in range(0, len(all_ids), batch_size):
+            input_ids, mask, lengths = pad_right(all_ids[start : start + batch_size], pad_id_of(tokenizer))
+            out = decoder(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False)
+            hidden = out.last_hidden_state
+            last = (lengths - 1).to(device)
+            rows.append(hidden[torch.arange(hidden.shape[0], device=device), last].float().cpu())
+    return torch.cat(rows)
+
+
+@torch.no_grad()
+def logits_from_hidden(model, hidden: torch.Tensor) -> torch.Tensor:
+    """Next-token logits [N, V] (float32, CPU) for contextual embeddings [N, D].
+
+    Applies the model's output layer, and its final logit soft-capping where the model has one
+    (Gemma-2 style), exactly as the model's own forward pass does.
+    """
+    head = model.get_output_embeddings()
+    weight = head.weight
+    logits = head(hidden.to(device=weight.device, dtype=weight.dtype)).float()
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits.cpu()
+
+
+@torch.no_grad()
+def next_token_logits(model, tokenizer, texts: list[str], batch_size: int = 32) -> torch.Tensor:
+    """Logits [N, V] (float32, CPU) of the token that would follow each text."""
+    with eval_mode(model):
+        return logits_from_hidden(model, last_hidden(model, tokenizer, texts, batch_size))

@@ -1,0 +1,81 @@
+"""The calculated output embedding: targets, minimum-norm least squares against numpy, and the fit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.contexts import last_hidden
+from core.output_embedding import output_embedding, solve_min_norm
+from core.tokens import add_token
+
+
+def _model_logits(model, tokenizer, text):
+    ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
+    with torch.no_grad():
+        return model(input_ids=ids).logits[0, -1]
+
+
+def test_targets_are_best_target_logit_and_negative_logit(tiny, tiny_spec):
+    model, tokenizer = tiny
+    fit = output_embedding(model, tokenizer, tiny_spec, negative_logit=-7.5)
+    target_ids = [tokenizer.encode(" " + w, add_special_tokens=False)[0] for w in tiny_spec.target_tokens]
+    expected = [float(_model_logits(model, tokenizer, c)[target_ids].max()) for c in tiny_spec.positive_contexts]
+    expected += [-7.5] * len(tiny_spec.negative_contexts)
+    np.testing.assert_allclose(fit.targets.numpy(), expected, atol=1e-4)
+    assert (fit.n_positive, fit.n_negative) == (len(tiny_spec.positive_contexts), len(tiny_spec.negative_contexts))
+
+
+def test_least_squares_matches_numpy_minimum_norm_solution(tiny, tiny_spec):
+    model, tokenizer = tiny
+    fit = output_embedding(model, tokenizer, tiny_spec)
+    contexts = tiny_spec.positive_contexts + tiny_spec.negative_contexts
+    hidden = last_hidden(model, tokenizer, contexts).double().numpy()
+    expected, *_ = np.linalg.lstsq(hidden, fit.targets.double().numpy(), rcond=None)
+    np.testing.assert_allclose(fit.vector.double().numpy(), expected, rtol=1e-5, atol=1e-6)
+    # N (8) < D (64): the minimum-norm solution reproduces every target exactly.
+    assert len(contexts) < model.config.hidden_size
+    np.testing.assert_allclose(hidden @ fit.vector.double().numpy(), fit.targets.numpy(), atol=1e-4)
+    assert fit.residual < 1e-4 and fit.max_abs_error < 1e-4
+
+
+def test_new_token_gets_the_fitted_logit_in_the_model(tiny, tiny_spec):
+    model, tokenizer = tiny
+    fit = output_embedding(model, tokenizer, tiny_spec)
+    token_id = add_token(model, tokenizer, tiny_spec.new_token, output_row=fit.vector)
+    contexts = tiny_spec.positive_contexts + tiny_spec.negative_contexts
+    logits = torch.stack([_model_logits(model, tokenizer, c)[token_id] for c in contexts])
+    torch.testing.assert_close(logits, fit.targets, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("rows, cols, rank", [(100, 20, 20), (12, 30, 12), (40, 25, 10)])
+def test_solver_matches_numpy_over_under_determined_and_rank_deficient(rows, cols, rank):
+    rng = np.random.default_rng(rows + cols)
+    matrix = rng.normal(size=(rows, rank)) @ rng.normal(size=(rank, cols))
+    targets = rng.normal(size=rows)
+    got = solve_min_norm(torch.tensor(matrix, dtype=torch.float32), torch.tensor(targets, dtype=torch.float32))
+    assert got.dtype == torch.float64
+    # The input is float32, so compare with numpy's solution on the same float32-rounded data.
+    expected, *_ = np.linalg.lstsq(matrix.astype(np.float32).astype(np.float64), targets.astype(np.float32), rcond=None)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_residual_is_reported_when_the_fit_cannot_be_exact(tiny, tiny_spec):
+    model, tokenizer = tiny
+    # Two copies of one context with different targets: no w fits both, the residual shows it.
+    spec = tiny_spec
+    spec.negative_contexts = [spec.positive_contexts[0]]
+    fit = output_embedding(model, tokenizer, spec, negative_logit=-10.0)
+    gap = float(fit.targets[0] - fit.targets[-1])
+    assert fit.max_abs_error == pytest.approx(abs(gap) / 2, rel=1e-4)
+    assert fit.residual > 0.1
+
+
+def test_to_dict_is_json_and_has_no_tensors(tiny, tiny_spec):
+    model, tokenizer = tiny
+    data = output_embedding(model, tokenizer, tiny_spec).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert {"residual", "max_abs_error", "n_positive", "n_negative", "negative_logit", "targets"} <= set(data)
