@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import torch
 
+from core import limits
+from core.errors import fail
 from core.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate, n_candidates
 from core.models import LoadedModel, untie_embeddings
 from core.spec import GlossSpec, check_spec
@@ -115,6 +117,10 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     """
     start = time.perf_counter()
     config = config if config is not None else InitConfig()
+    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not lo <= max_new_tokens <= hi:
+        raise fail("max_new_tokens", f"{max_new_tokens!r} is not a whole number from {lo} to {hi}",
+                   f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
     _emit(on_event, "validate", "Checking the spec against the model's tokenizer")
     spec = check_spec(spec, base.tokenizer)
 

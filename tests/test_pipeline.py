@@ -101,3 +101,10 @@ def test_a_spec_invalid_for_this_tokenizer_fails_before_any_work(base, spec_dict
 def test_jsonable_replaces_non_finite_numbers_and_tensors():
     value = {"a": float("nan"), "b": [1.5, float("inf")], "c": torch.tensor([1.0, 2.0]), 3: (True, None)}
     assert jsonable(value) == {"a": None, "b": [1.5, None], "c": [1.0, 2.0], "3": [True, None]}
+
+
+@pytest.mark.parametrize("value", [0, 10_000, 2.5, True])
+def test_generation_length_is_checked_first(base, tiny_spec, value):
+    with pytest.raises(InputError) as err:
+        initialize(tiny_spec, InitConfig(), base, max_new_tokens=value)
+    assert err.value.fields == ["max_new_tokens"]
