@@ -1,0 +1,326 @@
+"""Initial input and output rows of the new token: one entry point, one function per strategy.
+
+``initial_rows(model, tokenizer, spec, config)`` is the only public way in. It dispatches on
+``config.strategy`` to one private function that computes the INPUT vector; the OUTPUT vector is
+the calculated one (least squares, ``core.output_embedding``) for every strategy except
+``random_both``, whose output row is random too (the research's worst case, kept for comparison).
+
+Glosses are tokenized with their leading space (" wool shop"), as they appear after a word. With
+several synonymous glosses, every sub-token strategy works per gloss and then averages across
+glosses, so a gloss with more sub-tokens does not weigh more than a short one.
+
+Every random draw uses a local ``torch.Generator`` seeded with ``config.seed``: the same seed gives
+the same vector, whatever else has used the global random state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Literal
+
+import torch
+
+from core import limits
+from core.errors import Collector
+from core.optimize import optimize_input_embedding
+from core.output_embedding import OutputFit, output_embedding
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    name: str
+    label: str
+    help: str
+    calculated_output: bool
+
+
+STRATEGIES: dict[str, StrategyInfo] = {s.name: s for s in (
+    StrategyInfo("optimized", "Optimized (contextual)",
+                 "Learns one vector so that, appended after each positive context, the model's contextual "
+                 "embedding matches the gloss's (1 − cosine loss, AdamW, best epoch by validation loss).", True),
+    StrategyInfo("average", "Average of the gloss's tokens",
+                 "Mean of the input embeddings of the gloss's sub-tokens; averaged across glosses.", True),
+    StrategyInfo("last_token", "Last token of the gloss",
+                 "Input embedding of the gloss's last sub-token (' shop'); averaged across glosses.", True),
+    StrategyInfo("random", "Random input",
+                 "Random noise, matched to the embedding matrix's per-dimension mean and spread (or unit "
+                 "variance, as in the research); the output row is still calculated.", True),
+    StrategyInfo("random_both", "Random input and output",
+                 "Both rows random; nothing calculated. The research's baseline.", False),
+    StrategyInfo("first_token", "First token of the gloss",
+                 "Input embedding of the gloss's first sub-token (' wool'); averaged across glosses.", True),
+    StrategyInfo("pca", "Principal direction of the tokens",
+                 "First principal direction of the gloss's sub-token embeddings, pointing like their mean "
+                 "and as long as it.", True),
+    StrategyInfo("attention", "Attention-weighted mean",
+                 "Sub-tokens weighted by the softmax of their dot product with the mean.", True),
+    StrategyInfo("mean_resizing", "Mean and covariance sampling",
+                 "What transformers' resize_token_embeddings(mean_resizing=True) does: a sample from a normal "
+                 "distribution with the vocabulary's mean and (scaled) covariance.", True),
+)}
+RESEARCH_STRATEGIES = ("optimized", "average", "last_token", "random", "random_both")
+RANDOM_SCALES = ("matched", "unit")
+OPT_INITS = ("average", "random")
+NEGATIVE_LOGIT_RANGE = (-100.0, 100.0)
+
+# transformers' mean_resizing scales the vocabulary's covariance by this factor before sampling
+# (modeling_utils._init_added_embeddings_weights_with_mean in transformers 5).
+MEAN_RESIZING_EPSILON = 1e-9
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class InitConfig:
+    """How to initialise the new token's rows. Invalid values raise one ``InputError`` naming each field."""
+
+    strategy: str = "average"
+    seed: int = 0
+    random_scale: Literal["matched", "unit"] = "matched"
+    negative_logit: float = -10.0
+    opt_lr: float = 0.01
+    opt_epochs: int = 30
+    opt_init: Literal["average", "random"] = "average"
+    opt_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        c = Collector()
+        if self.strategy not in STRATEGIES:
+            c.add("strategy", f"{self.strategy!r} is not a strategy", "choose one of: " + ", ".join(STRATEGIES))
+        lo, hi = limits.SEED_VALUE
+        if not _is_int(self.seed) or not lo <= self.seed <= hi:
+            c.add("seed", f"{self.seed!r} is not a whole number from {lo} to {hi}", "give e.g. 0")
+        if self.random_scale not in RANDOM_SCALES:
+            c.add("random_scale", f"{self.random_scale!r} is not a scale",
+                  "choose 'matched' (the embedding matrix's statistics) or 'unit' (N(0, 1), as in the research)")
+        lo, hi = NEGATIVE_LOGIT_RANGE
+        if not _is_number(self.negative_logit) or not lo <= self.negative_logit <= hi:
+            c.add("negative_logit", f"{self.negative_logit!r} is not a number from {lo:g} to {hi:g}",
+                  "give e.g. -10")
+        lo, hi = limits.LEARNING_RATE
+        if not _is_number(self.opt_lr) or self.opt_lr <= 0:
+            c.add("opt_lr", f"{self.opt_lr!r} is not a positive number", "give e.g. 0.01")
+        elif not lo <= self.opt_lr <= hi:
+            c.add("opt_lr", f"{self.opt_lr:g} is outside {lo:g} to {hi:g}", "give e.g. 0.01")
+        lo, hi = limits.OPTIMIZER_EPOCHS
+        if not _is_int(self.opt_epochs) or not lo <= self.opt_epochs <= hi:
+            c.add("opt_epochs", f"{self.opt_epochs!r} is not a whole number from {lo} to {hi}", "give e.g. 30")
+        if self.opt_init not in OPT_INITS:
+            c.add("opt_init", f"{self.opt_init!r} is not a starting point", "choose 'average' or 'random'")
+        lo, hi = limits.BATCH_SIZE
+        if not _is_int(self.opt_batch_size) or not lo <= self.opt_batch_size <= hi:
+            c.add("opt_batch_size", f"{self.opt_batch_size!r} is not a whole number from {lo} to {hi}",
+                  "give e.g. 64")
+        c.raise_if_any()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class InitRows:
+    """The new token's starting rows, the least-squares fit (None for random_both), and JSON-able details."""
+
+    input_row: torch.Tensor
+    output_row: torch.Tensor
+    output_fit: OutputFit | None
+    details: dict = field(default_factory=dict)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _input_matrix(model) -> torch.Tensor:
+    return model.get_input_embeddings().weight.detach().float().cpu()
+
+
+def gloss_token_ids(tokenizer, spec) -> list[list[int]]:
+    """Sub-token ids of each gloss, measured with its leading space."""
+    return [tokenizer.encode(text, add_special_tokens=False) for text in spec.gloss_texts]
+
+
+def _gloss_rows(model, tokenizer, spec) -> list[torch.Tensor]:
+    """Per gloss: its sub-tokens' input embeddings [n_g, D] (float32)."""
+    weight = _input_matrix(model)
+    return [weight[ids] for ids in gloss_token_ids(tokenizer, spec)]
+
+
+def _per_gloss(model, tokenizer, spec, combine: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Apply ``combine`` to each gloss's sub-token embeddings, then average across glosses."""
+    return torch.stack([combine(rows) for rows in _gloss_rows(model, tokenizer, spec)]).mean(0)
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def random_vector(matrix: torch.Tensor, scale: str, generator: torch.Generator) -> torch.Tensor:
+    """Noise of the matrix's per-dimension mean and standard deviation ("matched") or N(0, 1) ("unit")."""
+    noise = torch.randn(matrix.shape[1], generator=generator)
+    if scale == "unit":
+        return noise
+    return matrix.mean(0) + matrix.std(0) * noise
+
+
+def _scale_details(matrix: torch.Tensor, vector: torch.Tensor, scale: str) -> dict:
+    return {"scale": scale,
+            "std": "per dimension of the matrix" if scale == "matched" else 1.0,
+            "vector_norm": float(vector.norm()),
+            "median_row_norm": float(matrix.norm(dim=1).median())}
+
+
+# -- one function per strategy: each returns (input vector, details) ---------------------------
+
+def _average(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    return _per_gloss(model, tokenizer, spec, lambda rows: rows.mean(0)), {}
+
+
+def _last_token(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    # With several glosses: the average of their last sub-tokens (" shop" for both "wool shop" and
+    # "yarn shop", so here simply " shop").
+    return _per_gloss(model, tokenizer, spec, lambda rows: rows[-1]), {}
+
+
+def _first_token(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    return _per_gloss(model, tokenizer, spec, lambda rows: rows[0]), {}
+
+
+def principal_direction(rows: torch.Tensor) -> torch.Tensor:
+    """The first principal direction of ``rows`` (uncentered), pointing like and as long as their mean.
+
+    Uncentered on purpose: centering two sub-tokens leaves only their difference (" wool" − " shop"),
+    which is not a meaning of the gloss; without centering, the first right singular vector is the
+    single direction that best represents all sub-tokens together (their mean's direction when
+    they are parallel). Its sign is arbitrary, so it is flipped to agree with the mean, and it is
+    scaled to the mean's norm so that it sits where the other strategies' vectors sit.
+    """
+    mean = rows.mean(0)
+    direction = torch.linalg.svd(rows.double(), full_matrices=False).Vh[0].float()
+    if torch.dot(direction, mean) < 0:
+        direction = -direction
+    return direction * mean.norm()
+
+
+def _pca(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    return _per_gloss(model, tokenizer, spec, principal_direction), {"centered": False}
+
+
+def attention_mean(rows: torch.Tensor) -> torch.Tensor:
+    """Sub-tokens weighted by ``softmax(rows @ mean)``: those most like the whole gloss count most.
+
+    The dot products are not divided by sqrt(D): the method states the plain dot product, and for
+    the default model they are a few units apart (" wool" 5.3, " shop" 4.2), which gives telling
+    weights (0.75 / 0.25); divided by sqrt(576) = 24 they would be almost uniform, i.e. the average.
+    """
+    weights = torch.softmax(rows @ rows.mean(0), dim=0)
+    return weights @ rows
+
+
+def _attention(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    weights = [torch.softmax(rows @ rows.mean(0), dim=0).tolist() for rows in _gloss_rows(model, tokenizer, spec)]
+    vector = _per_gloss(model, tokenizer, spec, attention_mean)
+    return vector, {"weights": [[round(w, 4) for w in ws] for ws in weights], "scaled": False}
+
+
+def _random(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    matrix = _input_matrix(model)
+    vector = random_vector(matrix, config.random_scale, _generator(config.seed))
+    return vector, {"input_random": _scale_details(matrix, vector, config.random_scale)}
+
+
+def mean_resizing_parameters(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(mean, Cholesky factor of ε·covariance) exactly as transformers' mean_resizing computes them.
+
+    The covariance divides by the number of rows (not rows − 1) and is scaled by ε = 1e-9, so the
+    samples sit very close to the vocabulary's mean. When ε·covariance is not positive definite,
+    transformers falls back to the mean; the factor is then ``None``.
+    """
+    weight = matrix.to(torch.float32)
+    mean = weight.mean(0)
+    centered = weight - mean
+    covariance = centered.T @ centered / weight.shape[0]
+    factor, info = torch.linalg.cholesky_ex(MEAN_RESIZING_EPSILON * covariance)
+    return mean, (factor if int(info) == 0 else None)
+
+
+def _mean_resizing(model, tokenizer, spec, config) -> tuple[torch.Tensor, dict]:
+    mean, factor = mean_resizing_parameters(_input_matrix(model))
+    if factor is None:
+        return mean, {"epsilon": MEAN_RESIZING_EPSILON, "sampled": False}
+    # The same draw MultivariateNormal(mean, ε·cov).sample() makes: mean + L·z with z ~ N(0, I).
+    z = torch.empty(mean.shape[0]).normal_(generator=_generator(config.seed))
+    return mean + factor @ z, {"epsilon": MEAN_RESIZING_EPSILON, "sampled": True}
+
+
+def _optimized(model, tokenizer, spec, config, on_epoch=None) -> tuple[torch.Tensor, dict]:
+    if config.opt_init == "average":
+        start, _ = _average(model, tokenizer, spec, config)
+    else:
+        start, _ = _random(model, tokenizer, spec, config)
+    result = optimize_input_embedding(model, tokenizer, spec, lr=config.opt_lr, epochs=config.opt_epochs,
+                                      init=start, batch_size=config.opt_batch_size, on_epoch=on_epoch)
+    details = {"init": config.opt_init, **result.to_dict()}
+    if config.opt_init == "random":
+        details["random_scale"] = config.random_scale
+    details["cosine_to_start"] = float(torch.nn.functional.cosine_similarity(result.vector, start, dim=0))
+    return result.vector, details
+
+
+_INPUT_FUNCTIONS = {
+    "optimized": _optimized,
+    "average": _average,
+    "last_token": _last_token,
+    "random": _random,
+    "random_both": _random,  # the input half; the output half is drawn in initial_rows
+    "first_token": _first_token,
+    "pca": _pca,
+    "attention": _attention,
+    "mean_resizing": _mean_resizing,
+}
+
+
+def _input_vector(model, tokenizer, spec, config: InitConfig, on_epoch=None) -> tuple[torch.Tensor, dict]:
+    if config.strategy == "optimized":
+        return _optimized(model, tokenizer, spec, config, on_epoch)
+    return _INPUT_FUNCTIONS[config.strategy](model, tokenizer, spec, config)
+
+
+def initial_rows(model, tokenizer, spec, config: InitConfig,
+                 on_epoch: Callable[[dict], None] | None = None) -> InitRows:
+    """The new token's input and output rows for ``config.strategy`` (see the module docstring).
+
+    ``on_epoch`` receives ``{"epoch", "epochs", "train_loss", "val_loss", "seconds"}`` after every
+    epoch of the optimized strategy; other strategies never call it.
+    """
+    started = time.perf_counter()
+    input_row, details = _input_vector(model, tokenizer, spec, config, on_epoch)
+    if config.strategy == "random_both":
+        output = model.get_output_embeddings().weight.detach().float().cpu()
+        # A generator of its own (seed + 1), so the output draw does not repeat the input's noise.
+        output_row = random_vector(output, config.random_scale, _generator(config.seed + 1))
+        details["output_random"] = _scale_details(output, output_row, config.random_scale)
+        fit = None
+    else:
+        fit = output_embedding(model, tokenizer, spec, negative_logit=config.negative_logit)
+        output_row = fit.vector
+    details.update({"strategy": config.strategy, "input_norm": float(input_row.norm()),
+                    "output_norm": float(output_row.norm()),
+                    "seconds": round(time.perf_counter() - started, 4)})
+    return InitRows(input_row=input_row.detach().float().cpu(), output_row=output_row.detach().float().cpu(),
+                    output_fit=fit, details=details)
+
+
+def input_vectors(model, tokenizer, spec, names, config: InitConfig) -> dict[str, torch.Tensor]:
+    """The input vector each named strategy starts from (e.g. for a table of cosine similarities)."""
+    vectors = {}
+    for name in names:
+        sub = InitConfig(**{**config.to_dict(), "strategy": name})
+        vectors[name] = _input_vector(model, tokenizer, spec, sub)[0].detach().float().cpu()
+    return vectors
