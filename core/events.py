@@ -1,0 +1,141 @@
+"""The one channel from a running job to whoever watches it: an append-only, thread-safe event log.
+
+A job appends plain dicts (``{"type": "step", "step": 3, "loss": …}``); the UI, the CLI and tests read
+them back with ``since(n)``, so a page that reloads simply reads from 0 again. Each event is also
+written as one JSON line to the run's ``events.jsonl`` and flushed at once, so a process that dies
+keeps every event up to the kill; ``read_jsonl`` skips a last line that was cut in half.
+
+Pure Python on purpose: the web UI may import this module without pulling in torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+
+class StopRequested(Exception):
+    """Raised by a job that was asked to stop before it had anything worth keeping."""
+
+
+def json_safe(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None (JSON has no spelling for them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # a 0-d tensor or numpy scalar
+        try:
+            return json_safe(value.item())
+        except Exception:  # not a scalar
+            return str(value)
+    return value
+
+
+class EventLog:
+    """Append-only list of events guarded by a lock, mirrored line by line to a JSON-lines file.
+
+    ``tags`` are merged into every event (e.g. ``{"strategy": "average", "seed": 0}`` so a chart
+    can overlay the curves of a comparison); ``listeners`` are called with each stored event, in
+    the appending thread, after the lock is released (a failing listener is ignored).
+    """
+
+    def __init__(self, path: str | Path | None = None, tags: dict | None = None) -> None:
+        self._events: list[dict] = []
+        self._lock = threading.Lock()
+        self._path = Path(path) if path is not None else None
+        self._file = None
+        self._tags = dict(tags or {})
+        self._listeners: list[Callable[[dict], None]] = []
+        self._t0 = time.time()
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # Append: a log reopened after a restart keeps what was there.
+            self._file = open(self._path, "a", encoding="utf-8")
+
+    def append(self, event: dict | None = None, **fields: Any) -> dict:
+        """Store one event (a dict and/or keyword fields); returns it with ``seq`` and ``time`` added."""
+        data = dict(self._tags)
+        data.update(event or {})
+        data.update(fields)
+        data.setdefault("type", "message")
+        data = json_safe(data)
+        with self._lock:
+            data["seq"] = len(self._events)
+            data.setdefault("time", round(time.time(), 3))
+            self._events.append(data)
+            if self._file is not None:
+                self._file.write(json.dumps(data, ensure_ascii=False) + "\n")
+                self._file.flush()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(data)
+            except Exception:  # a watcher must never break the job it watches
+                pass
+        return data
+
+    def tagged(self, **tags: Any) -> Callable[..., dict]:
+        """An ``append`` that adds ``tags`` to every event (one member of a comparison, say)."""
+
+        def emit(event: dict | None = None, **fields: Any) -> dict:
+            return self.append({**tags, **(event or {})}, **fields)
+
+        return emit
+
+    def add_listener(self, listener: Callable[[dict], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def since(self, seq: int = 0, type: str | None = None) -> list[dict]:
+        """Events from index ``seq`` on (copies of the list, the dicts are never changed)."""
+        with self._lock:
+            items = self._events[max(0, int(seq)):]
+        return [e for e in items if type is None or e.get("type") == type]
+
+    def last(self, type: str | None = None) -> dict | None:
+        with self._lock:
+            for event in reversed(self._events):
+                if type is None or event.get("type") == type:
+                    return event
+        return None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Every complete JSON object in a JSON-lines file; a torn or garbled line is skipped."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    events: list[dict] = []
+    with open(p, "r", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break  # the last line was cut off by a kill: it was never complete
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(item, dict):
+                events.append(item)
+    return events
+
+
+def step_events(events: Iterable[dict]) -> list[dict]:
+    """Only the training-step events (what a loss chart draws)."""
+    return [e for e in events if e.get("type") == "step"]

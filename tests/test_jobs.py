@@ -1,0 +1,124 @@
+"""The job runner: one job at a time in order, positions, cooperative stop, failures contained,
+events and results in the run store; and the same for real fine-tuning jobs on the tiny model."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.errors import InputError, fail
+from core.events import StopRequested
+from core.jobs import JobRunner
+from core.store import RunStore
+
+
+@pytest.fixture
+def runner(tmp_path):
+    r = JobRunner(RunStore(tmp_path / "runs"))
+    yield r
+    r.shutdown()
+
+
+def _gate_job(gate: threading.Event, name: str, order: list):
+    def fn(ctx):
+        order.append(("start", name))
+        gate.wait(30)
+        ctx.emit(type="step", step=1, who=name)
+        order.append(("end", name))
+        return {"who": name}
+    return fn
+
+
+def test_jobs_run_one_at_a_time_in_order_with_positions(runner):
+    gate, order = threading.Event(), []
+    first = runner.submit(_gate_job(gate, "a", order), kind="x")
+    while runner.get(first.job_id)["status"] != "running":
+        time.sleep(0.01)
+    second = runner.submit(_gate_job(gate, "b", order), kind="x")
+    third = runner.submit(_gate_job(gate, "c", order), kind="x")
+    assert (second.position, third.position) == (1, 2)
+    assert runner.get(third.job_id)["status"] == "queued" and runner.get(third.job_id)["position"] == 2
+    gate.set()
+    for ticket in (first, second, third):
+        assert runner.wait(ticket.job_id, 30)["status"] == "done"
+    assert order == [("start", "a"), ("end", "a"), ("start", "b"), ("end", "b"), ("start", "c"), ("end", "c")]
+    # Each job sees its own events only, and its result is stored with its run.
+    for ticket, name in ((first, "a"), (second, "b"), (third, "c")):
+        steps = [e for e in runner.events(ticket.job_id) if e["type"] == "step"]
+        assert [e["who"] for e in steps] == [name]
+        assert runner.store.result(ticket.job_id) == {"who": name}
+        assert runner.store.status(ticket.job_id)["status"] == "done"
+
+
+def test_a_failing_job_does_not_take_the_runner_down(runner):
+    def boom(ctx):
+        raise RuntimeError("out of cheese")
+
+    def bad_input(ctx):
+        raise fail("batch_size", "is larger than the data", "use at most 4")
+
+    a = runner.submit(boom)
+    b = runner.submit(bad_input)
+    c = runner.submit(lambda ctx: {"ok": True})
+    assert runner.wait(a.job_id, 30)["error"] == "RuntimeError: out of cheese"
+    assert runner.wait(b.job_id, 30)["error"].startswith("batch_size: is larger than the data")
+    assert runner.wait(c.job_id, 30)["status"] == "done"
+    assert runner.store.status(a.job_id)["status"] == "failed"
+    assert "out of cheese" in runner.store.status(a.job_id)["error"]
+
+
+def test_stop_queued_and_running_jobs(runner):
+    started = threading.Event()
+
+    def loop(ctx):
+        step = 0
+        started.set()
+        while not ctx.stop_requested:
+            step += 1
+            ctx.emit(type="step", step=step)
+            time.sleep(0.002)
+        return {"steps": step}
+
+    running = runner.submit(loop)
+    queued = runner.submit(lambda ctx: {"never": True})
+    started.wait(30)
+    assert runner.stop(queued.job_id)["status"] == "stopped"
+    assert runner.stop(running.job_id)["status"] in ("stopping", "stopped")
+    assert runner.wait(running.job_id, 30)["status"] == "stopped"
+    assert runner.result(running.job_id)["steps"] >= 1  # a stopped job keeps what it had
+    assert runner.store.result(queued.job_id) is None
+    assert runner.store.status(queued.job_id)["status"] == "stopped"
+
+    def early(ctx):
+        raise StopRequested()
+
+    assert runner.wait(runner.submit(early).job_id, 30)["status"] == "stopped"
+
+
+def test_jobs_are_found_again_after_a_restart(runner):
+    ticket = runner.submit(lambda ctx: (ctx.emit(type="step", step=1, loss=0.5), {"best": 1})[1], kind="finetune")
+    runner.wait(ticket.job_id, 30)
+    fresh = JobRunner(RunStore(runner.store.root))
+    snap = fresh.get(ticket.job_id)
+    assert snap["status"] == "done" and snap["has_result"] and snap["last_step"]["loss"] == 0.5
+    assert [e["type"] for e in fresh.events(ticket.job_id)][-1] == "status"
+    assert fresh.result(ticket.job_id) == {"best": 1}
+    with pytest.raises(InputError):
+        fresh.stop(ticket.job_id)
+    with pytest.raises(InputError):
+        fresh.get("nope")
+    with pytest.raises(InputError):
+        fresh.get("../etc")
+
+
+def test_runner_without_store():
+    r = JobRunner()
+    try:
+        ticket = r.submit(lambda ctx: {"x": ctx.run_dir})
+        assert r.wait(ticket.job_id, 30)["status"] == "done"
+        assert r.result(ticket.job_id) == {"x": None}
+        assert [j["job_id"] for j in r.list()] == [ticket.job_id]
+    finally:
+        r.shutdown()

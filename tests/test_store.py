@@ -1,0 +1,195 @@
+"""The run store: atomic files, safe ids, listing after a restart, and killed runs marked interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core.errors import InputError
+from core.events import EventLog, read_jsonl
+from core.store import RunStore, current_owner, owner_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs")
+
+
+def test_create_write_read_and_list(store):
+    run_id = store.create("finetune", {"glosses": ["wool shop"]}, {"lr": 3e-4}, title="wool shop")
+    assert store.list()[0]["run_id"] == run_id
+    assert store.status(run_id)["status"] == "queued"
+    store.set_status(run_id, "running")
+    log = EventLog(store.events_path(run_id))
+    log.append(type="step", step=1, loss=2.5, eval_loss=float("nan"))
+    log.close()
+    store.write_json(run_id, "result.json", {"best_step": 1, "loss": float("inf")})
+    store.set_status(run_id, "done")
+    data = store.open(run_id)
+    assert data["spec"] == {"glosses": ["wool shop"]}
+    assert data["config"] == {"lr": 3e-4}
+    assert data["status"]["status"] == "done" and data["status"]["finished"]
+    # NaN and infinity are not JSON: they are stored as null.
+    assert data["events"][0]["eval_loss"] is None and data["events"][0]["loss"] == 2.5
+    assert data["result"] == {"best_step": 1, "loss": None}
+    # No temporary file is left behind.
+    assert sorted(p.name for p in store.path(run_id).iterdir()) == [
+        "config.json", "events.jsonl", "result.json", "spec.json", "status.json"]
+
+
+def test_run_ids_cannot_leave_the_store(store, tmp_path):
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "status.json").write_text("{}")
+    for bad in ["../secret", "/etc", "a/b", "", ".", "..", "x" * 65, "run id", "~", None, 3]:
+        with pytest.raises(InputError) as err:
+            store.path(bad)
+        assert err.value.fields == ["run_id"]
+    with pytest.raises(InputError):
+        store.status("no-such-run")
+    with pytest.raises(InputError):
+        store.adapter_path(store.create("x", {}, {}), member="../../secret")
+
+
+def test_torn_last_line_is_skipped(store):
+    run_id = store.create("finetune", {}, {})
+    path = store.events_path(run_id)
+    path.write_text(json.dumps({"type": "step", "step": 1}) + "\n" + '{"type": "step", "st')
+    assert [e["step"] for e in store.events(run_id)] == [1]
+    assert read_jsonl(path.parent / "missing.jsonl") == []
+
+
+def test_delete_refuses_active_runs_and_removes_finished_ones(store):
+    run_id = store.create("finetune", {}, {})
+    store.set_status(run_id, "running")
+    with pytest.raises(InputError):
+        store.delete(run_id)
+    store.set_status(run_id, "done")
+    store.delete(run_id)
+    assert not store.exists(run_id) and store.list() == []
+
+
+def test_saving_a_folder_replaces_it_whole(store):
+    run_id = store.create("finetune", {}, {})
+
+    def writer(text):
+        return lambda folder: (folder / "adapter_config.json").write_text(text)
+
+    store.save_folder(run_id, writer("one"))
+    store.save_folder(run_id, writer("two"))
+    assert (store.adapter_path(run_id) / "adapter_config.json").read_text() == "two"
+    store.save_folder(run_id, writer("m"), member="average-s0")
+    assert store.adapters(run_id) == ["", "average-s0"]
+
+    def failing(folder):
+        (folder / "adapter_config.json").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        store.save_folder(run_id, failing)
+    assert (store.adapter_path(run_id) / "adapter_config.json").read_text() == "two"
+    assert not [p for p in store.path(run_id).iterdir() if p.name.startswith(".")]
+
+
+def _dead_owner() -> dict:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    owner = current_owner()
+    owner.update(pid=proc.pid, start_time="1")
+    return owner
+
+
+def test_owner_checks():
+    assert owner_alive(current_owner())
+    assert not owner_alive(_dead_owner())
+    # Same pid, different start time: the pid was reused by another process.
+    assert not owner_alive({**current_owner(), "start_time": "1"})
+    assert not owner_alive(None)
+
+
+def test_run_of_a_dead_process_is_interrupted_and_others_untouched(store):
+    done = store.create("finetune", {}, {})
+    store.set_status(done, "done")
+    alive = store.create("finetune", {}, {})
+    store.set_status(alive, "running")
+    killed = store.create("finetune", {}, {})
+    store.set_status(killed, "running")
+    status_file = store.path(killed) / "status.json"
+    data = json.loads(status_file.read_text())
+    data["owner"] = _dead_owner()
+    status_file.write_text(json.dumps(data))
+    (store.path(killed) / ".result.json.abc.tmp").write_text('{"half": ')
+    before = {r: (store.path(r) / "status.json").read_bytes() for r in (done, alive)}
+
+    reopened = RunStore(store.root)  # as after a restart
+    statuses = {row["run_id"]: row["status"] for row in reopened.list()}
+    assert statuses == {done: "done", alive: "running", killed: "interrupted"}
+    assert "running" in reopened.status(killed)["error"]
+    assert not (store.path(killed) / ".result.json.abc.tmp").exists()
+    assert json.loads(status_file.read_text())["status"] == "interrupted"  # recorded, not only reported
+    assert {r: (store.path(r) / "status.json").read_bytes() for r in (done, alive)} == before
+
+
+_WRITER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from core.jobs import JobRunner
+    from core.store import RunStore
+
+    runner = JobRunner(RunStore({runs!r}))
+
+    def finished(ctx):
+        ctx.emit(type="step", step=1, loss=1.0)
+        return {{"best_step": 1}}
+
+    def endless(ctx):
+        step = 0
+        while True:
+            step += 1
+            ctx.emit(type="step", step=step, loss=1.0 / step)
+            time.sleep(0.005)
+
+    runner.wait(runner.submit(finished, kind="finetune").job_id)
+    runner.submit(endless, kind="finetune")
+    time.sleep(600)
+""")
+
+
+def test_sigkill_while_a_job_writes(tmp_path):
+    """A process killed mid-job: the finished run is intact, the killed one is interrupted with
+    its events up to the kill, and every JSON file in the store parses."""
+    runs = tmp_path / "runs"
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER.format(root=str(ROOT), runs=str(runs)))
+    proc = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            files = list(runs.glob("*/events.jsonl")) if runs.exists() else []
+            if len(files) == 2 and max(len(read_jsonl(f)) for f in files) > 20:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the writer process did not get going")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    store = RunStore(runs)
+    rows = {row["status"]: row for row in store.list()}
+    assert set(rows) == {"done", "interrupted"}
+    assert store.result(rows["done"]["run_id"]) == {"best_step": 1}
+    steps = [e["step"] for e in store.events(rows["interrupted"]["run_id"]) if e["type"] == "step"]
+    assert len(steps) > 20 and steps == list(range(1, len(steps) + 1))
+    for path in runs.rglob("*.json"):
+        json.loads(path.read_text())
+    assert not list(runs.rglob(".*"))
