@@ -47,6 +47,9 @@ WARMUP_RATIO = (0.0, 0.5)
 WEIGHT_DECAY = (0.0, 1.0)
 SEEDS = (1, 10)
 SEED_VALUE = (0, 2**31 - 1)
+MAX_GRAD_NORM = (1e-3, 1000.0)
+EVAL_EVERY = (1, 1000)     # optimizer steps between validation losses
+PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
 
 # Fraction of this machine's memory a model may need (estimated before loading).
 MODEL_MEMORY_FRACTION = 0.6
