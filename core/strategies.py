@@ -267,6 +267,7 @@ def _optimized(model, tokenizer, spec, config, on_epoch=None) -> tuple[torch.Ten
     result = optimize_input_embedding(model, tokenizer, spec, lr=config.opt_lr, epochs=config.opt_epochs,
                                       init=start, batch_size=config.opt_batch_size, on_epoch=on_epoch)
     details = {"init": config.opt_init, **result.to_dict()}
+    details["optimization_seconds"] = details.pop("seconds")
     if config.opt_init == "random":
         details["random_scale"] = config.random_scale
     details["cosine_to_start"] = float(torch.nn.functional.cosine_similarity(result.vector, start, dim=0))
