@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import io
+import logging
 import math
 import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Literal
 
@@ -43,6 +44,10 @@ import torch
 from core import limits
 from core.errors import Collector, InputError, fail
 from core.events import StopRequested
+
+# bitsandbytes warns at import, on every CPU with AVX512-BF16, that an optional kernel package from
+# the hub is missing; Gloss Lab never fetches code from the hub, so the fallback it uses is expected.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 LORA_TARGETS: dict[str, tuple[str, ...]] = {
     "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
@@ -252,15 +257,23 @@ def _scratch_dir() -> str:
 
 @contextlib.contextmanager
 def _quiet():
+    """No progress bars or info messages from transformers while we save, load and train.
+
+    Never ``redirect_stderr``: training runs in a worker thread, and swapping ``sys.stderr``
+    would silence the whole process (the CLI's progress bars included) for as long.
+    """
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
+        yield
     finally:
         hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
@@ -306,7 +319,9 @@ def prepare(model, token_id: int, config: FinetuneConfig, device: str | None = N
     qmodel = quantize_4bit(model, compute_dtype(config, device), device)
     # Freezes the base and casts any half-precision non-4-bit weights to float32 (ours are float32
     # already, so nothing is copied); gradient checkpointing only when asked for.
-    qmodel = prepare_model_for_kbit_training(qmodel, use_gradient_checkpointing=config.gradient_checkpointing)
+    with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
+        warnings.simplefilter("ignore", FutureWarning)
+        qmodel = prepare_model_for_kbit_training(qmodel, use_gradient_checkpointing=config.gradient_checkpointing)
     set_seed(config.seed)  # the LoRA A matrices are initialized randomly
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,

@@ -188,6 +188,10 @@ class JobRunner:
             return self.store.events(job_id)[max(0, since):]
         raise self._unknown(job_id)
 
+    def subscribe(self, job_id: str, listener: Callable[[dict], None]) -> None:
+        """Call ``listener(event)`` for every later event of a job of this process (in the job's thread)."""
+        self._job(job_id).events.add_listener(listener)
+
     def result(self, job_id: str) -> dict | None:
         job = self._jobs.get(job_id)
         if job is not None:

@@ -1,0 +1,247 @@
+"""``python -m core finetune`` and ``python -m core compare``: QLoRA runs from the command line.
+
+Both run as jobs of a ``JobRunner`` with a ``RunStore`` (``--runs DIR``, default $GLOSSLAB_RUNS or
+./runs), exactly as the web app does: the run folder holds spec, config, events, result and
+adapter(s). Progress bars on stderr follow the job's events. Ctrl-C asks the job to stop at its
+next optimizer step; what it had is kept and reported.
+
+Registered from ``core.cli`` (``OPTIONAL_COMMANDS``): ``register(subparsers)`` adds both commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.cli import Progress, add_common_arguments, emit_json, load_base, say
+from core.errors import fail
+
+# The columns every row of --json carries (and the readable summary prints).
+ROW_KEYS = ("strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_before_after",
+            "cos_output_before_after", "time_per_epoch_s", "mrr_positive_before", "mrr_positive_after",
+            "median_rank_negative_before", "median_rank_negative_after", "gen_agreement_before",
+            "gen_agreement_after")
+
+
+def _add_finetune_options(p: argparse.ArgumentParser) -> None:
+    from core.finetune import COMPUTE_DTYPES, LORA_TARGETS, SCHEDULERS
+
+    g = p.add_argument_group("fine-tuning (defaults: the research's configuration)")
+    g.add_argument("--epochs", type=int, default=None, metavar="N", help="passes over the sentences (10)")
+    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=None, metavar="X",
+                   help="learning rate (3e-4)")
+    g.add_argument("--batch-size", type=int, default=None, metavar="N", help="sentences per batch (10)")
+    g.add_argument("--grad-accum", type=int, default=None, metavar="N", help="batches per optimizer step (3)")
+    g.add_argument("--scheduler", dest="lr_scheduler", choices=SCHEDULERS, default=None, help="(cosine)")
+    g.add_argument("--warmup-ratio", type=float, default=None, metavar="X", help="(0.03)")
+    g.add_argument("--weight-decay", type=float, default=None, metavar="X", help="(0)")
+    g.add_argument("--eval-every", type=int, default=None, metavar="N", help="optimizer steps between validations (1)")
+    g.add_argument("--lora-r", type=int, default=None, metavar="N", help="(8)")
+    g.add_argument("--lora-alpha", type=int, default=None, metavar="N", help="(32)")
+    g.add_argument("--lora-dropout", type=float, default=None, metavar="X", help="(0.05)")
+    g.add_argument("--lora-targets", choices=tuple(LORA_TARGETS), default=None, help="(attention)")
+    g.add_argument("--compute-dtype", choices=COMPUTE_DTYPES, default=None, help="4-bit matmul precision (auto)")
+    g.add_argument("--keep-last", action="store_true", help="keep the last step instead of the best one")
+    p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
+    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N", help="tokens generated per prompt (24)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _finetune_config(args: argparse.Namespace, seed: int | None = None):
+    from core.finetune import FinetuneConfig
+
+    names = ("epochs", "learning_rate", "batch_size", "grad_accum", "lr_scheduler", "warmup_ratio", "weight_decay",
+             "eval_every", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "compute_dtype")
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.keep_last:
+        given["restore_best"] = False
+    if seed is not None:
+        given["seed"] = seed
+    return FinetuneConfig(**given)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from core.strategies import STRATEGIES
+
+    p = subparsers.add_parser(
+        "finetune", help="initialize the token with one strategy, fine-tune with QLoRA, evaluate before and after",
+        description="Add the spec's token with STRATEGY's rows, fine-tune the model with QLoRA (4-bit NF4 base, "
+                    "LoRA on the attention, the token's two rows trainable), and evaluate before and after. "
+                    "The run (spec, config, events, result, adapter) is stored under --runs.")
+    p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
+    p.add_argument("--strategy", default="average", choices=list(STRATEGIES), metavar="NAME",
+                   help="input-embedding strategy (default average): " + ", ".join(STRATEGIES))
+    add_common_arguments(p)
+    _add_finetune_options(p)
+    p.set_defaults(handler=run_finetune)
+
+    p = subparsers.add_parser(
+        "compare", help="fine-tune several strategies × seeds from the same base and tabulate them",
+        description="Run every strategy (default: the research's five) for each seed from a fresh copy of the "
+                    "base model, with the same spec and hyperparameters, and print the research's table with "
+                    "objective quality numbers. Each member's adapter is stored with the run under --runs.")
+    p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
+    p.add_argument("--strategies", default=None, metavar="A,B,…|all",
+                   help="comma-separated strategies, or 'all' (default: " + ",".join(_research()) + ")")
+    p.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per strategy (default 1)")
+    p.add_argument("--out", default=None, metavar="DIR", help="also write comparison.json and comparison.md here")
+    add_common_arguments(p)
+    _add_finetune_options(p)
+    p.set_defaults(handler=run_compare)
+
+
+def _research() -> tuple[str, ...]:
+    from core.strategies import RESEARCH_STRATEGIES
+
+    return RESEARCH_STRATEGIES
+
+
+class _EventProgress:
+    """Job events → the shared ``Progress`` (a bar per training, one line per phase)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = Progress({"train": ("step", "max_steps"), "optimize": ("epoch", "epochs")}, enabled)
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("type")
+        who = f"{event['strategy']} s{event['seed']}: " if "strategy" in event else ""
+        if kind == "step":
+            self.progress({"stage": "train", **{k: event.get(k) for k in ("step", "max_steps", "loss", "eval_loss")}})
+        elif kind == "init_epoch":
+            self.progress({"stage": "optimize", **event})
+        elif kind in ("phase", "member") and event.get("message"):
+            self.progress({"stage": f"{kind}:{event.get('phase') or event.get('status')}",
+                           "message": who + event["message"] if kind == "phase" else event["message"]})
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+def _run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, Path]:
+    """Submit through a runner with a store, follow its events, stop it on Ctrl-C.
+
+    Returns (status, result, run id, run folder)."""
+    from core.jobs import JobRunner
+    from core.store import RunStore
+
+    store = RunStore(args.runs) if args.runs else RunStore()
+    runner = JobRunner(store)
+    ticket = submit(runner)
+    say(f"Run {ticket.job_id} in {store.root}")
+    watcher = _EventProgress(enabled=not args.no_progress)
+    runner.subscribe(ticket.job_id, watcher)
+    interrupted = False
+    try:
+        try:
+            status = runner.wait(ticket.job_id)
+        except KeyboardInterrupt:
+            interrupted = True
+            watcher.close()
+            say("Stopping after the current optimizer step (what was trained is kept)…")
+            runner.stop(ticket.job_id)
+            status = runner.wait(ticket.job_id)
+    finally:
+        watcher.close()
+        runner.shutdown()
+    status["interrupted"] = interrupted
+    return status, runner.result(ticket.job_id), ticket.job_id, store.path(ticket.job_id)
+
+
+def _check_max_new(args) -> int:
+    from core import limits
+    from core.evaluate import DEFAULT_MAX_NEW_TOKENS
+
+    value = DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens
+    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
+    if not lo <= value <= hi:
+        raise fail("max_new_tokens", f"{value} is outside {lo} to {hi}", f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
+    return value
+
+
+def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dict], extra: dict) -> int:
+    if status["status"] == "failed":
+        say(f"error: the run failed: {status.get('error')}")
+        if args.json:
+            emit_json(args, {"run_id": run_id, "status": "failed", "error": status.get("error"), "rows": []})
+        return 1
+    data = {"run_id": run_id, "status": status["status"], "rows": rows, **extra}
+    if args.json:
+        emit_json(args, data)
+    else:
+        from core.compare import markdown_table
+
+        args.stdout.write(markdown_table(rows) if rows else "No strategy finished.\n")
+        for key, value in extra.items():
+            if isinstance(value, str) and key != "markdown":
+                args.stdout.write(f"{key.replace('_', ' ')}: {value}\n")
+        args.stdout.write(f"run: {run_id} ({status['status']})\n")
+    return 130 if status.get("interrupted") else 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from core.compare import submit_finetune
+    from core.spec import GlossSpec
+    from core.strategies import InitConfig
+
+    spec = GlossSpec.load(args.spec)
+    init_config = InitConfig(strategy=args.strategy, seed=args.seed)
+    config = _finetune_config(args, seed=args.seed)
+    config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    max_new = _check_max_new(args)
+    progress = Progress(enabled=not args.no_progress)
+    base = load_base(args.model, progress)
+    progress.close()
+    status, result, run_id, folder = _run_job(
+        args, lambda runner: submit_finetune(runner, spec, base, init_config, config, max_new))
+    rows = [_row(result["row"])] if result and result.get("row") else []
+    extra = {}
+    if result:
+        ft = result["finetune"]
+        extra = {"steps": ft["steps"], "best_step": ft["best_step"], "initial_eval_loss": ft["initial_eval_loss"],
+                 "adapter": str(folder / "adapter")}
+    return _finish(args, status, result, run_id, rows, extra)
+
+
+def _row(row: dict) -> dict:
+    """A table row with the required keys first (and everything else the run measured)."""
+    return {**{k: row.get(k) for k in ROW_KEYS}, **row}
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from core.compare import CompareConfig, submit_comparison
+    from core.spec import GlossSpec
+    from core.strategies import InitConfig
+
+    spec = GlossSpec.load(args.spec)
+    config = CompareConfig(strategies=args.strategies or list(_research()), seeds=args.seeds,
+                           finetune=_finetune_config(args), init=InitConfig(seed=args.seed),
+                           max_new_tokens=_check_max_new(args))
+    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    out = _check_out(args.out) if args.out else None
+    progress = Progress(enabled=not args.no_progress)
+    base = load_base(args.model, progress)
+    progress.close()
+    status, result, run_id, _ = _run_job(args, lambda runner: submit_comparison(runner, spec, base, config))
+    rows = [_row(r) for r in (result or {}).get("rows", [])]
+    extra: dict = {}
+    if result:
+        extra = {"seconds": result["seconds"], "markdown": result["markdown"]}
+        if out is not None:
+            from core.spec import atomic_write_text
+
+            atomic_write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+            atomic_write_text(out / "comparison.md", result["markdown"])
+            extra["saved_to"] = str(out)
+    return _finish(args, status, result, run_id, rows, extra)
+
+
+def _check_out(path: str) -> Path:
+    out = Path(path).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise fail("out", f"{str(out)!r} is a file", "give a folder for comparison.json and comparison.md")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail("out", f"cannot create {str(out)!r} ({exc.strerror})", "choose a folder you can write to") from None
+    return out

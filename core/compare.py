@@ -1,0 +1,496 @@
+"""Experiments: one strategy fine-tuned end to end, and the comparison of several strategies × seeds.
+
+A *member* is one strategy with one seed: initialize a fresh copy of the base (``core.pipeline``),
+evaluate it, fine-tune it with QLoRA (``core.finetune``), evaluate it again. A comparison runs every
+member from the same base, spec and hyperparameters and summarizes them as the research table did,
+with numbers where the research used adjectives (method.md, Step 3).
+
+Generation agreement (``gen_agreement``), the number behind "generations with the token read like
+those with the gloss": for each generation prompt, take the model's greedy continuation after the
+prompt filled with the gloss, then score that same continuation after the prompt filled with the
+token instead. With ℓ the mean log-probability per token of the continuation,
+
+    agreement = exp(ℓ(continuation | prompt with token) − ℓ(continuation | prompt with gloss))
+
+averaged over prompts: the ratio of per-token likelihoods. 1 means the token leads the model to the
+gloss's continuation exactly as readily as the gloss itself; near 0 means the token points elsewhere.
+It is measured with the same model before (initialized rows, full precision) and after fine-tuning.
+Unlike comparing two greedy texts word by word (``generation_similarity`` from ``core.evaluate``,
+also reported), it is smooth: a continuation that differs in one early word does not score zero.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import torch
+
+from core import limits
+from core.errors import Collector, fail
+from core.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate
+from core.events import StopRequested
+from core.finetune import FinetuneConfig, TrainedModel, finetune
+from core.pipeline import InitResult, initialize, jsonable
+from core.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
+
+Emit = Callable[[dict], Any]
+
+# Row labels shaped like the research table's first column.
+RESEARCH_LABELS = {
+    "optimized": "Optimized input; calculated output",
+    "average": "Averaged input; calculated output",
+    "last_token": "Last token input; calculated output",
+    "random": "Random input; calculated output",
+    "random_both": "Random input & output",
+}
+# Numbers averaged over seeds (with their standard deviation when there are several).
+ROW_NUMBERS = (
+    "best_epoch", "best_step", "eval_loss", "train_loss", "initial_eval_loss", "cos_input_before_after",
+    "cos_output_before_after", "time_per_epoch_s", "init_seconds", "mrr_positive_before", "mrr_positive_after",
+    "median_rank_negative_before", "median_rank_negative_after", "median_rank_positive_before",
+    "median_rank_positive_after", "gen_agreement_before", "gen_agreement_after", "gen_similarity_before",
+    "gen_similarity_after",
+)
+
+
+def strategy_label(name: str) -> str:
+    if name in RESEARCH_LABELS:
+        return RESEARCH_LABELS[name]
+    info = STRATEGIES[name]
+    return f"{info.label}; {'calculated' if info.calculated_output else 'random'} output"
+
+
+@dataclass
+class CompareConfig:
+    """Which strategies, how many seeds, and the settings every member shares."""
+
+    strategies: list[str] = field(default_factory=lambda: list(RESEARCH_STRATEGIES))
+    seeds: int = 1
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    init: InitConfig = field(default_factory=InitConfig)  # its strategy and seed are set per member
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+
+    def __post_init__(self) -> None:
+        c = Collector()
+        if isinstance(self.strategies, str):
+            self.strategies = list(STRATEGIES) if self.strategies == "all" else \
+                [s.strip() for s in self.strategies.split(",") if s.strip()]
+        if not isinstance(self.strategies, list) or not self.strategies:
+            c.add("strategies", "is empty", "choose at least one strategy, e.g. average")
+        else:
+            unknown = [s for s in self.strategies if s not in STRATEGIES]
+            if unknown:
+                c.add("strategies", f"{', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
+                      "a strategy", "choose from: " + ", ".join(STRATEGIES))
+            if len(set(map(str, self.strategies))) != len(self.strategies):
+                c.add("strategies", "names a strategy twice", "list each strategy once")
+        lo, hi = limits.SEEDS
+        if isinstance(self.seeds, float) and self.seeds.is_integer():
+            self.seeds = int(self.seeds)
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not lo <= self.seeds <= hi:
+            c.add("seeds", f"{self.seeds!r} is not a whole number from {lo} to {hi}", f"give 1 to {hi}")
+        lo, hi = limits.GENERATION_MAX_NEW_TOKENS
+        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
+                or not lo <= self.max_new_tokens <= hi:
+            c.add("max_new_tokens", f"{self.max_new_tokens!r} is not a whole number from {lo} to {hi}",
+                  f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
+        if not isinstance(self.finetune, FinetuneConfig):
+            c.add("finetune", "is not a fine-tuning configuration", "build it with FinetuneConfig(...)")
+        if not isinstance(self.init, InitConfig):
+            c.add("init", "is not an initialization configuration", "build it with InitConfig(...)")
+        c.raise_if_any()
+
+    @property
+    def members(self) -> list[tuple[str, int]]:
+        """(strategy, seed) in the order they run: every strategy for seed 0, then for seed 1, …"""
+        return [(s, seed) for seed in range(self.seeds) for s in self.strategies]
+
+    def to_dict(self) -> dict:
+        return {"strategies": list(self.strategies), "seeds": self.seeds, "finetune": self.finetune.to_dict(),
+                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens}
+
+
+# -- generation agreement ----------------------------------------------------------------------------
+
+@torch.no_grad()
+def continuation_logprob(model, tokenizer, prompts: list[str], continuations: list[str]) -> list[float | None]:
+    """Mean log-probability per token of each continuation right after its prompt (None if empty)."""
+    seqs, spans = [], []
+    for prompt, cont in zip(prompts, continuations):
+        p = tokenizer.encode(prompt, add_special_tokens=False)
+        c = tokenizer.encode(cont, add_special_tokens=False) if cont.strip() else []
+        seqs.append(p + c)
+        spans.append((len(p), len(p) + len(c)))
+    if not seqs:
+        return []
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s)
+        mask[i, :len(s)] = 1
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+    finally:
+        model.train(was_training)
+    logprobs = torch.log_softmax(logits, dim=-1)
+    out: list[float | None] = []
+    for i, (start, end) in enumerate(spans):
+        if end == start:
+            out.append(None)
+            continue
+        positions = torch.arange(start - 1, end - 1, device=logprobs.device)
+        targets = ids[i, start:end].to(logprobs.device)
+        out.append(float(logprobs[i, positions, targets].mean()))
+    return out
+
+
+def generation_agreement(model, tokenizer, spec, generations: list[dict]) -> float | None:
+    """Mean over prompts of exp(ℓ(gloss continuation | token prompt) − ℓ(same | gloss prompt))."""
+    rows = [g for g in generations if g.get("continuation_with_gloss", "").strip()]
+    if not rows:
+        return None
+    index = {p: i for i, p in enumerate(spec.generation_prompts)}
+    prompts = [spec.generation_prompts[index[g["prompt"]]] for g in rows]
+    conts = [g["continuation_with_gloss"] for g in rows]
+    with_token = continuation_logprob(model, tokenizer, [spec.fill(p, spec.new_token) for p in prompts], conts)
+    with_gloss = continuation_logprob(model, tokenizer, [spec.fill(p, spec.glosses[0]) for p in prompts], conts)
+    ratios = [math.exp(t - g) for t, g in zip(with_token, with_gloss) if t is not None and g is not None]
+    return round(sum(ratios) / len(ratios), 4) if ratios else None
+
+
+# -- one member ------------------------------------------------------------------------------------
+
+@dataclass
+class Member:
+    """One strategy × seed, fine-tuned and evaluated before and after."""
+
+    strategy: str
+    seed: int
+    init: InitResult
+    trained: TrainedModel | None
+    evaluation_after: dict
+    agreement_before: float | None
+    agreement_after: float | None
+    seconds: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-s{self.seed}"
+
+    def row(self) -> dict:
+        """The flat numbers of this member (one seed of a table row)."""
+        r = self.trained.result
+        before = self.init.evaluation.get("quality", {})
+        after = self.evaluation_after.get("quality", {})
+        return {
+            "strategy": self.strategy, "seed": self.seed, "label": strategy_label(self.strategy),
+            "calculated_output": STRATEGIES[self.strategy].calculated_output,
+            "best_epoch": r.best_epoch, "best_step": r.best_step, "eval_loss": r.best_eval_loss,
+            "train_loss": r.train_loss_at_best, "initial_eval_loss": r.initial_eval_loss,
+            "cos_input_before_after": r.cos_input_before_after, "cos_output_before_after": r.cos_output_before_after,
+            "time_per_epoch_s": r.time_per_epoch_s, "init_seconds": round(self.init.seconds, 3),
+            "mrr_positive_before": before.get("mrr_positive"), "mrr_positive_after": after.get("mrr_positive"),
+            "median_rank_negative_before": before.get("median_rank_negative"),
+            "median_rank_negative_after": after.get("median_rank_negative"),
+            "median_rank_positive_before": before.get("median_rank_positive"),
+            "median_rank_positive_after": after.get("median_rank_positive"),
+            "gen_agreement_before": self.agreement_before, "gen_agreement_after": self.agreement_after,
+            "gen_similarity_before": before.get("generation_similarity"),
+            "gen_similarity_after": after.get("generation_similarity"),
+            "stopped": r.stopped,
+        }
+
+    def detail(self) -> dict:
+        """Everything about this member, JSON-able (the curves are in ``finetune.history``)."""
+        return jsonable({
+            "name": self.name, "strategy": self.strategy, "seed": self.seed, "row": self.row(),
+            "init": self.init.to_dict(), "finetune": self.trained.result.to_dict(),
+            "finetune_config": self.trained.config.to_dict(),
+            "evaluation_before": self.init.evaluation, "evaluation_after": self.evaluation_after,
+            "rows_before": {"input": self.trained.rows_before[0], "output": self.trained.rows_before[1]},
+            "rows_after": {"input": self.trained.rows_after[0], "output": self.trained.rows_after[1]},
+            "seconds": round(self.seconds, 3),
+        })
+
+    def release(self) -> None:
+        """Drop the models (a comparison keeps only numbers between members)."""
+        self.init.model = None
+        if self.trained is not None:
+            self.trained.model = None
+        gc.collect()
+
+
+def _phase_emitter(emit: Emit) -> Callable[[dict], None]:
+    """``core.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs."""
+
+    def on_event(event: dict) -> None:
+        stage = event.get("stage")
+        if stage == "optimize":
+            emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
+        else:
+            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
+
+    return on_event
+
+
+def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
+               should_stop: Callable[[], bool] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+               init_result: InitResult | None = None) -> Member:
+    """Initialize (unless ``init_result`` is given), fine-tune, and evaluate one strategy."""
+    from core.spec import check_spec
+
+    emit = emit or (lambda event: None)
+    start = time.perf_counter()
+    spec = check_spec(spec, base.tokenizer)
+    config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    if init_result is None:
+        init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit),
+                                 max_new_tokens=max_new_tokens, compare_with=())
+    spec = init_result.spec or spec
+    if should_stop is not None and should_stop():
+        raise StopRequested()
+    emit({"type": "phase", "phase": "agreement_before", "message": "Scoring generations before fine-tuning"})
+    agreement_before = generation_agreement(init_result.model, init_result.tokenizer, spec,
+                                            init_result.evaluation.get("generations", []))
+    trained = finetune(init_result.model, init_result.tokenizer, init_result.token_id, spec, config,
+                       on_event=emit, should_stop=should_stop)
+    emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
+    evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens)
+    agreement_after = generation_agreement(trained.model, trained.tokenizer, spec, evaluation_after["generations"])
+    return Member(init_config.strategy, init_config.seed, init_result, trained, evaluation_after,
+                  agreement_before, agreement_after, time.perf_counter() - start)
+
+
+# -- the comparison ----------------------------------------------------------------------------------
+
+def _summary(values: list) -> tuple[float | None, float | None]:
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if not nums:
+        return None, None
+    mean = statistics.fmean(nums)
+    return mean, (statistics.stdev(nums) if len(nums) > 1 else None)
+
+
+def summarize(member_rows: list[dict], starts: dict[int, dict[str, dict[str, torch.Tensor]]]) -> list[dict]:
+    """One row per strategy: numbers averaged over seeds (``<name>_std`` when several), and the
+    cosine of its starting rows with every other strategy's (same seed, averaged)."""
+    rows = []
+    strategies = list(dict.fromkeys(r["strategy"] for r in member_rows))
+    for strategy in strategies:
+        mine = [r for r in member_rows if r["strategy"] == strategy]
+        row = {"strategy": strategy, "label": mine[0]["label"], "calculated_output": mine[0]["calculated_output"],
+               "seeds": len(mine), "stopped": any(r["stopped"] for r in mine)}
+        for key in ROW_NUMBERS:
+            mean, std = _summary([r[key] for r in mine])
+            row[key] = None if mean is None else round(mean, 6)
+            if len(mine) > 1:
+                row[f"{key}_std"] = None if std is None else round(std, 6)
+        for side in ("input", "output"):
+            vs: dict[str, list[float]] = {}
+            for seed_starts in starts.values():
+                if strategy not in seed_starts:
+                    continue
+                matrix = cosine_matrix({s: v[side] for s, v in seed_starts.items()})
+                for other, value in matrix[strategy].items():
+                    if other != strategy:
+                        vs.setdefault(other, []).append(value)
+            row[f"cos_{side}_vs"] = {k: round(statistics.fmean(v), 4) for k, v in vs.items()}
+        rows.append(row)
+    return rows
+
+
+def _fmt(row: dict, key: str, digits: int = 4) -> str:
+    value = row.get(key)
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}" if digits else f"{value:,.0f}"
+    std = row.get(f"{key}_std")
+    return f"{text} ± {std:.{digits}f}" if std is not None and digits else text
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The research table's columns, with the objective test quality (before → after fine-tuning)."""
+    best = min((r["eval_loss"] for r in rows if r.get("eval_loss") is not None), default=None)
+    lines = ["| Input Embedding Initialization | Best Epoch | Eval Loss | Train Loss | "
+             "Cosine Similarity (Before/After Fine-Tuning) | Test Quality (before → after) | Time/Epoch |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        bold = best is not None and r.get("eval_loss") == best and len(rows) > 1
+        label = f"**{r['label']}**" if bold else r["label"]
+        loss = f"**{_fmt(r, 'eval_loss')}**" if bold else _fmt(r, "eval_loss")
+        vs_in = ", ".join(f"{v:.4f} (vs {k})" for k, v in r.get("cos_input_vs", {}).items())
+        vs_out = ", ".join(f"{v:.4f} (vs {k})" for k, v in r.get("cos_output_vs", {}).items())
+        cosine = f"Input: {_fmt(r, 'cos_input_before_after')}; Output: {_fmt(r, 'cos_output_before_after')}"
+        if vs_in:
+            cosine += f"; start input {vs_in}"
+        if vs_out:
+            cosine += f"; start output {vs_out}"
+        quality = (f"MRR {_fmt(r, 'mrr_positive_before', 3)} → {_fmt(r, 'mrr_positive_after', 3)}; "
+                   f"neg. median rank {_fmt(r, 'median_rank_negative_before', 0)} → "
+                   f"{_fmt(r, 'median_rank_negative_after', 0)}; "
+                   f"gen. agreement {_fmt(r, 'gen_agreement_before', 3)} → {_fmt(r, 'gen_agreement_after', 3)}")
+        seconds = r.get("time_per_epoch_s")
+        per_epoch = "–" if seconds is None else f"~{seconds:.1f} s" if seconds >= 10 else f"~{seconds:.2f} s"
+        epoch = _fmt(r, "best_epoch", 2)
+        lines.append(f"| {label} | {epoch} | {loss} | {_fmt(r, 'train_loss')} | {cosine} | {quality} | {per_epoch} |")
+    if rows and rows[0].get("seeds", 1) > 1:
+        lines.append("")
+        lines.append(f"Mean ± standard deviation over {rows[0]['seeds']} seeds.")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ComparisonResult:
+    config: CompareConfig
+    rows: list[dict]
+    members: list[dict]
+    model: str
+    spec_title: str
+    seconds: float
+    stopped: bool
+
+    def to_dict(self) -> dict:
+        return jsonable({"kind": "compare", "model": self.model, "spec": self.spec_title,
+                         "config": self.config.to_dict(), "rows": self.rows, "members": self.members,
+                         "markdown": markdown_table(self.rows), "seconds": round(self.seconds, 3),
+                         "stopped": self.stopped})
+
+    def to_markdown(self) -> str:
+        return markdown_table(self.rows)
+
+
+def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emit | None = None,
+                   should_stop: Callable[[], bool] | None = None,
+                   save_member: Callable[[Member], None] | None = None) -> ComparisonResult:
+    """Every strategy × seed from a fresh copy of ``base``; events tagged with strategy and seed.
+
+    ``save_member`` is called after each member (e.g. to store its adapter) before its models
+    are released. A stop ends the member in progress at its next step and skips the rest.
+    """
+    from core.spec import check_spec
+
+    config = config or CompareConfig()
+    emit = emit or (lambda event: None)
+    spec = check_spec(spec, base.tokenizer)
+    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    start = time.perf_counter()
+    member_rows, details = [], []
+    starts: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
+    total = len(config.members)
+    stopped = False
+    for index, (strategy, seed) in enumerate(config.members):
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        tags = {"strategy": strategy, "seed": seed}
+
+        def tagged(event: dict, tags=tags) -> Any:
+            return emit({**event, **tags})
+
+        tagged({"type": "member", "status": "start", "index": index, "total": total,
+                "message": f"{strategy_label(strategy)} (seed {seed}): {index + 1} of {total}"})
+        init_config = replace(config.init, strategy=strategy, seed=seed)
+        ft_config = replace(config.finetune, seed=seed)
+        try:
+            member = run_member(spec, base, init_config, ft_config, emit=tagged, should_stop=should_stop,
+                                max_new_tokens=config.max_new_tokens)
+        except StopRequested:
+            stopped = True
+            break
+        starts.setdefault(seed, {})[strategy] = {"input": member.init.rows.input_row.float(),
+                                                 "output": member.init.rows.output_row.float()}
+        row = member.row()
+        member_rows.append(row)
+        details.append(member.detail())
+        if save_member is not None:
+            save_member(member)
+        member.release()
+        tagged({"type": "member", "status": "done", "index": index, "total": total, "row": row})
+        if row["stopped"]:
+            stopped = True
+            break
+    rows = summarize(member_rows, starts)
+    return ComparisonResult(config, rows, details, base.name, spec.title, time.perf_counter() - start, stopped)
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+def adapter_metadata(member: Member, base) -> dict:
+    return {"token": member.init.token, "token_id": member.init.token_id, "base_model": base.name,
+            "strategy": member.strategy, "seed": member.seed, "spec": member.init.spec.title if member.init.spec else "",
+            "compute_dtype": member.trained.result.compute_dtype}
+
+
+def _save(ctx, member: Member, base, name: str | None) -> None:
+    from core.export import save_adapter
+
+    ctx.save_folder(lambda folder: save_adapter(member.trained.model, member.trained.tokenizer, folder,
+                                                adapter_metadata(member, base)), member=name)
+
+
+def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
+                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, init_result: InitResult | None = None):
+    """A job function (for ``JobRunner.submit``): one strategy, its adapter saved with the run."""
+
+    def fn(ctx) -> dict:
+        member = run_member(spec, base, init_config, config, emit=ctx.emit, should_stop=lambda: ctx.stop_requested,
+                            max_new_tokens=max_new_tokens, init_result=init_result)
+        ctx.emit(type="phase", phase="save", message="Saving the adapter")
+        _save(ctx, member, base, None)
+        result = {"kind": "finetune", "model": base.name, **member.detail()}
+        member.release()
+        return result
+
+    return fn
+
+
+def comparison_job(spec, base, config: CompareConfig):
+    """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``."""
+
+    def fn(ctx) -> dict:
+        result = run_comparison(spec, base, config, emit=ctx.emit, should_stop=lambda: ctx.stop_requested,
+                                save_member=lambda member: _save(ctx, member, base, member.name))
+        return result.to_dict()
+
+    return fn
+
+
+def submit_finetune(runner, spec, base, init_config: InitConfig, config: FinetuneConfig,
+                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, init_result: InitResult | None = None):
+    """Check everything, then queue a fine-tuning job; returns the runner's ``Ticket``."""
+    from core.spec import check_spec
+
+    spec = check_spec(spec, base.tokenizer)
+    config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
+    if not isinstance(max_new_tokens, int) or not lo <= max_new_tokens <= hi:
+        raise fail("max_new_tokens", f"{max_new_tokens!r} is outside {lo} to {hi}", f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
+    if init_result is not None:
+        init_config = init_result.config or init_config
+    settings = {"kind": "finetune", "model": base.name, "init": init_config.to_dict(),
+                "finetune": config.to_dict(), "max_new_tokens": max_new_tokens}
+    return runner.submit(finetune_job(spec, base, init_config, config, max_new_tokens, init_result),
+                         kind="finetune", title=f"{spec.title}: {init_config.strategy}",
+                         spec=spec.to_dict(), config=settings)
+
+
+def submit_comparison(runner, spec, base, config: CompareConfig):
+    """Check everything, then queue a comparison job; returns the runner's ``Ticket``."""
+    from core.spec import check_spec
+
+    spec = check_spec(spec, base.tokenizer)
+    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    settings = {"kind": "compare", "model": base.name, **config.to_dict()}
+    return runner.submit(comparison_job(spec, base, config), kind="compare",
+                         title=f"{spec.title}: {', '.join(config.strategies)} × {config.seeds} seed(s)",
+                         spec=spec.to_dict(), config=settings)
