@@ -51,8 +51,9 @@ def create(args: argparse.Namespace):
     from glossui import build_app
 
     service = Service(model=args.model, runs_dir=args.runs, exports_dir=args.exports, tiny=args.tiny)
+    demo = build_app(service)
     service.load_model()  # in the background; the Model tab shows its progress
-    return build_app(service), service
+    return demo, service
 
 
 def main(argv: list[str] | None = None) -> int:

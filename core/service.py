@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 import threading
 import time
-import zipfile
 from collections import OrderedDict
 from dataclasses import fields as dc_fields
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any, Callable
 
 from core import limits
 from core.errors import InputError, Problem, fail
+from core.service_runs import RunsMixin
 from core.spec import FIELD_HELP, LIST_FIELDS, GlossSpec, builtin_examples, load_example
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,19 @@ SPEC_FIELDS = (
     "testing_positive_contexts", "testing_negative_contexts",
     "fine_tuning_sentences", "validation_sentences", "generation_prompts", "notes",
 )
+
+
+def _warm_imports() -> None:
+    """Import the model stack in the calling thread before any worker thread needs it.
+
+    ``transformers`` resolves names lazily on first use; two threads resolving them at once can
+    see a half-initialised module ("cannot import name 'LlamaConfig'"). Importing here, once,
+    before the loader thread starts, avoids that race.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM  # noqa: F401
+
+    import core.models  # noqa: F401
+    import core.pipeline  # noqa: F401
 
 
 def problems_of(exc: InputError) -> list[dict]:
@@ -74,6 +86,7 @@ class ModelSlot:
                     raise fail("model", f"{self._status['request'] or 'the default model'} is still loading",
                                "wait until it is ready, then load another one")
             else:
+                _warm_imports()
                 self._status.update(state="loading", request=request, message="Checking the model…",
                                     progress=0.05, problems=[])
                 thread = threading.Thread(target=self._load, args=(request,), name="glosslab-model", daemon=True)
@@ -122,8 +135,9 @@ class ModelSlot:
         raise fail("model", "no model is loaded", "load one in the Model tab (leave the field empty for the default)")
 
 
-class Service:
-    """Everything the page can ask of the engine. See the module docstring."""
+class Service(RunsMixin):
+    """Everything the page can ask of the engine. See the module docstring (and ``RunsMixin`` for
+    jobs, runs, generation and export)."""
 
     def __init__(self, model: str | None = None, runs_dir: str | os.PathLike = "runs",
                  exports_dir: str | os.PathLike | None = None, tiny: bool = False) -> None:
@@ -134,9 +148,13 @@ class Service:
         self.downloads_dir = Path(tempfile.mkdtemp(prefix="glosslab-downloads-"))
         self.model = ModelSlot()
         self._lock = threading.Lock()
-        self._inits: OrderedDict[str, Any] = OrderedDict()   # init id -> InitResult (bounded)
-        self._jobs = None
+        # The last initializations (each holds a model copy): a training with the same spec,
+        # settings and base model starts from it instead of initializing again.
+        self._inits: OrderedDict[str, Any] = OrderedDict()
+        self._runner = None
         self._store = None
+        self._models_cache: dict = {}
+        self._cache_lock = threading.Lock()
 
     # -- limits and help ---------------------------------------------------------------------
     @staticmethod
@@ -289,11 +307,74 @@ class Service:
         out = result.to_dict()
         init_id = f"init-{int(time.time() * 1000):x}"
         with self._lock:
-            self._inits[init_id] = result
+            self._inits[_fingerprint(spec, cfg, base.name)] = result
             while len(self._inits) > 2:   # each holds a whole model copy
                 self._inits.popitem(last=False)
         out["init_id"] = init_id
         return out
+
+    def _take_init(self, spec: GlossSpec, config, model_name: str):
+        """The kept initialization for exactly this spec, config and model (handed over once:
+        fine-tuning consumes its model), or None."""
+        with self._lock:
+            return self._inits.pop(_fingerprint(spec, config, model_name), None)
+
+    # -- fine-tuning settings ----------------------------------------------------------------
+    @staticmethod
+    def finetune_fields() -> list[dict]:
+        """Every ``FinetuneConfig`` field for the page: name, kind, default, choices, range, help.
+
+        ``advanced`` marks settings a linguist rarely needs (precision, padding, batching of the
+        validation pass); the page folds them away.
+        """
+        import typing
+
+        from core.finetune import FIELD_HELP as FT_HELP
+        from core.finetune import FinetuneConfig
+
+        hints = typing.get_type_hints(FinetuneConfig)
+        defaults = FinetuneConfig()
+        out = []
+        for f in dc_fields(FinetuneConfig):
+            hint = hints[f.name]
+            entry: dict[str, Any] = {"name": f.name, "default": getattr(defaults, f.name),
+                                     "help": FT_HELP.get(f.name, ""), "advanced": f.name in _ADVANCED,
+                                     "choices": None, "min": None, "max": None}
+            if typing.get_origin(hint) is typing.Literal:
+                entry.update(kind="choice", choices=list(typing.get_args(hint)))
+            elif hint is bool:
+                entry["kind"] = "bool"
+            elif hint is int:
+                entry["kind"] = "int"
+            elif hint is float:
+                entry["kind"] = "float"
+            else:
+                entry["kind"] = "str"
+            limit = getattr(limits, _RANGES.get(f.name, ""), None)
+            if isinstance(limit, tuple) and len(limit) == 2:
+                entry["min"], entry["max"] = limit
+            out.append(entry)
+        return out
+
+    @staticmethod
+    def finetune_config(values: dict):
+        from core.finetune import FinetuneConfig
+
+        return FinetuneConfig.from_dict(dict(values))
+
+
+# Fine-tuning fields and the ranges in core.limits that bound them (shown beside each field).
+_RANGES = {"learning_rate": "LEARNING_RATE", "epochs": "EPOCHS", "batch_size": "BATCH_SIZE",
+           "grad_accum": "GRAD_ACCUM", "warmup_ratio": "WARMUP_RATIO", "weight_decay": "WEIGHT_DECAY",
+           "max_grad_norm": "MAX_GRAD_NORM", "eval_every": "EVAL_EVERY", "lora_r": "LORA_RANK",
+           "lora_alpha": "LORA_ALPHA", "lora_dropout": "DROPOUT", "seed": "SEED_VALUE",
+           "pad_to_length": "PAD_TO_LENGTH"}
+_ADVANCED = {"max_grad_norm", "restore_best", "compute_dtype", "gradient_checkpointing", "pad_to_length",
+             "eval_batch_size", "lr_scheduler", "weight_decay"}
+
+
+def _fingerprint(spec: GlossSpec, config, model_name: str) -> str:
+    return json.dumps([spec.to_dict(), config.to_dict(), model_name], sort_keys=True)
 
 
 def _whole_numbers(values: dict, names: tuple[str, ...]) -> dict:

@@ -19,7 +19,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 def md(text) -> str:
     """Text for a Markdown component that displays literally: no HTML, no Markdown formatting."""
-    escaped = html.escape(str(text), quote=True)
+    # quote=False: the entities for quotes (&#x27;) would contain '#', which the next step escapes.
+    escaped = html.escape(str(text), quote=False)
     escaped = _MD_SPECIAL.sub(r"\\\1", escaped)
     # Line breaks stay line breaks (two trailing spaces make a Markdown hard break).
     return escaped.replace("\n", "  \n")
@@ -128,3 +129,92 @@ def fit_rows(fit: dict | None) -> list[list]:
 
 def key_values(rows: list[list], headers=("Measure", "Value")) -> dict:
     return table(list(headers), rows)
+
+
+# -- jobs and runs ---------------------------------------------------------------------------
+def _pm(row: dict, key: str, digits: int = 4) -> str:
+    """A value with its ± standard deviation over seeds when there is one."""
+    value = row.get(key)
+    if value is None:
+        return "–"
+    std = row.get(f"{key}_std")
+    return num(value, digits) + (f" ± {num(std, 2)}" if std is not None else "")
+
+
+def _arrow(row: dict, key: str, digits: int = 3) -> str:
+    return f"{_pm(row, key + '_before', digits)} → {_pm(row, key + '_after', digits)}"
+
+
+COMPARE_HEAD = ["Input embedding initialization", "Best epoch", "Validation loss", "Training loss",
+                "Cosine before/after: input", "Cosine before/after: output",
+                "MRR, testing-positive (before → after)", "Median rank, testing-negative (before → after)",
+                "Generation agreement (before → after)", "Time per epoch (s)"]
+
+
+def compare_table(rows: list[dict]) -> dict:
+    """The research table's shape, with the objective test quality as numbers."""
+    best = min((r["eval_loss"] for r in rows if isinstance(r.get("eval_loss"), (int, float))), default=None)
+    data = []
+    for r in rows:
+        label = r.get("label") or r.get("strategy", "")
+        if best is not None and r.get("eval_loss") == best and len(rows) > 1:
+            label += " (best)"
+        data.append([label, _pm(r, "best_epoch", 3), _pm(r, "eval_loss"), _pm(r, "train_loss"),
+                     _pm(r, "cos_input_before_after"), _pm(r, "cos_output_before_after"),
+                     _arrow(r, "mrr_positive"), _arrow(r, "median_rank_negative", 4),
+                     _arrow(r, "gen_agreement"), _pm(r, "time_per_epoch_s", 3)])
+    return table(COMPARE_HEAD, data)
+
+
+def run_result_rows(result: dict) -> list[list]:
+    """Key numbers of a fine-tuning run (its ``row``), before → after where both exist."""
+    row = result.get("row") or {}
+    if not row:
+        return [["Result", "none yet"]]
+    return [
+        ["Initialization", row.get("label") or row.get("strategy")],
+        ["Best step (epoch)", f"{row.get('best_step')} ({num(row.get('best_epoch'), 3)})"],
+        ["Validation loss at the best step", row.get("eval_loss")],
+        ["Training loss at the best step", row.get("train_loss")],
+        ["Validation loss before fine-tuning", row.get("initial_eval_loss")],
+        ["Cosine of the input row, before vs after", row.get("cos_input_before_after")],
+        ["Cosine of the output row, before vs after", row.get("cos_output_before_after")],
+        ["Time per epoch (s)", row.get("time_per_epoch_s")],
+        ["MRR on testing-positive contexts (before → after)", _arrow(row, "mrr_positive")],
+        ["Median rank on testing-negative contexts (before → after)", _arrow(row, "median_rank_negative", 4)],
+        ["Generation agreement (before → after)", _arrow(row, "gen_agreement")],
+        ["Generation similarity (before → after)", _arrow(row, "gen_similarity")],
+        ["Stopped early", bool(row.get("stopped"))],
+    ]
+
+
+RUNS_HEAD = ["Run", "Kind", "Title", "Status", "Created", "Finished", "Error"]
+
+
+def runs_table(runs: list[dict]) -> dict:
+    return table(RUNS_HEAD, [[r["id"], r.get("kind") or "", r.get("title") or "", r.get("status") or "",
+                              r.get("created") or "", r.get("finished") or "", (r.get("error") or "")[:200]]
+                             for r in runs])
+
+
+def target_label(run: dict, target: str) -> str:
+    """A dropdown label for a trained model: title, member, status (plain text)."""
+    member = target.partition(":")[2]
+    title = run.get("title") or run["id"]
+    return f"{title} · {member + ' · ' if member else ''}{run.get('status')} · {run['id']}"
+
+
+def run_summary(run: dict) -> str:
+    """One paragraph about a run (Markdown, every value escaped)."""
+    parts = [f"**Run {md(run['id'])}** ({md(run.get('kind') or '')}): {md(run.get('title') or '')}",
+             f"Status: **{md(run.get('status') or '')}**; created {md(run.get('created') or '–')}, "
+             f"finished {md(run.get('finished') or '–')}."]
+    best = run.get("best")
+    if best:
+        parts.append(f"Best validation loss {md(num(best.get('eval_loss')))} at step {md(best.get('step'))} "
+                     f"(epoch {md(num(best.get('epoch'), 3))}).")
+    if run.get("error"):
+        parts.append(f"Error: {md(run['error'])}")
+    if run.get("path"):
+        parts.append(f"Folder: {md(run['path'])}")
+    return "  \n".join(parts)

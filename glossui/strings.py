@@ -35,7 +35,7 @@ LIMITS_HEAD = ["What", "Limit"]
 SPEC_OK = "The spec is valid{model}."
 SPEC_OK_MODEL = " for {name}"
 SPEC_LOADED = "Loaded {what}."
-SPEC_PROBLEMS = "The spec has {n} problem{s} to fix:"
+SPEC_PROBLEMS = "Please fix {n} problem{s}:"
 NO_FILE = "No file was uploaded."
 
 FIELD_LABELS = {
@@ -94,7 +94,8 @@ INIT_NOTHING = "Run an initialization to see its results here."
 RANK_TABLE_LABEL = "Rank of the new token and the target tokens on the testing contexts (1 = top)"
 NEAREST_LABEL = "Nearest existing tokens to the new token's rows (cosine similarity)"
 INIT_GEN_LABEL = "Generations before fine-tuning"
-FIT_LABEL = "Output embedding fit"
+FIT_LABEL = "Output embedding fit and the new rows"
+INIT_QUALITY_LABEL = "Test quality before fine-tuning"
 OPT_PLOT_LABEL = "Input optimization: loss per epoch"
 
 # -- Train tab -------------------------------------------------------------------------------
@@ -106,15 +107,17 @@ TRAIN_STOP = "Stop"
 TRAIN_STRATEGY = "Initialization used: **{strategy}** (change it in Initialize)."
 LOG_SCALE = "Logarithmic loss axis"
 LOSS_PLOT_LABEL = "Training and validation loss"
+TRAIN_RESULT = "Result of the run"
 EVENTS_LABEL = "Loss by step (the chart's data)"
 EVENTS_HEAD = ["Step", "Epoch", "Training loss", "Validation loss", "Learning rate", "Elapsed (s)"]
 PROGRESS_LABEL = "Job progress"
 JOB_NONE = "No job yet. Start one above."
-JOB_QUEUED = "Job {id} is queued: position {position} in line. It starts when the jobs before it finish."
+JOB_QUEUED = "Job {id} is queued: {ahead} job{s} ahead of it. It starts when they finish."
 JOB_RUNNING = "Job {id} is running: epoch {epoch} of {epochs}, step {step} of {steps}, about {eta} left."
 JOB_STARTING = "Job {id} is starting (preparing the model)…"
 JOB_STOPPING = "Job {id} is stopping at the next optimizer step…"
 JOB_DONE = "Job {id} finished. Best step {best_step} (epoch {best_epoch}), validation loss {best_loss}."
+COMPARE_DONE = "Job {id} finished. Lowest validation loss: {best_loss}, with {strategy} (epoch {best_epoch})."
 JOB_STOPPED = "Job {id} was stopped; what it had is kept in its run."
 JOB_FAILED = "Job {id} failed: {error}"
 JOB_INTERRUPTED = "Job {id} was interrupted (the app stopped while it ran)."
@@ -129,6 +132,7 @@ COMPARE_HEAD = ("Run several strategies from the same base model, spec and hyper
                 "with numbers for test quality.")
 COMPARE_STRATEGIES = "Strategies to compare"
 COMPARE_SEEDS = "Seeds per strategy"
+COMPARE_SEEDS_INFO = "1 to 10; with several, the table shows mean ± standard deviation."
 COMPARE_START = "Start the comparison"
 COMPARE_PLOT_LABEL = "Validation loss of every strategy"
 COMPARE_TABLE_LABEL = "Results"
@@ -146,8 +150,14 @@ GENERATIONS_HEAD = ["Prompt", "With the gloss (before)", "With the token (before
 CUSTOM_PROMPT = "Your own prompt"
 CUSTOM_PROMPT_INFO = "Write {placeholder} where the gloss or the token should go."
 CUSTOM_GENERATE = "Generate"
+CUSTOM_TABLE = "Your prompt, side by side"
 MAX_NEW_TOKENS = "Tokens to generate"
 NO_RUN = "Choose a run first (the list shows runs that trained)."
+NO_GENERATIONS = "{id} has no generations yet."
+GENERATIONS_OF = "Generations of **{title}**, initialized with **{strategy}**: before and after fine-tuning."
+GENERATED = "Generated with {target}, before and after fine-tuning."
+GENERATING = "Loading the run's models and generating…"
+MERGING = "Merging the adapter into a full-precision copy of the base model…"
 
 # -- Runs tab --------------------------------------------------------------------------------
 RUNS_HEAD = "Every run in the run store, also those from before a restart. Open one to see it as it was."
@@ -180,3 +190,30 @@ UNEXPECTED = ("Something went wrong ({kind}). Nothing you saved was lost; the de
               "server log. Try again, or change the input.")
 PROBLEM_LINE = "{field}: {problem}"
 PROBLEM_FIX = " — {fix}"
+
+# Fine-tuning settings (labels by FinetuneConfig field; help comes from the engine).
+FT_LABELS = {
+    "learning_rate": "Learning rate",
+    "epochs": "Epochs",
+    "batch_size": "Batch size",
+    "grad_accum": "Gradient accumulation",
+    "lr_scheduler": "Learning-rate schedule",
+    "warmup_ratio": "Warm-up ratio",
+    "weight_decay": "Weight decay",
+    "max_grad_norm": "Gradient clipping norm",
+    "eval_every": "Validate every N steps",
+    "restore_best": "Keep the best step",
+    "lora_r": "LoRA rank (r)",
+    "lora_alpha": "LoRA alpha",
+    "lora_dropout": "LoRA dropout",
+    "use_rslora": "Rank-stabilized LoRA",
+    "lora_targets": "LoRA on",
+    "seed": "Random seed",
+    "compute_dtype": "Compute precision",
+    "gradient_checkpointing": "Gradient checkpointing",
+    "pad_to_length": "Pad every sentence to N tokens",
+    "eval_batch_size": "Validation batch size",
+}
+HYPER_TITLE = "QLoRA hyperparameters (research defaults)"
+ADVANCED_TITLE = "Advanced settings"
+RANGE_INFO = "{lo} to {hi}. "

@@ -92,7 +92,8 @@ def test_upload_fills_fields_and_reports_problems_inline(runner):
 
 
 def test_download_writes_the_spec_or_lists_problems(runner):
-    path, status = runner.download_spec(*values())
+    file, status = runner.download_spec(*values())
+    path = file["value"]
     assert json.loads(open(path, encoding="utf-8").read())["glosses"] == ["wool shop", "yarn shop"]
     path, status = runner.download_spec(*values(tiny_spec_dict() | {"glosses": []}))
     assert path is None and "glosses" in status
@@ -147,6 +148,8 @@ def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(runner):
     progress = Progress()
     out = runner.initialize(progress, *init_values(runner, strategy="optimized", opt_epochs=4), *values())
     message, fit, quality, ranks, plot, nearest, gens = out
+    assert all(u["visible"] for u in (fit, quality, ranks, nearest, gens))
+    ranks, nearest, gens = ranks["value"], nearest["value"], gens["value"]
     assert "Optimized" in message and "\\[BLISS\\_29111\\]" in message
     spec = tiny_spec_dict()
     assert [r[0] for r in ranks["data"]] == spec["testing_positive_contexts"] + spec["testing_negative_contexts"]

@@ -10,9 +10,9 @@ from glossui import strings as S
 def build_export_tab() -> dict:
     c: dict = {}
     gr.Markdown(S.EXPORT_HEAD)
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         c["pick"] = gr.Dropdown(choices=[], label=S.RUN_PICK, info=S.RUN_PICK_INFO, scale=4, elem_id="export-pick")
-        c["refresh"] = gr.Button(S.RUNS_REFRESH, scale=1, elem_id="export-refresh")
+        c["refresh"] = gr.Button(S.RUNS_REFRESH, scale=1, size="md", elem_id="export-refresh")
     with gr.Row():
         with gr.Column():
             c["adapter"] = gr.Button(S.EXPORT_ADAPTER, variant="primary", elem_id="export-adapter")

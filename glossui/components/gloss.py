@@ -17,12 +17,12 @@ def build_gloss_tab(examples: list[str], field_limits: dict[str, dict], limits_r
     """Build the tab's components; returns them by name (``fields`` holds one per spec field)."""
     c: dict = {}
     gr.Markdown(S.GLOSS_HEAD)
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         c["example"] = gr.Dropdown(choices=[S.BLANK] + examples, value=default_example or S.BLANK,
                                    label=S.EXAMPLE_LABEL, info=S.EXAMPLE_INFO, scale=3, elem_id="example")
-        c["load_example"] = gr.Button(S.LOAD_EXAMPLE, scale=1, elem_id="load-example")
+        c["load_example"] = gr.Button(S.LOAD_EXAMPLE, scale=1, size="md", elem_id="load-example")
         c["upload"] = gr.UploadButton(S.UPLOAD_LABEL, file_types=[".json"], type="binary", scale=2,
-                                      elem_id="upload-spec")
+                                      size="md", elem_id="upload-spec")
     c["status"] = gr.Markdown(elem_id="spec-status", container=True)
     fields: dict = {}
 
@@ -51,7 +51,7 @@ def build_gloss_tab(examples: list[str], field_limits: dict[str, dict], limits_r
     with gr.Row():
         c["check"] = gr.Button(S.CHECK_SPEC, variant="primary", elem_id="check-spec")
         c["download"] = gr.Button(S.DOWNLOAD_SPEC, elem_id="download-spec")
-    c["file"] = gr.File(label=S.DOWNLOAD_LABEL, interactive=False, elem_id="spec-file")
+    c["file"] = gr.File(label=S.DOWNLOAD_LABEL, interactive=False, visible=False, height=90, elem_id="spec-file")
     with gr.Accordion(S.LIMITS_TITLE, open=False, elem_id="limits"):
         gr.Dataframe(value={"headers": S.LIMITS_HEAD, "data": limits_rows}, label=S.LIMITS_TITLE,
                      interactive=False, datatype="str", wrap=True)

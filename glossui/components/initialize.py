@@ -37,15 +37,13 @@ def build_initialize_tab(strategies: list[dict], defaults: dict) -> dict:
                                             label=S.OPT_BATCH_LABEL, elem_id="opt-batch-size")
     c["run"] = gr.Button(S.INIT_RUN, variant="primary", elem_id="init-run")
     c["message"] = gr.Markdown(S.INIT_NOTHING, elem_id="init-message", container=True)
+    table = dict(interactive=False, visible=False, datatype="str", wrap=True)
     with gr.Row():
-        c["fit"] = gr.Dataframe(label=S.FIT_LABEL, interactive=False, datatype="str", wrap=True,
-                                elem_id="init-fit")
-        c["quality"] = gr.Dataframe(label="Test quality before fine-tuning", interactive=False, datatype="str",
-                                    wrap=True, elem_id="init-quality")
-    c["ranks"] = gr.Dataframe(label=S.RANK_TABLE_LABEL, interactive=False, datatype="str", wrap=True,
-                              elem_id="init-ranks")
+        c["fit"] = gr.Dataframe(label=S.FIT_LABEL, elem_id="init-fit", **table)
+        c["quality"] = gr.Dataframe(label=S.INIT_QUALITY_LABEL, elem_id="init-quality", **table)
+    c["ranks"] = gr.Dataframe(label=S.RANK_TABLE_LABEL, elem_id="init-ranks", **table)
     c["opt_plot"] = gr.Plot(label=S.OPT_PLOT_LABEL, visible=False, elem_id="init-opt-plot")
-    c["nearest"] = gr.Dataframe(label=S.NEAREST_LABEL, interactive=False, datatype="str", elem_id="init-nearest")
-    c["generations"] = gr.Dataframe(label=S.INIT_GEN_LABEL, interactive=False, datatype="str", wrap=True,
-                                    elem_id="init-generations")
+    c["nearest"] = gr.Dataframe(label=S.NEAREST_LABEL, elem_id="init-nearest", **table)
+    c["generations"] = gr.Dataframe(label=S.INIT_GEN_LABEL, column_widths=["20%", "40%", "40%"],
+                                    elem_id="init-generations", **table)
     return c

@@ -10,10 +10,10 @@ from glossui import strings as S
 def build_model_tab(default_name: str) -> dict:
     c: dict = {}
     gr.Markdown(S.MODEL_HEAD)
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         c["name"] = gr.Textbox(label=S.MODEL_LABEL, placeholder=S.MODEL_PLACEHOLDER, value=default_name,
                                scale=4, elem_id="model-name")
-        c["load"] = gr.Button(S.MODEL_LOAD, variant="primary", scale=1, elem_id="model-load")
+        c["load"] = gr.Button(S.MODEL_LOAD, variant="primary", scale=1, size="md", elem_id="model-load")
     c["progress"] = gr.HTML(elem_id="model-progress")
     c["status"] = gr.Markdown(elem_id="model-status", container=True)
     c["info"] = gr.Dataframe(label=S.MODEL_INFO_HEAD[0] + "s of the loaded model", interactive=False,
