@@ -177,3 +177,135 @@ def test_initialize_with_an_invalid_spec_lists_problems_and_leaves_results(runne
 def test_markdown_escaping_shows_text_literally():
     assert render.md("<b>x</b> *y* [z](u)") == "&lt;b&gt;x&lt;/b&gt; \\*y\\* \\[z\\]\\(u\\)"
     assert render.plain("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+
+
+# -- jobs: train, compare, runs, generate, export ------------------------------------------------
+def ft_values(runner, **changes) -> list:
+    fields = runner.service.finetune_fields()
+    cfg = {f["name"]: f["default"] for f in fields} | {"epochs": 2, "batch_size": 2, "grad_accum": 1} | changes
+    return [cfg[f["name"]] for f in fields]
+
+
+@pytest.fixture(scope="module")
+def jobs(runner):
+    """A finished fine-tuning job and a finished two-strategy comparison (started through the handlers)."""
+    train_out = runner.start_training(*init_values(runner), *ft_values(runner), *values())
+    compare_out = runner.start_comparison(["average", "random_both"], 1, *init_values(runner),
+                                          *ft_values(runner, epochs=1), *values())
+    train_id, compare_id = train_out[0]["id"], compare_out[0]["id"]
+    for job_id in (train_id, compare_id):
+        assert runner.service.runner.wait(job_id, timeout=600)["status"] == "done"
+    return {"train": train_id, "compare": compare_id, "train_out": train_out, "compare_out": compare_out}
+
+
+def test_start_training_reports_the_job_and_a_second_one_is_queued(jobs):
+    state, status, bar, plot, events, result, timer = jobs["train_out"]
+    assert state["id"] == jobs["train"] and timer.active is True
+    assert render.md(jobs["train"]) in status
+    compare_status = jobs["compare_out"][1]
+    assert "queued" in compare_status and "1 job ahead" in compare_status
+
+
+def test_train_view_draws_the_curve_the_table_and_the_result(runner, jobs):
+    state, status, bar, fig, events, result, timer = runner.train_view({"id": jobs["train"]}, False)
+    assert "finished" in status and timer.active is False and bar == ""
+    steps = runner.service.job(jobs["train"])["events"]
+    assert len(events["data"]) == len(steps) and [int(r[0]) for r in events["data"]] == [e["step"] for e in steps]
+    names = [t.name for t in fig.data]
+    assert names[:2] == ["Training loss", "Validation loss"] and names[2].startswith("Best step")
+    assert fig.layout.yaxis.type == "linear"
+    assert result["visible"] and result["value"]["data"][0][1] == "Averaged input; calculated output"
+    # log scale redraws; an unchanged job skips the redraw on a tick
+    assert runner.train_view(state, True)[3].layout.yaxis.type == "log"
+    tick = runner.train_tick(state, False)
+    assert tick[3] == gr.skip() and tick[4] == gr.skip()
+
+
+def test_bad_hyperparameters_are_listed_inline_with_their_fields(runner):
+    out = runner.start_training(*init_values(runner), *ft_values(runner, epochs=0, learning_rate=float("nan"),
+                                                                 batch_size=50), *values())
+    message = out[1]
+    assert "epochs" in message and "learning\\_rate" in message
+    assert all(o == gr.skip() for i, o in enumerate(out) if i != 1)
+    # batch larger than the data is checked against the spec
+    out = runner.start_training(*init_values(runner), *ft_values(runner, batch_size=50), *values())
+    assert "batch\\_size" in out[1] and "fine\\-tuning sentences" in out[1]
+
+
+def test_stop_without_a_running_job_says_so(runner, jobs):
+    assert runner.stop_job({"id": jobs["train"]}) == render.md("There is no running or queued job to stop.")
+    assert runner.stop_job(None).startswith("There is no")
+
+
+def test_comparison_view_has_the_table_the_overlay_and_downloads(runner, jobs):
+    state, status, bar, fig, table, files, timer = runner.compare_view({"id": jobs["compare"]}, False)
+    assert "finished" in status and "Lowest validation loss" in status
+    assert [t.name for t in fig.data] == ["average", "random_both"]
+    labels = [r[0] for r in table["value"]["data"]]
+    assert labels[0].startswith("Averaged input") and labels[1].startswith("Random input & output")
+    paths = files["value"]
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["comparison.csv", "comparison.json", "comparison.md"]
+    csv_text = open(paths[0], encoding="utf-8").read()
+    assert csv_text.splitlines()[0].startswith("strategy,label,seeds,best_epoch,eval_loss")
+    assert len(csv_text.strip().splitlines()) == 3
+    assert json.load(open(paths[1], encoding="utf-8"))["rows"][0]["strategy"] == "average"
+    assert "| Input Embedding Initialization |" in open(paths[2], encoding="utf-8").read()
+
+
+def test_runs_list_open_and_pickers(runner, jobs):
+    table, runs_pick, gen_pick, export_pick = runner.refresh_runs(None)
+    ids = [r[0] for r in table["value"]["data"]]
+    assert jobs["train"] in ids and jobs["compare"] in ids
+    targets = [c[1] for c in gen_pick["choices"]]
+    assert jobs["train"] in targets
+    assert f"{jobs['compare']}:average-s0" in targets and f"{jobs['compare']}:random_both-s0" in targets
+    summary, fig, result, gens, spec, config = runner.open_run(jobs["train"])
+    assert "done" in summary and spec["value"]["glosses"] == ["wool shop", "yarn shop"]
+    assert config["value"]["finetune"]["epochs"] == 2
+    assert gens["value"]["headers"][3] == "With the gloss (after)"
+    summary, fig, result, gens, spec, config = runner.open_run(jobs["compare"])
+    assert len(result["value"]["data"]) == 2 and gens["visible"] is False
+    out = runner.open_run("../../etc")
+    assert "run\\_id" in out[0] and "not a valid run id" in out[0]
+
+
+def test_generations_side_by_side_and_a_custom_prompt(runner, jobs):
+    message, table = runner.run_generations(f"{jobs['compare']}:average-s0")
+    assert "average" in message and table["value"]["headers"] == [
+        "Prompt", "With the gloss (before)", "With the token (before)", "With the gloss (after)",
+        "With the token (after)"]
+    assert [r[0] for r in table["value"]["data"]] == tiny_spec_dict()["generation_prompts"]
+    message, table = runner.generate_custom(jobs["train"], "no placeholder", 8, Progress())
+    assert "**prompt**" in message and "\\{placeholder\\}" in message and table == gr.skip()
+    message, table = runner.generate_custom(jobs["train"], "She went to the {placeholder} and", 6, Progress())
+    row = table["value"]["data"][0]
+    assert row[0] == "She went to the {placeholder} and"
+    assert row[1].startswith("She went to the wool shop and") and row[2].startswith("She went to the [BLISS_29111] and")
+    assert row[3].startswith("She went to the wool shop and") and row[4].startswith("She went to the [BLISS_29111]")
+
+
+def test_export_adapter_zip_and_merged_folder_names_are_checked(runner, jobs, tmp_path):
+    import zipfile
+
+    file, message, how = runner.export_adapter(jobs["train"])
+    names = zipfile.ZipFile(file["value"]).namelist()
+    assert any(n.endswith("adapter_config.json") for n in names) and any(n.endswith("glosslab.json") for n in names)
+    assert "load_adapter" in how["value"]
+    message, how = runner.export_merged(jobs["train"], "../outside")
+    assert "export name" in message and how == gr.skip()
+    message, how = runner.export_merged(f"{jobs['compare']}:average-s0", "merged-average")
+    assert "merged\\-average" in message and "AutoModelForCausalLM.from_pretrained" in how["value"]
+    assert (runner.service.exports_dir / "merged-average" / "config.json").is_file()
+
+
+def test_page_load_reattaches_to_the_latest_jobs(runner, jobs):
+    out = runner.on_load(False)
+    assert out[0]["id"] == jobs["train"] and out[7]["id"] == jobs["compare"]
+
+
+def test_delete_asks_first_then_removes_the_run(runner, jobs):
+    row, text = runner.ask_delete(jobs["compare"])
+    assert row["visible"] is True and "cannot be undone" in text
+    row, summary, table, *picks = runner.delete_run(jobs["compare"])
+    assert row["visible"] is False and "Deleted" in summary
+    assert jobs["compare"] not in [r[0] for r in table["value"]["data"]]
