@@ -303,8 +303,18 @@ def registrars() -> list[Registrar]:
     return found
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors in the same 'field: problem — fix' shape as every other error."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        field = message.split(":", 1)[0].removeprefix("argument ") if message.startswith("argument ") else "arguments"
+        problem = message.split(":", 1)[1].strip() if message.startswith("argument ") else message
+        hint = " (a negative number is written --lr=-0.1)" if "expected one argument" in problem else ""
+        self.exit(2, f"{self.prog}: error: {field}: {problem} — see `{self.prog} --help` for the options{hint}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core",
+    parser = ArgumentParser(prog="python -m core",
                                      description="Gloss Lab engine: a new token for a Bliss symbol, from its gloss.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in registrars():

@@ -213,6 +213,10 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype = torch.fl
         return LoadedModel(model, tokenizer, display, source)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    folder = Path(source).expanduser()
+    if folder.is_dir() and not any(folder.glob("*.safetensors")):
+        raise fail("model", f"the folder {source!r} has no *.safetensors weights",
+                   "save the model with save_pretrained(safe_serialization=True); pickled weights are refused")
     if progress:
         progress(f"Loading {display}…")
     try:
@@ -220,7 +224,7 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype = torch.fl
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             model = AutoModelForCausalLM.from_pretrained(
                 source, dtype=dtype, use_safetensors=True, trust_remote_code=False)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         msg = str(exc)
         if "safetensors" in msg.lower():
             raise fail("model", f"{display!r} has no safetensors weights",

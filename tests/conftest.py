@@ -72,3 +72,15 @@ def default_model():
     from core.models import load_model
 
     return load_model(None)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the reliability figures the tests recorded (and write .reports/reliability.json)."""
+    from tests import reliability
+
+    path = reliability.write()
+    if path is not None:
+        terminalreporter.section("reliability figures")
+        for line in reliability.summary():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"(written to {path.relative_to(path.parent.parent)})")

@@ -1,0 +1,46 @@
+"""Figures for the README's "Reliability" section, recorded by the tests that produce them.
+
+Tests call ``record(group, case, ok, detail)`` or ``figure(name, value)``; at the end of the session
+``tests/conftest.py`` writes everything to ``.reports/reliability.json`` and prints a summary, so
+the README's numbers come from a test run, not from prose.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+REPORT = Path(__file__).resolve().parent.parent / ".reports" / "reliability.json"
+_lock = threading.Lock()
+_cases: dict[str, dict[str, dict]] = {}
+_figures: dict[str, object] = {}
+
+
+def record(group: str, case: str, ok: bool, detail: str = "") -> None:
+    with _lock:
+        _cases.setdefault(group, {})[case] = {"ok": bool(ok), "detail": detail[:300]}
+
+
+def figure(name: str, value: object) -> None:
+    with _lock:
+        _figures[name] = value
+
+
+def summary() -> list[str]:
+    lines = []
+    for group, cases in sorted(_cases.items()):
+        ok = sum(1 for c in cases.values() if c["ok"])
+        lines.append(f"bad inputs ({group}): {len(cases)} tried, {ok} got a clear error naming the field and the fix")
+    for name, value in sorted(_figures.items()):
+        lines.append(f"{name}: {value}")
+    return lines
+
+
+def write() -> Path | None:
+    if not _cases and not _figures:
+        return None
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    data = {"summary": summary(), "cases": _cases, "figures": _figures}
+    REPORT.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return REPORT
