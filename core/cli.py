@@ -26,7 +26,7 @@ from typing import Callable
 from core import limits
 from core.errors import InputError, fail
 
-OPTIONAL_COMMANDS = ("core.cli_train",)
+OPTIONAL_COMMANDS = ("core.cli_train", "core.cli_runs")
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 

@@ -1,0 +1,75 @@
+"""``python -m core runs``: list, show, delete and export stored runs from the command line.
+
+The same run store the app uses (``--runs DIR``, default $GLOSSLAB_RUNS or ./runs). Listing reads
+every run as it is on disk, so a run whose process was killed shows up as ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core.cli import emit_json, say
+from core.errors import fail
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("runs", help="list, show, delete or export stored runs",
+                              description="Past runs in the run store, as they are on disk.")
+    p.add_argument("action", choices=("list", "show", "delete", "export"), help="what to do")
+    p.add_argument("run_id", nargs="?", default=None, help="the run (for show, delete and export)")
+    p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
+    p.add_argument("--member", default=None, help="export: which strategy of a comparison (e.g. average-seed0)")
+    p.add_argument("--out", default=None, metavar="DIR", help="export: the folder to write")
+    p.add_argument("--merged", action="store_true", help="export: merge into a full-precision model folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.store import RunStore
+
+    store = RunStore(args.runs) if args.runs else RunStore()
+    if args.action == "list":
+        rows = store.list()
+        if args.json:
+            emit_json(args, {"root": str(store.root), "runs": rows})
+        else:
+            say(f"{len(rows)} run(s) in {store.root}")
+            for row in rows:
+                print(f"{row['run_id']:<40} {row.get('status', '?'):<12} {row.get('title') or ''}")
+        return 0
+    if not args.run_id:
+        raise fail("run_id", f"'runs {args.action}' needs a run id", "copy one from `python -m core runs list`")
+    if args.action == "show":
+        data = store.open(args.run_id)
+        if args.json:
+            emit_json(args, data)
+        else:
+            print(json.dumps({k: data[k] for k in ("status", "config", "result")}, indent=2, ensure_ascii=False,
+                             default=str))
+        return 0
+    if args.action == "delete":
+        store.delete(args.run_id)
+        say(f"deleted {args.run_id}")
+        return 0
+    from core.export import export_adapter, export_merged, usage
+
+    if not args.out:
+        raise fail("out", "export needs a destination folder", "add --out DIR")
+    member = args.member
+    adapters = store.adapters(args.run_id)
+    if member is None and "" not in adapters:
+        raise fail("member", "this run has no adapter of its own" + (f"; its members: {', '.join(adapters)}"
+                   if adapters else ""), "give --member NAME" if adapters else "choose a finished run")
+    source = store.adapter_path(args.run_id, member)
+    if not (source / "adapter_config.json").is_file():
+        raise fail("run_id", f"run {args.run_id!r} has no saved adapter" + (f" for {member!r}" if member else ""),
+                   "choose a run that finished or was stopped after its first step")
+    out = export_merged(source, args.out) if args.merged else export_adapter(source, args.out)
+    if args.json:
+        emit_json(args, {"path": str(out), "merged": args.merged, "usage": usage(out, args.merged)})
+    else:
+        say(f"exported to {out}\n{usage(out, args.merged)}")
+    return 0
