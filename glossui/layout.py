@@ -28,6 +28,7 @@ CSS = """
 .prose strong, .prose b { font-family: inherit; font-size: inherit; }
 /* Long generated text wraps inside its cell instead of widening the table. */
 table td, table th { overflow-wrap: anywhere; }
+.gl-code textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 """
 
 
@@ -36,6 +37,9 @@ def theme() -> gr.themes.Base:
         body_text_color_subdued="#3d3d3d", block_info_text_color="#3d3d3d",
         button_primary_background_fill="#0b57d0", button_primary_background_fill_hover="#0842a0",
         button_primary_text_color="#ffffff",
+        # Stop and Delete: a darker red, so that white text on it has a contrast above 4.5:1.
+        button_cancel_background_fill="#b91c1c", button_cancel_background_fill_hover="#991b1b",
+        button_cancel_text_color="#ffffff", button_cancel_text_color_hover="#ffffff",
     )
 
 

@@ -32,9 +32,10 @@ def handler(fn=None, *, message: int | None = None, outputs: int = 1):
     """Wrap a handler so that every failure reaches the user as a readable message.
 
     With ``message`` (the index of the handler's message area among its ``outputs``), input
-    problems are listed there, inline, with a short toast, and the other outputs are left as they
-    were; without it they appear in an error toast. Anything unexpected becomes a short message;
-    its traceback goes to the server log, never to the page.
+    problems are listed there, inline, and the other outputs are left as they were; without it
+    they appear in an error toast. Anything unexpected becomes a short message in a toast; its
+    traceback goes to the server log, never to the page. (Inline rather than toasts where we can:
+    a message that stays is easier to act on, and Gradio's toast fails axe's nested-interactive rule.)
     """
     if fn is None:
         return lambda f: handler(f, message=message, outputs=outputs)
@@ -49,7 +50,6 @@ def handler(fn=None, *, message: int | None = None, outputs: int = 1):
             problems = problems_of(exc)
             if message is None:
                 raise gr.Error(render.problems_toast(problems), title=S.ERROR_TITLE, print_exception=False) from None
-            gr.Warning(render.problems_toast(problems[:5]), title=S.ERROR_TITLE)
             out = [gr.skip() for _ in range(outputs)]
             out[message] = render.problems_md(problems)
             return tuple(out) if outputs > 1 else out[0]
@@ -198,7 +198,6 @@ class Runner:
             return (*[gr.skip() for _ in SPEC_FIELDS], render.md(S.NO_FILE))
         spec, problems = self.service.parse_spec_file(content)
         if problems:
-            gr.Warning(render.problems_toast(problems[:5]), title=S.ERROR_TITLE)
             if not spec:
                 return (*[gr.skip() for _ in SPEC_FIELDS], render.problems_md(problems))
             full = self.service.blank_spec() | spec
@@ -269,7 +268,6 @@ class Runner:
         skip = tuple(gr.skip() for _ in range(6))
         problems = self.service.check_spec(spec)
         if problems:
-            gr.Warning(render.problems_toast(problems[:5]), title=S.ERROR_TITLE)
             return (render.problems_md(problems), *skip)
 
         def on_event(event: dict) -> None:
@@ -325,19 +323,11 @@ class Runner:
         label = next((s["label"] for s in self.service.strategies() if s["name"] == strategy), strategy)
         return S.TRAIN_STRATEGY.format(strategy=render.md(label))
 
-    def _started(self, job: dict) -> None:
-        ahead = (job.get("position") or 0) if job.get("status") == "queued" else 0
-        if ahead > 0:
-            gr.Info(render.plain(S.JOB_QUEUED_NEW.format(id=job["id"], ahead=ahead, s="" if ahead == 1 else "s")))
-        else:
-            gr.Info(render.plain(S.JOB_STARTED.format(id=job["id"])))
-
     @handler(message=1, outputs=7)
     def start_training(self, *values) -> tuple:
         """Inputs: init fields, fine-tuning fields, spec fields. Outputs: see ``train_view``."""
         init, ft, spec = self._split(values)
         job = self.service.start_training(spec, init, ft)
-        self._started(job)
         return self.train_view({"id": job["id"]}, False)
 
     @handler(message=0)
@@ -375,7 +365,7 @@ class Runner:
         fig = plots.loss_figure(events, log_scale, title=f"Job {job['id']}: {job.get('title', '')}")
         result = job.get("result")
         result_table = shown(render.key_values(render.run_result_rows(result))) if result else gr.update(visible=False)
-        return (new_state, job_message(job), bar, fig, events_table(events), result_table,
+        return (new_state, job_message(job), bar, shown(fig), events_table(events), result_table,
                 gr.Timer(active=active))
 
     def train_tick(self, state: dict | None, log_scale: bool) -> tuple:
@@ -387,7 +377,6 @@ class Runner:
         """Inputs: strategies, seeds, init fields, fine-tuning fields, spec fields."""
         strategies, seeds, init, ft, spec = self._split(values, with_strategies=True)
         job = self.service.start_comparison(spec, list(strategies or []), seeds, init, ft)
-        self._started(job)
         return self.compare_view({"id": job["id"]}, False)
 
     @handler
@@ -410,7 +399,7 @@ class Runner:
         table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         files = gr.update(value=self.service.comparison_files(job["id"]), visible=True) \
             if job["status"] == "done" and rows else gr.update(visible=False)
-        return new_state, job_message(job), bar, fig, table, files, gr.Timer(active=active)
+        return new_state, job_message(job), bar, shown(fig), table, files, gr.Timer(active=active)
 
     def compare_tick(self, state: dict | None, log_scale: bool) -> tuple:
         return self.compare_view(state, log_scale, force=False)
@@ -469,7 +458,6 @@ class Runner:
         if not run_id:
             return gr.update(visible=False), render.md(S.NO_RUN), *[gr.skip() for _ in range(4)]
         self.service.delete_run(run_id)
-        gr.Info(render.plain(S.RUN_DELETED.format(id=run_id)))
         return gr.update(visible=False), render.md(S.RUN_DELETED.format(id=run_id)), *self.refresh_runs(None)
 
     # -- Generate tab ------------------------------------------------------------------------

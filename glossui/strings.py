@@ -121,8 +121,6 @@ COMPARE_DONE = "Job {id} finished. Lowest validation loss: {best_loss}, with {st
 JOB_STOPPED = "Job {id} was stopped; what it had is kept in its run."
 JOB_FAILED = "Job {id} failed: {error}"
 JOB_INTERRUPTED = "Job {id} was interrupted (the app stopped while it ran)."
-JOB_STARTED = "Started job {id}."
-JOB_QUEUED_NEW = "Job {id} is queued behind {ahead} other job{s}."
 STOP_SENT = "Asked job {id} to stop at the next optimizer step."
 NOTHING_TO_STOP = "There is no running or queued job to stop."
 

@@ -211,12 +211,14 @@ def test_train_view_draws_the_curve_the_table_and_the_result(runner, jobs):
     assert "finished" in status and timer.active is False and bar == ""
     steps = runner.service.job(jobs["train"])["events"]
     assert len(events["data"]) == len(steps) and [int(r[0]) for r in events["data"]] == [e["step"] for e in steps]
+    assert fig["visible"] is True
+    fig = fig["value"]
     names = [t.name for t in fig.data]
     assert names[:2] == ["Training loss", "Validation loss"] and names[2].startswith("Best step")
     assert fig.layout.yaxis.type == "linear"
     assert result["visible"] and result["value"]["data"][0][1] == "Averaged input; calculated output"
     # log scale redraws; an unchanged job skips the redraw on a tick
-    assert runner.train_view(state, True)[3].layout.yaxis.type == "log"
+    assert runner.train_view(state, True)[3]["value"].layout.yaxis.type == "log"
     tick = runner.train_tick(state, False)
     assert tick[3] == gr.skip() and tick[4] == gr.skip()
 
@@ -240,7 +242,7 @@ def test_stop_without_a_running_job_says_so(runner, jobs):
 def test_comparison_view_has_the_table_the_overlay_and_downloads(runner, jobs):
     state, status, bar, fig, table, files, timer = runner.compare_view({"id": jobs["compare"]}, False)
     assert "finished" in status and "Lowest validation loss" in status
-    assert [t.name for t in fig.data] == ["average", "random_both"]
+    assert [t.name for t in fig["value"].data] == ["average", "random_both"]
     labels = [r[0] for r in table["value"]["data"]]
     assert labels[0].startswith("Averaged input") and labels[1].startswith("Random input & output")
     paths = files["value"]

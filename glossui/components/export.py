@@ -21,6 +21,7 @@ def build_export_tab() -> dict:
             c["folder"] = gr.Textbox(label=S.EXPORT_FOLDER, elem_id="export-folder")
             c["merged"] = gr.Button(S.EXPORT_MERGED, elem_id="export-merged")
     c["message"] = gr.Markdown(elem_id="export-message", container=True)
-    c["how"] = gr.Code(label=S.HOW_TO_LOAD_TITLE, language="python", interactive=False, visible=False,
-                       elem_id="export-how")
+    # Plain text (not gr.Code, whose syntax colours are too faint to read), with a copy button.
+    c["how"] = gr.Textbox(label=S.HOW_TO_LOAD_TITLE, lines=3, interactive=False, visible=False,
+                          buttons=["copy"], elem_id="export-how", elem_classes=["gl-code"])
     return c

@@ -51,7 +51,7 @@ def job_panel(prefix: str, plot_label: str) -> dict:
     c["status"] = gr.Markdown(S.JOB_NONE, elem_id=f"{prefix}-status", container=True)
     c["progress"] = gr.HTML(elem_id=f"{prefix}-progress")
     c["log_scale"] = gr.Checkbox(label=S.LOG_SCALE, value=False, elem_id=f"{prefix}-log-scale")
-    c["plot"] = gr.Plot(label=plot_label, elem_id=f"{prefix}-plot")
+    c["plot"] = gr.Plot(label=plot_label, visible=False, elem_id=f"{prefix}-plot")
     c["timer"] = gr.Timer(1.0, active=False)
     c["job"] = gr.State(None)
     return c
