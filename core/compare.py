@@ -245,8 +245,12 @@ def _phase_emitter(emit: Emit) -> Callable[[dict], None]:
 
 def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
                should_stop: Callable[[], bool] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-               init_result: InitResult | None = None) -> Member:
-    """Initialize (unless ``init_result`` is given), fine-tune, and evaluate one strategy."""
+               init_result: InitResult | None = None, quantized_cache: dict | None = None) -> Member:
+    """Initialize (unless ``init_result`` is given), fine-tune, and evaluate one strategy.
+
+    ``quantized_cache``: a dict shared by the members of a comparison; the first stores the 4-bit
+    base with the token in it and the others start from a copy (see ``core.finetune.prepare``).
+    """
     from core.spec import check_spec
 
     emit = emit or (lambda event: None)
@@ -262,8 +266,18 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
     emit({"type": "phase", "phase": "agreement_before", "message": "Scoring generations before fine-tuning"})
     agreement_before = generation_agreement(init_result.model, init_result.tokenizer, spec,
                                             init_result.evaluation.get("generations", []))
+    quantized = None
+    if quantized_cache is not None:
+        from core.finetune import compute_dtype, pick_device, quantize_4bit
+
+        key = (init_result.token, len(init_result.tokenizer), config.compute_dtype)
+        if key not in quantized_cache:
+            emit({"type": "phase", "phase": "quantize_base", "message": "Quantizing the base model to 4 bits (once)"})
+            quantized_cache.clear()
+            quantized_cache[key] = quantize_4bit(init_result.model, compute_dtype(config, pick_device()))
+        quantized = quantized_cache[key]
     trained = finetune(init_result.model, init_result.tokenizer, init_result.token_id, spec, config,
-                       on_event=emit, should_stop=should_stop)
+                       on_event=emit, should_stop=should_stop, quantized=quantized)
     emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
     evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens)
     agreement_after = generation_agreement(trained.model, trained.tokenizer, spec, evaluation_after["generations"])
@@ -388,6 +402,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     starts: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
     total = len(config.members)
     stopped = False
+    quantized_cache: dict = {}
     for index, (strategy, seed) in enumerate(config.members):
         if should_stop is not None and should_stop():
             stopped = True
@@ -403,7 +418,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
         ft_config = replace(config.finetune, seed=seed)
         try:
             member = run_member(spec, base, init_config, ft_config, emit=tagged, should_stop=should_stop,
-                                max_new_tokens=config.max_new_tokens)
+                                max_new_tokens=config.max_new_tokens, quantized_cache=quantized_cache)
         except StopRequested:
             stopped = True
             break
@@ -419,6 +434,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
         if row["stopped"]:
             stopped = True
             break
+    quantized_cache.clear()
     rows = summarize(member_rows, starts)
     return ComparisonResult(config, rows, details, base.name, spec.title, time.perf_counter() - start, stopped)
 

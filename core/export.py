@@ -110,7 +110,7 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from core.finetune import quantize_4bit
+    from core.finetune import quantize_4bit, use_row_forward
     from core.models import load_model
 
     folder = Path(folder)
@@ -125,6 +125,7 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
         dtype = getattr(torch, meta.get("compute_dtype") or "float32")
         model = quantize_4bit(model, dtype)
     peft_model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+    use_row_forward(peft_model)  # generation without copying the vocabulary matrices at every token
     peft_model.eval()
     return peft_model, tokenizer, token_id
 

@@ -35,6 +35,7 @@ import os
 import shutil
 import tempfile
 import time
+import types
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Literal
@@ -301,6 +302,12 @@ def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
     return qmodel
 
 
+def _quantized_dtype(qmodel) -> torch.dtype | None:
+    quant = getattr(qmodel.config, "quantization_config", None)
+    dtype = getattr(quant, "bnb_4bit_compute_dtype", None)
+    return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+
+
 def _keep_training_kernel(model) -> None:
     """Stop bitsandbytes from repacking 4-bit weights for its CPU inference kernel (see module doc)."""
     import bitsandbytes as bnb
@@ -310,13 +317,26 @@ def _keep_training_kernel(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
-def prepare(model, token_id: int, config: FinetuneConfig, device: str | None = None):
-    """Quantize a copy of ``model`` and add LoRA and the token's trainable rows: a ``PeftModel``."""
+def prepare(model, token_id: int, config: FinetuneConfig, device: str | None = None, quantized=None):
+    """Quantize a copy of ``model`` and add LoRA and the token's trainable rows: a ``PeftModel``.
+
+    ``quantized``: a 4-bit model from ``quantize_4bit`` of a model that differs from ``model`` in
+    the token's rows at most (another strategy's start, in a comparison). It is copied and given
+    ``model``'s rows instead of quantizing again: the 4-bit layers do not depend on those rows.
+    """
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import set_seed
 
     device = device or pick_device()
-    qmodel = quantize_4bit(model, compute_dtype(config, device), device)
+    dtype = compute_dtype(config, device)
+    if quantized is not None and _quantized_dtype(quantized) == dtype:
+        qmodel = copy.deepcopy(quantized)
+        inp, out = token_rows(model, token_id)
+        with torch.no_grad():
+            qmodel.get_input_embeddings().weight[token_id] = inp
+            qmodel.get_output_embeddings().weight[token_id] = out
+    else:
+        qmodel = quantize_4bit(model, dtype, device)
     # Freezes the base and casts any half-precision non-4-bit weights to float32 (ours are float32
     # already, so nothing is copied); gradient checkpointing only when asked for.
     with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
@@ -329,7 +349,48 @@ def prepare(model, token_id: int, config: FinetuneConfig, device: str | None = N
         trainable_token_indices={"embed_tokens": [token_id], "lm_head": [token_id]},
         bias="none", task_type="CAUSAL_LM")
     with _quiet():
-        return get_peft_model(qmodel, lora)
+        peft_model = get_peft_model(qmodel, lora)
+    use_row_forward(peft_model)
+    return peft_model
+
+
+def _row_forward(layer, x, active_adapters, *args, **kwargs):
+    """``TrainableTokensLayer.forward_adapters`` without building the whole effective matrix.
+
+    PEFT computes ``F.linear(x, W.index_copy(token_rows))`` (and the same for the embedding), so
+    autograd keeps a gradient for every row of the output matrix — a [vocabulary × hidden] matrix
+    product per micro-batch, about a third of a training step for the default model — and copies
+    the matrix at every forward pass, generation included. Here the frozen matrix is used as it is
+    and only the token's rows come from the trainable parameter: the same numbers, and gradients
+    only where they are needed. Anything unusual (merged, several adapters) takes PEFT's own path.
+    """
+    base = layer.base_layer
+    if (layer.disable_adapters or layer.merged or len(active_adapters) != 1 or args or kwargs
+            or not isinstance(base, (torch.nn.Embedding, torch.nn.Linear)) or base.weight.requires_grad):
+        return type(layer).forward_adapters(layer, x, active_adapters, *args, **kwargs)
+    name = active_adapters[0]
+    ids = layer.token_indices[name]
+    rows = layer.trainable_tokens_delta[name]
+    if isinstance(base, torch.nn.Embedding):
+        out = torch.nn.functional.embedding(x, base.weight, base.padding_idx, base.max_norm, base.norm_type,
+                                            base.scale_grad_by_freq, base.sparse)
+        for j, token_id in enumerate(ids):
+            out = torch.where((x == token_id).unsqueeze(-1), rows[j].to(out.dtype), out)
+        scale = layer._get_embed_scale()
+        return out if scale is None else out * scale.to(out.dtype)
+    out = torch.nn.functional.linear(x, base.weight)  # PEFT's path has no bias either
+    columns = torch.nn.functional.linear(x, rows.to(x.dtype))
+    # In place: the product's backward needs only x and the weight, never its own output.
+    return out.index_copy_(out.dim() - 1, torch.tensor(ids, device=out.device), columns)
+
+
+def use_row_forward(peft_model) -> None:
+    """Switch every trainable-token layer of ``peft_model`` to ``_row_forward`` (see there)."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    for module in peft_model.modules():
+        if isinstance(module, TrainableTokensLayer):
+            module.forward_adapters = types.MethodType(_row_forward, module)
 
 
 def token_rows(model, token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -566,14 +627,17 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
 
 def finetune(model, tokenizer, token_id: int, spec, config: FinetuneConfig | None = None,
              on_event: Callable[[dict], Any] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> TrainedModel:
-    """QLoRA on a full-precision model that has the token (``model`` itself is not changed)."""
+             should_stop: Callable[[], bool] | None = None, quantized=None) -> TrainedModel:
+    """QLoRA on a full-precision model that has the token (``model`` itself is not changed).
+
+    ``quantized``: see ``prepare`` (a comparison quantizes the base once for all its members).
+    """
     config = config or FinetuneConfig()
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     emit = on_event or (lambda event: None)
     rows_before = token_rows(model, token_id)
     emit({"type": "phase", "phase": "quantize", "message": "Quantizing the model to 4 bits and adding LoRA"})
-    peft_model = prepare(model, token_id, config)
+    peft_model = prepare(model, token_id, config, quantized=quantized)
     if should_stop is not None and should_stop():
         raise StopRequested()
     emit({"type": "phase", "phase": "train", "message": "Fine-tuning",

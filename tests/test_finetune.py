@@ -177,6 +177,62 @@ def test_events_stop_and_best_step(with_token, tiny_spec):
                         result.best_eval_loss, rel_tol=1e-5)
 
 
+def test_row_forward_gives_peft_numbers(with_token, tiny_spec):
+    """Our forward for the token rows gives PEFT's logits and gradients (its own path is the reference)."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    model, tokenizer, token_id = with_token
+    peft_model = prepare(model, token_id, FinetuneConfig(lora_dropout=0.0))
+    layers = [m for m in peft_model.modules() if isinstance(m, TrainableTokensLayer)]
+    assert len(layers) == 2 and all("forward_adapters" in vars(m) for m in layers)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for layer in layers:
+            layer.trainable_tokens_delta["default"].add_(torch.randn(1, 64, generator=g))
+    batch = dict(tokenizer(tiny_spec.fine_tuning_sentences, return_tensors="pt", padding=True))
+    assert (batch["input_ids"] == token_id).any()
+
+    def run():
+        grads = _grads(peft_model, batch)
+        peft_model.eval()
+        with torch.no_grad():
+            logits = peft_model(**batch).logits
+        return logits, grads
+
+    fast_logits, fast_grads = run()
+    for layer in layers:
+        del layer.forward_adapters  # back to PEFT's own method
+    peft_logits, peft_grads = run()
+    assert torch.allclose(fast_logits, peft_logits, atol=1e-5, rtol=1e-5)
+    assert fast_grads.keys() == peft_grads.keys()
+    for name in peft_grads:
+        assert torch.allclose(fast_grads[name], peft_grads[name], atol=1e-6, rtol=1e-4), name
+    assert any(peft_grads[n].abs().sum() > 0 for n in peft_grads if "trainable_tokens_delta" in n)
+
+
+def test_a_shared_4bit_base_gives_the_same_model(with_token, tiny_spec):
+    """A comparison quantizes once; a member started from that copy equals one quantized anew."""
+    import copy
+
+    from core.finetune import compute_dtype, quantize_4bit
+
+    model, tokenizer, token_id = with_token
+    config = FinetuneConfig()
+    other = copy.deepcopy(model)  # another strategy's start: only the token's rows differ
+    with torch.no_grad():
+        other.get_input_embeddings().weight[token_id] = 1.0
+        other.get_output_embeddings().weight[token_id] = -1.0
+    shared = quantize_4bit(other, compute_dtype(config, "cpu"), "cpu")
+    fresh = prepare(model, token_id, config)
+    reused = prepare(model, token_id, config, quantized=shared)
+    batch = dict(tokenizer(tiny_spec.fine_tuning_sentences, return_tensors="pt", padding=True))
+    fresh.eval()
+    reused.eval()
+    with torch.no_grad():
+        assert torch.equal(fresh(**batch).logits, reused(**batch).logits)
+    assert shared.get_input_embeddings().weight[token_id].eq(1.0).all()  # the shared copy is untouched
+
+
 class _FakeModel(torch.nn.Module):
     def __init__(self):
         super().__init__()

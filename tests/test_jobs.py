@@ -122,3 +122,54 @@ def test_runner_without_store():
         assert [j["job_id"] for j in r.list()] == [ticket.job_id]
     finally:
         r.shutdown()
+
+
+# -- real fine-tuning jobs on the tiny model --------------------------------------------------------
+
+def _finetune_ticket(runner, base, spec, epochs: int):
+    from core.compare import submit_finetune
+    from core.finetune import FinetuneConfig
+    from core.strategies import InitConfig
+
+    config = FinetuneConfig(epochs=epochs, batch_size=2, grad_accum=1, learning_rate=1e-2)
+    return submit_finetune(runner, spec, base, InitConfig(strategy="average"), config, max_new_tokens=4)
+
+
+def test_training_jobs_queue_stop_within_a_step_and_keep_what_they_had(runner, tiny_spec):
+    from core.export import load_adapter
+    from core.models import load_model
+
+    base = load_model("tiny-random")
+    long = _finetune_ticket(runner, base, tiny_spec, epochs=200)   # 400 optimizer steps
+    short = _finetune_ticket(runner, base, tiny_spec, epochs=1)
+    assert (long.position, short.position) == (0, 1)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        last = runner.get(long.job_id)["last_step"]
+        if last and last["step"] >= 2:
+            break
+        time.sleep(0.01)
+    assert runner.get(short.job_id)["status"] == "queued"
+    runner.stop(long.job_id)
+    at_step = next(e for e in runner.events(long.job_id) if e.get("status") == "stopping")["at_step"]
+    assert runner.wait(long.job_id, 120)["status"] == "stopped"
+    steps = [e["step"] for e in runner.events(long.job_id) if e["type"] == "step"]
+    # The step under way when stop was asked finishes (its event may still be on its way), then it ends.
+    assert steps[-1] <= at_step + 2 and steps[-1] < 400
+    assert runner.wait(short.job_id, 120)["status"] == "done"
+    first, second = runner.get(long.job_id), runner.get(short.job_id)
+    assert second["started"] >= first["finished"]
+
+    store = runner.store
+    for ticket, stopped in ((long, True), (short, False)):
+        result = store.result(ticket.job_id)
+        assert result["finetune"]["stopped"] is stopped and result["row"]["strategy"] == "average"
+        assert store.adapters(ticket.job_id) == [""]
+        assert [e["step"] for e in store.events(ticket.job_id) if e["type"] == "step"] == \
+            [e["step"] for e in runner.events(ticket.job_id) if e["type"] == "step"]
+    # A stopped run is usable: its adapter loads and gives its best step's validation loss.
+    from core.finetune import validation_loss
+
+    model, tokenizer, _ = load_adapter(store.adapter_path(long.job_id), base)
+    best = store.result(long.job_id)["finetune"]["best_eval_loss"]
+    assert abs(validation_loss(model, tokenizer, tiny_spec.validation_sentences) - best) < 1e-4

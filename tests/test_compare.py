@@ -1,0 +1,151 @@
+"""Comparisons: configuration checks, the generation-agreement number against a direct computation,
+mean ± std rows, the research-shaped table, a tiny end-to-end run, and (slow) the default model."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+import torch
+
+from core.compare import (CompareConfig, continuation_logprob, generation_agreement, markdown_table,
+                          run_comparison, summarize)
+from core.errors import InputError
+from core.finetune import FinetuneConfig
+from core.strategies import RESEARCH_STRATEGIES, STRATEGIES
+from core.tokens import add_token
+
+REQUIRED = {"strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_before_after", "cos_output_before_after",
+            "time_per_epoch_s", "mrr_positive_before", "mrr_positive_after", "median_rank_negative_after"}
+
+
+def test_config_defaults_and_problems():
+    c = CompareConfig()
+    assert c.strategies == list(RESEARCH_STRATEGIES) and c.seeds == 1
+    assert CompareConfig(strategies="all").strategies == list(STRATEGIES)
+    assert CompareConfig(strategies="average, random_both", seeds=2).members == [
+        ("average", 0), ("random_both", 0), ("average", 1), ("random_both", 1)]
+    with pytest.raises(InputError) as err:
+        CompareConfig(strategies=["average", "nope", "average"], seeds=0, max_new_tokens=0)
+    assert err.value.fields == ["strategies", "strategies", "seeds", "max_new_tokens"]
+    with pytest.raises(InputError) as err:
+        CompareConfig(strategies=[])
+    assert err.value.fields == ["strategies"]
+
+
+@pytest.fixture
+def with_token(tiny, tiny_spec):
+    model, tokenizer = tiny
+    g = torch.Generator().manual_seed(2)
+    d = model.config.hidden_size
+    token_id = add_token(model, tokenizer, tiny_spec.new_token, torch.randn(d, generator=g), torch.randn(d, generator=g))
+    return model, tokenizer, token_id
+
+
+def _direct_logprob(model, tokenizer, prompt: str, continuation: str) -> float:
+    """One sequence, no padding, log-softmax position by position."""
+    p = tokenizer.encode(prompt, add_special_tokens=False)
+    c = tokenizer.encode(continuation, add_special_tokens=False)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([p + c])).logits[0].double()
+    values = [torch.log_softmax(logits[len(p) + i - 1], dim=-1)[t].item() for i, t in enumerate(c)]
+    return sum(values) / len(values)
+
+
+def test_continuation_logprob_matches_a_direct_computation(with_token):
+    model, tokenizer, _ = with_token
+    prompts = ["At the [BLISS_29111] you can buy", "My favourite place is the wool shop because", "the"]
+    conts = [" soft yarn and needles", " it sells wool", ""]
+    batched = continuation_logprob(model, tokenizer, prompts, conts)
+    assert batched[2] is None
+    for i in range(2):
+        assert math.isclose(batched[i], _direct_logprob(model, tokenizer, prompts[i], conts[i]), rel_tol=1e-4)
+
+
+def test_generation_agreement_is_the_likelihood_ratio(with_token, tiny_spec):
+    model, tokenizer, _ = with_token
+    gens = [{"prompt": p, "continuation_with_gloss": c}
+            for p, c in zip(tiny_spec.generation_prompts, [" yarn and wool", " the wool is soft"])]
+    ratios = []
+    for g in gens:
+        t = _direct_logprob(model, tokenizer, tiny_spec.fill(g["prompt"], tiny_spec.new_token), g["continuation_with_gloss"])
+        s = _direct_logprob(model, tokenizer, tiny_spec.fill(g["prompt"], tiny_spec.glosses[0]),
+                            g["continuation_with_gloss"])
+        ratios.append(math.exp(t - s))
+    assert math.isclose(generation_agreement(model, tokenizer, tiny_spec, gens), statistics.fmean(ratios), abs_tol=2e-4)
+    assert generation_agreement(model, tokenizer, tiny_spec, [{"prompt": gens[0]["prompt"],
+                                                               "continuation_with_gloss": "  "}]) is None
+
+
+def _member_row(strategy: str, seed: int, eval_loss: float, **extra) -> dict:
+    row = {"strategy": strategy, "seed": seed, "label": strategy, "calculated_output": True, "stopped": False}
+    row.update({k: None for k in ("best_epoch", "best_step", "train_loss", "initial_eval_loss",
+                                  "cos_input_before_after", "cos_output_before_after", "time_per_epoch_s",
+                                  "init_seconds", "mrr_positive_before", "mrr_positive_after",
+                                  "median_rank_negative_before", "median_rank_negative_after",
+                                  "median_rank_positive_before", "median_rank_positive_after",
+                                  "gen_agreement_before", "gen_agreement_after", "gen_similarity_before",
+                                  "gen_similarity_after")})
+    row.update(eval_loss=eval_loss, **extra)
+    return row
+
+
+def test_rows_average_over_seeds_with_their_spread():
+    members = [_member_row("average", 0, 0.30, best_epoch=6.0), _member_row("random_both", 0, 0.90, best_epoch=16.0),
+               _member_row("average", 1, 0.34, best_epoch=6.5), _member_row("random_both", 1, 0.80, best_epoch=15.0)]
+    e1, e2 = torch.tensor([1.0, 0.0]), torch.tensor([0.6, 0.8])
+    starts = {0: {"average": {"input": e1, "output": e1}, "random_both": {"input": e2, "output": -e1}},
+              1: {"average": {"input": e1, "output": e1}, "random_both": {"input": e1, "output": e2}}}
+    rows = summarize(members, starts)
+    assert [r["strategy"] for r in rows] == ["average", "random_both"]
+    avg = rows[0]
+    assert avg["seeds"] == 2 and math.isclose(avg["eval_loss"], 0.32)
+    assert math.isclose(avg["eval_loss_std"], statistics.stdev([0.30, 0.34]), rel_tol=1e-5)
+    assert math.isclose(avg["best_epoch"], 6.25) and avg["train_loss"] is None
+    assert avg["cos_input_vs"] == {"random_both": pytest.approx((0.6 + 1.0) / 2)}
+    assert avg["cos_output_vs"] == {"random_both": pytest.approx((-1.0 + 0.6) / 2)}
+    table = markdown_table(rows)
+    lines = table.strip().splitlines()
+    assert lines[0].count("|") == 8 and "Best Epoch" in lines[0] and "Time/Epoch" in lines[0]
+    assert lines[2].startswith("| **average**") and "0.3200 ± 0.0283" in lines[2]
+    assert "15.50 ± 0.71" in lines[3]
+    assert lines[-1] == "Mean ± standard deviation over 2 seeds."
+
+
+def test_a_tiny_comparison_end_to_end(tiny_spec):
+    from core.models import load_model
+
+    base = load_model("tiny-random")
+    events, saved = [], []
+    config = CompareConfig(strategies=["average", "random_both"], seeds=2,
+                           finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2))
+    result = run_comparison(tiny_spec, base, config, emit=events.append, save_member=lambda m: saved.append(m.name))
+    assert saved == ["average-s0", "random_both-s0", "average-s1", "random_both-s1"]
+    assert [r["strategy"] for r in result.rows] == ["average", "random_both"]
+    for row in result.rows:
+        assert REQUIRED <= set(row) and row["seeds"] == 2
+        mine = [m["row"]["eval_loss"] for m in result.members if m["strategy"] == row["strategy"]]
+        assert math.isclose(row["eval_loss"], statistics.fmean(mine), rel_tol=1e-5)
+    steps = [e for e in events if e["type"] == "step"]
+    assert steps and all(e["strategy"] in ("average", "random_both") and e["seed"] in (0, 1) for e in steps)
+    assert len([e for e in steps if (e["strategy"], e["seed"]) == ("average", 1)]) == 3  # step 0, 1, 2
+    data = result.to_dict()
+    assert data["markdown"].count("\n") == 6 and not result.stopped  # 4 table lines, blank, footer
+    # The two strategies start from different rows and the base model is untouched.
+    assert result.rows[0]["cos_output_vs"]["random_both"] < 0.99
+    assert tiny_spec.new_token not in base.tokenizer.get_vocab()
+
+
+@pytest.mark.slow
+def test_calculated_output_beats_random_output_on_the_default_model(default_model):
+    """One epoch of average vs random_both on the wool shop example: the calculated output row
+    gives the lower validation loss (the research's main finding)."""
+    from core.spec import load_example
+
+    spec = load_example("wool_shop")
+    config = CompareConfig(strategies=["average", "random_both"], finetune=FinetuneConfig(epochs=1), max_new_tokens=8)
+    result = run_comparison(spec, default_model, config)
+    by = {r["strategy"]: r for r in result.rows}
+    assert REQUIRED <= set(by["average"])
+    assert by["average"]["eval_loss"] < by["random_both"]["eval_loss"]
