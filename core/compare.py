@@ -230,8 +230,12 @@ class Member:
         gc.collect()
 
 
-def _phase_emitter(emit: Emit) -> Callable[[dict], None]:
-    """``core.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs."""
+def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callable[[dict], None]:
+    """``core.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs.
+
+    A stop asked for during initialization ends it at the next event (an optimization epoch of
+    the ``optimized`` strategy, say) by raising ``StopRequested`` through ``initialize``.
+    """
 
     def on_event(event: dict) -> None:
         stage = event.get("stage")
@@ -239,6 +243,8 @@ def _phase_emitter(emit: Emit) -> Callable[[dict], None]:
             emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
         else:
             emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
+        if should_stop is not None and should_stop():
+            raise StopRequested()
 
     return on_event
 
@@ -258,7 +264,7 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
     spec = check_spec(spec, base.tokenizer)
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     if init_result is None:
-        init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit),
+        init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit, should_stop),
                                  max_new_tokens=max_new_tokens, compare_with=())
     spec = init_result.spec or spec
     if should_stop is not None and should_stop():

@@ -137,6 +137,28 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     assert tiny_spec.new_token not in base.tokenizer.get_vocab()
 
 
+def test_stop_during_initialization_and_between_members(tiny_spec):
+    from core.compare import run_member
+    from core.events import StopRequested
+    from core.models import load_model
+    from core.strategies import InitConfig
+
+    base = load_model("tiny-random")
+    seen: list[dict] = []
+    with pytest.raises(StopRequested):
+        run_member(tiny_spec, base, InitConfig(strategy="optimized", opt_epochs=500), FinetuneConfig(batch_size=2),
+                   emit=seen.append, should_stop=lambda: any(e["type"] == "init_epoch" for e in seen))
+    assert sum(e["type"] == "init_epoch" for e in seen) == 1  # the optimization ended after one epoch
+
+    events: list[dict] = []
+    config = CompareConfig(strategies=["average", "last_token", "random"],
+                           finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1))
+    result = run_comparison(tiny_spec, base, config, emit=events.append,
+                            should_stop=lambda: any(e["type"] == "member" and e["status"] == "done" for e in events))
+    assert result.stopped and [r["strategy"] for r in result.rows] == ["average"]
+    assert not result.rows[0]["stopped"]  # the finished member was not cut short
+
+
 @pytest.mark.slow
 def test_calculated_output_beats_random_output_on_the_default_model(default_model):
     """One epoch of average vs random_both on the wool shop example: the calculated output row
