@@ -51,10 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     from core.spec import GlossSpec, check_spec
     from core.strategies import InitConfig, input_vectors
 
+    from core.errors import InputError
+
     torch.set_num_threads(max(1, args.threads))
-    loaded = load_model(args.model)
-    model, tokenizer = loaded.model, loaded.tokenizer
-    spec = check_spec(GlossSpec.load(args.spec), tokenizer)
+    try:
+        loaded = load_model(args.model)
+        model, tokenizer = loaded.model, loaded.tokenizer
+        spec = check_spec(GlossSpec.load(args.spec), tokenizer)
+    except InputError as exc:
+        print(f"cannot run the benchmark:\n{exc}", file=sys.stderr)
+        return 2
     init = input_vectors(model, tokenizer, spec, [args.init], InitConfig(strategy=args.init))[args.init]
     lengths = [len(tokenizer.encode(c, add_special_tokens=False)) for c in spec.positive_contexts]
     print(f"model: {loaded.name}  spec: {Path(args.spec).name}  threads: {torch.get_num_threads()}")
