@@ -44,7 +44,8 @@ def matmul_peak(dtype: torch.dtype, n: int = 1536, reps: int = 6) -> float:
 
 
 def run(label: str, init, spec, config, reference: bool):
-    from core.finetune import prepare, token_rows, train, validation_loss
+    from core.finetune import train, validation_loss
+    from core.qlora import prepare, token_rows
 
     model = prepare(init.model, init.token_id, config)
     if reference:
@@ -70,7 +71,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from core.finetune import FinetuneConfig, compute_dtype, pick_device
+    from core.finetune import FinetuneConfig
+    from core.qlora import compute_dtype, pick_device
     from core.models import load_model
     from core.pipeline import initialize
     from core.spec import GlossSpec

@@ -274,7 +274,7 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
                                             init_result.evaluation.get("generations", []))
     quantized = None
     if quantized_cache is not None:
-        from core.finetune import compute_dtype, pick_device, quantize_4bit
+        from core.qlora import compute_dtype, pick_device, quantize_4bit
 
         key = (init_result.token, len(init_result.tokenizer), config.compute_dtype)
         if key not in quantized_cache:

@@ -5,7 +5,10 @@ them back with ``since(n)``, so a page that reloads simply reads from 0 again. E
 written as one JSON line to the run's ``events.jsonl`` and flushed at once, so a process that dies
 keeps every event up to the kill; ``read_jsonl`` skips a last line that was cut in half.
 
-Pure Python on purpose: the web UI may import this module without pulling in torch.
+``StepRecorder`` is the ``transformers.TrainerCallback`` that writes training steps into such a log
+(and honours a stop); it imports transformers and torch only when a training builds one.
+
+Pure Python at import on purpose: the web UI may import this module without pulling in torch.
 """
 
 from __future__ import annotations
@@ -134,6 +137,93 @@ def read_jsonl(path: str | Path) -> list[dict]:
             if isinstance(item, dict):
                 events.append(item)
     return events
+
+
+class StepRecorder:
+    """A ``TrainerCallback``: one event per optimizer step, cooperative stop, best-state capture.
+
+    ``Trainer`` logs the training loss of a step, then (on evaluation steps) the validation loss;
+    the two are merged into one ``{"type": "step", step, epoch, loss, eval_loss, learning_rate,
+    grad_norm, elapsed, eta, max_steps}`` event. Step 0 is the evaluation before any training.
+    """
+
+    def __init__(self, emit: Callable[[dict], Any] | None, should_stop: Callable[[], bool] | None,
+                 steps_per_epoch: int) -> None:
+        from transformers import TrainerCallback
+
+        # Subclassing at run time keeps transformers out of this module's import.
+        self.callback = type("GlossLabSteps", (TrainerCallback,), {
+            "on_train_begin": self._on_train_begin, "on_step_end": self._on_step_end, "on_log": self._on_log,
+        })()
+        self.emit = emit or (lambda event: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.steps_per_epoch = steps_per_epoch
+        self.history: list[dict] = []
+        self.best_loss = math.inf
+        self.best_step = 0
+        self.best_state: dict | None = None  # parameter name -> tensor
+        self.stopped = False
+        self.t0 = time.perf_counter()
+        self.train_seconds = 0.0
+        self.max_steps = 0
+        self._pending: dict | None = None
+        self._eval_due = False
+
+    def _on_train_begin(self, args, state, control, **kw):
+        self.t0 = time.perf_counter()
+        self.max_steps = state.max_steps
+
+    def _on_step_end(self, args, state, control, **kw):
+        if self.should_stop():
+            self.stopped = True
+            control.should_training_stop = True
+            control.should_evaluate = True  # the last step gets a validation loss too
+        self._eval_due = bool(control.should_evaluate)
+
+    def _event(self, step: int, **values) -> dict:
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / step * (self.max_steps - step) if step else None
+        return {"type": "step", "step": step, "epoch": round(step / self.steps_per_epoch, 4),
+                "max_steps": self.max_steps, "loss": None, "eval_loss": None, "learning_rate": None,
+                "grad_norm": None, "elapsed": round(elapsed, 3), "eta": None if eta is None else round(eta, 3),
+                **values}
+
+    def _on_log(self, args, state, control, logs=None, model=None, **kw):
+        logs = logs or {}
+        step = state.global_step
+        if "loss" in logs:
+            self._pending = self._event(step, loss=float(logs["loss"]), learning_rate=logs.get("learning_rate"),
+                                        grad_norm=logs.get("grad_norm"))
+            if not self._eval_due:
+                self._record(self._pending)
+                self._pending = None
+        elif "eval_loss" in logs:
+            event = self._pending if self._pending and self._pending["step"] == step else self._event(step)
+            self._pending = None
+            loss = float(logs["eval_loss"])
+            event["eval_loss"] = loss
+            if loss < self.best_loss and model is not None:
+                self.best_loss, self.best_step = loss, step
+                self.best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+            event["best_step"] = self.best_step
+            self._record(event)
+
+    def _record(self, event: dict) -> None:
+        self.train_seconds = time.perf_counter() - self.t0
+        self.history.append(event)
+        self.emit(event)
+
+    def restore(self, model) -> bool:
+        """Put the best evaluation's trainable parameters back into ``model``."""
+        import torch
+
+        if self.best_state is None:
+            return False
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name in self.best_state:
+                    param.copy_(self.best_state[name])
+        return True
 
 
 def step_events(events: Iterable[dict]) -> list[dict]:

@@ -110,7 +110,7 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from core.finetune import quantize_4bit, use_row_forward
+    from core.qlora import quantize_4bit, quiet, use_row_forward
     from core.models import load_model
 
     folder = Path(folder)
@@ -124,7 +124,8 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     if quantized:
         dtype = getattr(torch, meta.get("compute_dtype") or "float32")
         model = quantize_4bit(model, dtype)
-    peft_model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+    with quiet():
+        peft_model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
     use_row_forward(peft_model)  # generation without copying the vocabulary matrices at every token
     peft_model.eval()
     return peft_model, tokenizer, token_id
@@ -134,7 +135,10 @@ def merge_full_precision(fp_model, adapter_folder: str | Path):
     """The adapter merged into a copy of ``fp_model`` (full precision, with the token): a plain model."""
     from peft import PeftModel
 
-    peft_model = PeftModel.from_pretrained(copy.deepcopy(fp_model), str(adapter_folder), is_trainable=False)
+    from core.qlora import quiet
+
+    with quiet():
+        peft_model = PeftModel.from_pretrained(copy.deepcopy(fp_model), str(adapter_folder), is_trainable=False)
     merged = peft_model.merge_and_unload()
     merged.config.tie_word_embeddings = False
     merged.eval()

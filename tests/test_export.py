@@ -11,7 +11,8 @@ import torch
 from core.errors import InputError
 from core.export import (export_adapter, export_merged, export_path, load_adapter, merge_full_precision,
                          read_adapter_metadata, save_adapter)
-from core.finetune import FinetuneConfig, finetune, quantize_4bit, token_rows
+from core.finetune import FinetuneConfig, finetune
+from core.qlora import quantize_4bit, token_rows
 from core.tokens import add_token
 
 

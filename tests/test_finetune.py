@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from core.errors import InputError
-from core.finetune import (FinetuneConfig, StepRecorder, prepare, token_rows, train,
-                           validation_loss)
+from core.events import StepRecorder
+from core.finetune import FinetuneConfig, train, validation_loss
+from core.qlora import prepare, token_rows
 from core.tokens import add_token
 
 
@@ -214,7 +215,7 @@ def test_a_shared_4bit_base_gives_the_same_model(with_token, tiny_spec):
     """A comparison quantizes once; a member started from that copy equals one quantized anew."""
     import copy
 
-    from core.finetune import compute_dtype, quantize_4bit
+    from core.qlora import compute_dtype, quantize_4bit
 
     model, tokenizer, token_id = with_token
     config = FinetuneConfig()

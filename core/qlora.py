@@ -1,0 +1,225 @@
+"""QLoRA plumbing: a 4-bit copy of a model with the new token, LoRA on it, and the token's two rows.
+
+Order matters (method.md, Step 2):
+1. The token is added and its rows are set on the **full-precision** model (``core.tokens``).
+2. That model is saved as safetensors to a temporary folder and loaded back with bitsandbytes
+   4-bit NF4 and double quantization: every linear layer of the transformer is quantized, while
+   the embedding matrix and the (untied) output layer stay full precision (``lm_head`` is skipped
+   explicitly, and an embedding is not a linear layer). Quantizing through a reload is the route
+   transformers supports on CPU and CUDA alike.
+3. LoRA adapters go on the attention projections (optionally the MLP too), rank-stabilized, and
+   PEFT's ``trainable_token_indices`` makes the new token's input row *and* output row trainable
+   and nothing else: each is a separate ``[1, D]`` parameter that replaces its row in the forward
+   pass, so no other row of either matrix can change, not even by weight decay.
+
+CPU caveat (bitsandbytes 0.50): on a CPU with AVX512-BF16, a 4-bit layer that runs in eval mode
+without gradients repacks its weights for a fast inference kernel that has no backward pass;
+training after an evaluation would then silently stop gradients flowing through the frozen 4-bit
+layers. ``quantize_4bit`` turns that repacking off, so evaluation and training use the same kernel
+(and the validation loss is computed exactly as the training loss). A test guards this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import shutil
+import tempfile
+import types
+import warnings
+
+import torch
+
+from core.errors import fail
+
+# bitsandbytes warns at import, on every CPU with AVX512-BF16, that an optional kernel package from
+# the hub is missing; Gloss Lab never fetches code from the hub, so the fallback it uses is expected.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+LORA_TARGETS: dict[str, tuple[str, ...]] = {
+    "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "attention_mlp": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+}
+
+
+def pick_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype(config, device: str) -> torch.dtype:
+    """bfloat16 where the hardware multiplies it natively, float32 otherwise (``auto``)."""
+    if config.compute_dtype != "auto":
+        return getattr(torch, config.compute_dtype)
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        from bitsandbytes.functional import has_avx512bf16
+
+        return torch.bfloat16 if has_avx512bf16() else torch.float32
+    except Exception:
+        return torch.float32
+
+
+def _scratch_dir() -> str:
+    """A temporary folder for the quantization round trip: RAM-backed /dev/shm when it has room."""
+    shm = "/dev/shm"
+    with contextlib.suppress(OSError):
+        if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 4 * 2**30:
+            return tempfile.mkdtemp(prefix="glosslab-q-", dir=shm)
+    return tempfile.mkdtemp(prefix="glosslab-q-")
+
+
+@contextlib.contextmanager
+def quiet():
+    """No progress bars or info messages from transformers while we save, load and train.
+
+    Never ``redirect_stderr``: training runs in a worker thread, and swapping ``sys.stderr``
+    would silence the whole process (the CLI's progress bars included) for as long.
+    """
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            # PEFT reads a property transformers 5 deprecated; the message says nothing to a user.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
+    """A 4-bit NF4 (double-quantized) copy of ``model``; embeddings and ``lm_head`` stay full precision.
+
+    ``model`` (full precision, with the token's rows set) is not changed.
+    """
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    device = device or pick_device()
+    if model.config.tie_word_embeddings:
+        raise fail("model", "has tied input and output embeddings", "untie them first (core.models.untie_embeddings)")
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=["lm_head"])
+    folder = _scratch_dir()
+    try:
+        with quiet():
+            model.save_pretrained(folder, safe_serialization=True)
+            qmodel = AutoModelForCausalLM.from_pretrained(
+                folder, quantization_config=quant, dtype=torch.float32, device_map={"": device},
+                use_safetensors=True, trust_remote_code=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    _keep_training_kernel(qmodel)
+    return qmodel
+
+
+def _quantized_dtype(qmodel) -> torch.dtype | None:
+    quant = getattr(qmodel.config, "quantization_config", None)
+    dtype = getattr(quant, "bnb_4bit_compute_dtype", None)
+    return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+
+
+def _keep_training_kernel(model) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for its CPU inference kernel (see module doc)."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
+def prepare(model, token_id: int, config, device: str | None = None, quantized=None):
+    """Quantize a copy of ``model`` and add LoRA and the token's trainable rows: a ``PeftModel``.
+
+    ``quantized``: a 4-bit model from ``quantize_4bit`` of a model that differs from ``model`` in
+    the token's rows at most (another strategy's start, in a comparison). It is copied and given
+    ``model``'s rows instead of quantizing again: the 4-bit layers do not depend on those rows.
+    """
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import set_seed
+
+    device = device or pick_device()
+    dtype = compute_dtype(config, device)
+    if quantized is not None and _quantized_dtype(quantized) == dtype:
+        qmodel = copy.deepcopy(quantized)
+        inp, out = token_rows(model, token_id)
+        with torch.no_grad():
+            qmodel.get_input_embeddings().weight[token_id] = inp
+            qmodel.get_output_embeddings().weight[token_id] = out
+    else:
+        qmodel = quantize_4bit(model, dtype, device)
+    # Freezes the base and casts any half-precision non-4-bit weights to float32 (ours are float32
+    # already, so nothing is copied); gradient checkpointing only when asked for.
+    with quiet():
+        qmodel = prepare_model_for_kbit_training(qmodel, use_gradient_checkpointing=config.gradient_checkpointing)
+    set_seed(config.seed)  # the LoRA A matrices are initialized randomly
+    lora = LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        use_rslora=config.use_rslora, target_modules=list(LORA_TARGETS[config.lora_targets]),
+        trainable_token_indices={"embed_tokens": [token_id], "lm_head": [token_id]},
+        bias="none", task_type="CAUSAL_LM")
+    with quiet():
+        peft_model = get_peft_model(qmodel, lora)
+    use_row_forward(peft_model)
+    return peft_model
+
+
+def _row_forward(layer, x, active_adapters, *args, **kwargs):
+    """``TrainableTokensLayer.forward_adapters`` without building the whole effective matrix.
+
+    PEFT computes ``F.linear(x, W.index_copy(token_rows))`` (and the same for the embedding), so
+    autograd keeps a gradient for every row of the output matrix — a [vocabulary × hidden] matrix
+    product per micro-batch, about a third of a training step for the default model — and copies
+    the matrix at every forward pass, generation included. Here the frozen matrix is used as it is
+    and only the token's rows come from the trainable parameter: the same numbers, and gradients
+    only where they are needed. Anything unusual (merged, several adapters) takes PEFT's own path.
+    """
+    base = layer.base_layer
+    if (layer.disable_adapters or layer.merged or len(active_adapters) != 1 or args or kwargs
+            or not isinstance(base, (torch.nn.Embedding, torch.nn.Linear)) or base.weight.requires_grad):
+        return type(layer).forward_adapters(layer, x, active_adapters, *args, **kwargs)
+    name = active_adapters[0]
+    ids = layer.token_indices[name]
+    rows = layer.trainable_tokens_delta[name]
+    if isinstance(base, torch.nn.Embedding):
+        out = torch.nn.functional.embedding(x, base.weight, base.padding_idx, base.max_norm, base.norm_type,
+                                            base.scale_grad_by_freq, base.sparse)
+        for j, token_id in enumerate(ids):
+            out = torch.where((x == token_id).unsqueeze(-1), rows[j].to(out.dtype), out)
+        scale = layer._get_embed_scale()
+        return out if scale is None else out * scale.to(out.dtype)
+    out = torch.nn.functional.linear(x, base.weight)  # PEFT's path has no bias either
+    columns = torch.nn.functional.linear(x, rows.to(x.dtype))
+    # In place: the product's backward needs only x and the weight, never its own output.
+    return out.index_copy_(out.dim() - 1, torch.tensor(ids, device=out.device), columns)
+
+
+def use_row_forward(peft_model) -> None:
+    """Switch every trainable-token layer of ``peft_model`` to ``_row_forward`` (see there)."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    for module in peft_model.modules():
+        if isinstance(module, TrainableTokensLayer):
+            module.forward_adapters = types.MethodType(_row_forward, module)
+
+
+def token_rows(model, token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input row, output row) as the model uses them, float32 on the CPU: for a PEFT model the
+    trained rows (``trainable_tokens_delta`` holds the rows themselves, not differences)."""
+    rows = []
+    for layer in (model.get_input_embeddings(), model.get_output_embeddings()):
+        adapter = getattr(layer, "token_adapter", None)
+        if adapter is not None and adapter.active_adapters:
+            name = adapter.active_adapters[0]
+            index = adapter.token_indices[name].index(token_id)
+            rows.append(adapter.trainable_tokens_delta[name][index].detach().float().cpu().clone())
+        else:
+            rows.append(layer.weight[token_id].detach().float().cpu().clone())
+    return rows[0], rows[1]
