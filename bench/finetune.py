@@ -62,7 +62,7 @@ def run(label: str, init, spec, config, reference: bool):
     return result, seconds, measured
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default="data/wool_shop.json")
     parser.add_argument("--model", default=None, help="default: the embedded SmolLM2-135M-Instruct")
@@ -71,16 +71,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    from core.errors import InputError
     from core.finetune import FinetuneConfig
-    from core.qlora import compute_dtype, pick_device
     from core.models import load_model
     from core.pipeline import initialize
+    from core.qlora import compute_dtype, pick_device
     from core.spec import GlossSpec
     from core.strategies import InitConfig
 
-    base = load_model(args.model)
-    spec = GlossSpec.load(args.spec)
-    init = initialize(spec, InitConfig(strategy="average"), base, evaluate_after=False, compare_with=())
+    try:
+        base = load_model(args.model)
+        spec = GlossSpec.load(args.spec)
+        init = initialize(spec, InitConfig(strategy="average"), base, evaluate_after=False, compare_with=())
+        FinetuneConfig(epochs=1).check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    except InputError as exc:
+        print(f"cannot run the benchmark:\n{exc}", file=sys.stderr)
+        return 2
     # The embedding lookup costs no multiplications: FLOPs count every other weight (lm_head included).
     params = sum(p.numel() for p in init.model.parameters()) - init.model.get_input_embeddings().weight.numel()
     tok = init.tokenizer
@@ -114,7 +120,8 @@ def main() -> None:
     print(f"validation loss: ours {ours_loss:.4f}, reference {ref_loss:.4f} (bar: ours ≤ reference + 0.02)")
     print(f"bar {'met' if ok else 'NOT met'}: speedup ≥ 3 and validation loss within 0.02")
     print(f"speedup: {speedup:.2f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
