@@ -175,7 +175,7 @@ class JobRunner:
             return {
                 "job_id": job.id, "run_id": job.run_id, "kind": job.kind, "title": job.title,
                 "status": job.status, "error": job.error, "position": position,
-                "created": job.created, "started": job.started, "finished": job.finished,
+                "created": _iso(job.created), "started": _iso(job.started), "finished": _iso(job.finished),
                 "events": len(job.events), "last_step": job.events.last("step"),
                 "has_result": job.result is not None,
             }
@@ -304,6 +304,11 @@ class JobRunner:
     @staticmethod
     def _unknown(job_id: str) -> InputError:
         return fail("job_id", f"no job {str(job_id)[:80]!r}", "choose a job or run from the list")
+
+
+def _iso(seconds: float | None) -> str | None:
+    """A time as the run store writes it (local time, to the second)."""
+    return None if seconds is None else time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))
 
 
 def _last_step(job: Job) -> int | None:

@@ -253,7 +253,9 @@ class RunStore:
             was = current.get("status")
             current.update(status="interrupted", finished=_now(), updated=_now(),
                            error=f"the process running this job ended while it was {was}")
-            # Leftovers of writes the kill cut short: temporary files and folders inside this run.
+            # Leftovers of writes the kill cut short: temporary files and folders inside this run,
+            # and an event line cut in half (readers skip it; here it is removed for good).
+            _drop_torn_line(folder / "events.jsonl")
             for leftover in list(folder.glob(".*.tmp*")) + list(folder.glob("adapters/.*.tmp*")):
                 if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
@@ -313,6 +315,17 @@ class RunStore:
             rows.append(status)
         rows.sort(key=lambda s: (str(s.get("created") or ""), s["run_id"]), reverse=True)
         return rows
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a JSON-lines file back to its last complete line."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except OSError:
+        pass
 
 
 def _write_json(path: Path, data: Any) -> Path:

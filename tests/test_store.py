@@ -128,6 +128,7 @@ def test_run_of_a_dead_process_is_interrupted_and_others_untouched(store):
     data["owner"] = _dead_owner()
     status_file.write_text(json.dumps(data))
     (store.path(killed) / ".result.json.abc.tmp").write_text('{"half": ')
+    (store.path(killed) / "events.jsonl").write_text('{"type": "step", "step": 1}\n{"type": "st')
     before = {r: (store.path(r) / "status.json").read_bytes() for r in (done, alive)}
 
     reopened = RunStore(store.root)  # as after a restart
@@ -135,6 +136,8 @@ def test_run_of_a_dead_process_is_interrupted_and_others_untouched(store):
     assert statuses == {done: "done", alive: "running", killed: "interrupted"}
     assert "running" in reopened.status(killed)["error"]
     assert not (store.path(killed) / ".result.json.abc.tmp").exists()
+    assert (store.path(killed) / "events.jsonl").read_text() == '{"type": "step", "step": 1}\n'
+    assert [e["step"] for e in reopened.events(killed)] == [1]
     assert json.loads(status_file.read_text())["status"] == "interrupted"  # recorded, not only reported
     assert {r: (store.path(r) / "status.json").read_bytes() for r in (done, alive)} == before
 
