@@ -171,3 +171,32 @@ def test_calculated_output_beats_random_output_on_the_default_model(default_mode
     by = {r["strategy"]: r for r in result.rows}
     assert REQUIRED <= set(by["average"])
     assert by["average"]["eval_loss"] < by["random_both"]["eval_loss"]
+
+
+def test_the_compare_and_finetune_commands(tmp_path, spec_dict, capsys):
+    import json
+
+    from core.cli import main
+
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec_dict))
+    common = ["--model", "tiny-random", "--epochs", "1", "--batch-size", "2", "--grad-accum", "1",
+              "--runs", str(tmp_path / "runs"), "--max-new-tokens", "4", "--no-progress", "--json"]
+    assert main(["compare", str(spec_file), "--strategies", "average,random_both", "--out", str(tmp_path / "out")]
+                + common) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "done" and [r["strategy"] for r in data["rows"]] == ["average", "random_both"]
+    assert all(REQUIRED <= set(r) for r in data["rows"])
+    assert (tmp_path / "out" / "comparison.md").read_text() == data["markdown"]
+    assert main(["finetune", str(spec_file), "--strategy", "last_token"] + common) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rows"][0]["strategy"] == "last_token" and (tmp_path / "runs" / data["run_id"] / "adapter").is_dir()
+    # Bad settings: exit status 2, every problem named, nothing started.
+    assert main(["finetune", str(spec_file)] + common + ["--lr", "nan", "--epochs", "0"]) == 2
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert [p["field"] for p in problems] == ["learning_rate", "epochs"]
+    assert main(["compare", str(spec_file), "--strategies", "average,wool"] + common) == 2
+    assert json.loads(capsys.readouterr().out)["problems"][0]["field"] == "strategies"
+    assert main(["finetune", str(spec_file)] + common + ["--batch-size", "9"]) == 2
+    assert json.loads(capsys.readouterr().out)["problems"][0]["field"] == "batch_size"
+    assert len(list((tmp_path / "runs").iterdir())) == 2
