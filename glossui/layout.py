@@ -24,8 +24,6 @@ CSS = """
 .gl-progress { display: flex; gap: 0.75rem; align-items: center; padding: 0.25rem 0; }
 .gl-progress progress { width: 16rem; height: 1rem; vertical-align: middle; }
 #spec-status:empty, #model-status:empty { display: none; }
-/* Bold words in running text keep the text's font and size. */
-.prose strong, .prose b { font-family: inherit; font-size: inherit; }
 /* Long generated text wraps inside its cell instead of widening the table. */
 table td, table th { overflow-wrap: anywhere; }
 .gl-code textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
@@ -33,7 +31,11 @@ table td, table th { overflow-wrap: anywhere; }
 
 
 def theme() -> gr.themes.Base:
-    return gr.themes.Default(primary_hue="blue", neutral_hue="slate").set(
+    # System fonts: no request to a font service (the app works offline), and bold text uses
+    # the same family as the text around it.
+    return gr.themes.Default(primary_hue="blue", neutral_hue="slate",
+                             font=["system-ui", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]).set(
         body_text_color_subdued="#3d3d3d", block_info_text_color="#3d3d3d",
         button_primary_background_fill="#0b57d0", button_primary_background_fill_hover="#0842a0",
         button_primary_text_color="#ffffff",

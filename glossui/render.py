@@ -218,3 +218,67 @@ def run_summary(run: dict) -> str:
     if run.get("path"):
         parts.append(f"Folder: {md(run['path'])}")
     return "  \n".join(parts)
+
+
+def progress_html(fraction: float | None, label: str, text: str = "") -> str:
+    """A native, labelled progress bar (numbers only: no user text goes into this HTML)."""
+    if fraction is None:
+        return ""
+    pct = max(0.0, min(1.0, float(fraction))) * 100
+    return (f'<div class="gl-progress"><label>{plain(label)} '
+            f'<progress max="100" value="{pct:.0f}" aria-valuetext="{pct:.0f}%">{pct:.0f}%</progress> '
+            f'<span>{pct:.0f}%</span></label> <span>{plain(text)}</span></div>')
+
+
+def _eta(seconds) -> str:
+    if not isinstance(seconds, (int, float)) or seconds != seconds:
+        return "an unknown time"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def job_message(job: dict | None) -> str:
+    """One line saying where a job stands (Markdown, escaped)."""
+    if not job:
+        return S.JOB_NONE
+    status, jid = job.get("status"), job.get("id", "")
+    p = job.get("progress") or {}
+    if status == "queued":
+        ahead = job.get("position") or 0
+        text = S.JOB_QUEUED.format(id=jid, ahead=ahead, s="" if ahead == 1 else "s") if ahead \
+            else S.JOB_STARTING.format(id=jid)
+    elif status == "running" and p.get("step"):
+        text = S.JOB_RUNNING.format(id=jid, epoch=num(p.get("epoch"), 2), epochs=p.get("epochs", "?"),
+                                    step=p.get("step"), steps=p.get("steps", "?"), eta=_eta(p.get("eta")))
+    elif status == "running":
+        text = S.JOB_STARTING.format(id=jid)
+    elif status == "stopping":
+        text = S.JOB_STOPPING.format(id=jid)
+    elif status == "done" and (job.get("best") or {}).get("strategy"):
+        best = job["best"]
+        text = S.COMPARE_DONE.format(id=jid, best_loss=num(best.get("eval_loss")), strategy=best["strategy"],
+                                     best_epoch=num(best.get("epoch"), 3))
+    elif status == "done":
+        best = job.get("best") or {}
+        text = S.JOB_DONE.format(id=jid, best_step=best.get("step", "?"), best_epoch=num(best.get("epoch"), 2),
+                                 best_loss=num(best.get("eval_loss")))
+    elif status == "stopped":
+        text = S.JOB_STOPPED.format(id=jid)
+    elif status == "failed":
+        text = S.JOB_FAILED.format(id=jid, error=job.get("error") or "unknown error")
+    elif status == "interrupted":
+        text = S.JOB_INTERRUPTED.format(id=jid)
+    else:
+        text = f"Job {jid}: {status}"
+    return md(text)
+
+
+def events_table(events: list[dict], limit: int = 200) -> dict:
+    """The chart's data as a table (its text alternative): the latest ``limit`` rows with a loss."""
+    rows = [e for e in events if e.get("loss") is not None or e.get("eval_loss") is not None][-limit:]
+    return table(S.EVENTS_HEAD, [[e.get("step"), e.get("epoch"), e.get("loss"), e.get("eval_loss"),
+                                         e.get("learning_rate"), e.get("elapsed")] for e in rows])

@@ -86,70 +86,6 @@ def spec_to_values(spec: dict) -> list[str]:
     return out
 
 
-def progress_html(fraction: float | None, label: str, text: str = "") -> str:
-    """A native, labelled progress bar (numbers only: no user text goes into this HTML)."""
-    if fraction is None:
-        return ""
-    pct = max(0.0, min(1.0, float(fraction))) * 100
-    return (f'<div class="gl-progress"><label>{render.plain(label)} '
-            f'<progress max="100" value="{pct:.0f}" aria-valuetext="{pct:.0f}%">{pct:.0f}%</progress> '
-            f'<span>{pct:.0f}%</span></label> <span>{render.plain(text)}</span></div>')
-
-
-def _eta(seconds) -> str:
-    if not isinstance(seconds, (int, float)) or seconds != seconds:
-        return "an unknown time"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def job_message(job: dict | None) -> str:
-    """One line saying where a job stands (Markdown, escaped)."""
-    if not job:
-        return S.JOB_NONE
-    status, jid = job.get("status"), job.get("id", "")
-    p = job.get("progress") or {}
-    if status == "queued":
-        ahead = job.get("position") or 0
-        text = S.JOB_QUEUED.format(id=jid, ahead=ahead, s="" if ahead == 1 else "s") if ahead \
-            else S.JOB_STARTING.format(id=jid)
-    elif status == "running" and p.get("step"):
-        text = S.JOB_RUNNING.format(id=jid, epoch=render.num(p.get("epoch"), 2), epochs=p.get("epochs", "?"),
-                                    step=p.get("step"), steps=p.get("steps", "?"), eta=_eta(p.get("eta")))
-    elif status == "running":
-        text = S.JOB_STARTING.format(id=jid)
-    elif status == "stopping":
-        text = S.JOB_STOPPING.format(id=jid)
-    elif status == "done" and (job.get("best") or {}).get("strategy"):
-        best = job["best"]
-        text = S.COMPARE_DONE.format(id=jid, best_loss=render.num(best.get("eval_loss")), strategy=best["strategy"],
-                                     best_epoch=render.num(best.get("epoch"), 3))
-    elif status == "done":
-        best = job.get("best") or {}
-        text = S.JOB_DONE.format(id=jid, best_step=best.get("step", "?"), best_epoch=render.num(best.get("epoch"), 2),
-                                 best_loss=render.num(best.get("eval_loss")))
-    elif status == "stopped":
-        text = S.JOB_STOPPED.format(id=jid)
-    elif status == "failed":
-        text = S.JOB_FAILED.format(id=jid, error=job.get("error") or "unknown error")
-    elif status == "interrupted":
-        text = S.JOB_INTERRUPTED.format(id=jid)
-    else:
-        text = f"Job {jid}: {status}"
-    return render.md(text)
-
-
-def events_table(events: list[dict], limit: int = 200) -> dict:
-    """The chart's data as a table (its text alternative): the latest ``limit`` rows with a loss."""
-    rows = [e for e in events if e.get("loss") is not None or e.get("eval_loss") is not None][-limit:]
-    return render.table(S.EVENTS_HEAD, [[e.get("step"), e.get("epoch"), e.get("loss"), e.get("eval_loss"),
-                                         e.get("learning_rate"), e.get("elapsed")] for e in rows])
-
-
 class Runner:
     """The page's handlers. One instance per app; all state that outlives a request is in the
     service (process-wide) or in per-tab ``gr.State`` values passed in and out."""
@@ -234,7 +170,7 @@ class Runner:
             status = render.md(S.MODEL_STATES[state].format(name=st.get("name", ""), message=st.get("message", "")))
         info = st.get("info") or {}
         table = render.table(S.MODEL_INFO_HEAD, [[k.replace("_", " "), v] for k, v in info.items()])
-        bar = progress_html(st.get("progress"), S.MODEL_PROGRESS) if state == "loading" else ""
+        bar = render.progress_html(st.get("progress"), S.MODEL_PROGRESS) if state == "loading" else ""
         return bar, status, table, gr.Timer(active=state == "loading")
 
     @handler(message=1, outputs=4)
@@ -337,7 +273,7 @@ class Runner:
         if not job or job["status"] not in ACTIVE:
             return render.md(S.NOTHING_TO_STOP)
         job = self.service.stop_job(job_id)
-        return job_message(job)
+        return render.job_message(job)
 
     def _job_state(self, state: dict | None, kind: str) -> dict | None:
         """The job this tab watches: the one in its state, else the running or latest job."""
@@ -358,14 +294,14 @@ class Runner:
         new_state = {"id": job["id"], "n": n, "status": job["status"]}
         active = job["status"] in ACTIVE
         p = job.get("progress") or {}
-        bar = progress_html(p.get("fraction"), S.PROGRESS_LABEL) if active else ""
+        bar = render.progress_html(p.get("fraction"), S.PROGRESS_LABEL) if active else ""
         if not changed:
-            return new_state, job_message(job), bar, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=active)
+            return new_state, render.job_message(job), bar, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=active)
         events = job.get("events") or []
         fig = plots.loss_figure(events, log_scale, title=f"Job {job['id']}: {job.get('title', '')}")
         result = job.get("result")
         result_table = shown(render.key_values(render.run_result_rows(result))) if result else gr.update(visible=False)
-        return (new_state, job_message(job), bar, shown(fig), events_table(events), result_table,
+        return (new_state, render.job_message(job), bar, shown(fig), render.events_table(events), result_table,
                 gr.Timer(active=active))
 
     def train_tick(self, state: dict | None, log_scale: bool) -> tuple:
@@ -391,15 +327,15 @@ class Runner:
         new_state = {"id": job["id"], "n": n, "status": job["status"]}
         active = job["status"] in ACTIVE
         p = job.get("progress") or {}
-        bar = progress_html(p.get("fraction"), S.PROGRESS_LABEL, p.get("label", "")) if active else ""
+        bar = render.progress_html(p.get("fraction"), S.PROGRESS_LABEL, p.get("label", "")) if active else ""
         if not changed:
-            return new_state, job_message(job), bar, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=active)
+            return new_state, render.job_message(job), bar, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=active)
         fig = plots.compare_figure(job.get("series") or {}, log_scale)
         rows = job.get("rows") or []
         table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         files = gr.update(value=self.service.comparison_files(job["id"]), visible=True) \
             if job["status"] == "done" and rows else gr.update(visible=False)
-        return new_state, job_message(job), bar, shown(fig), table, files, gr.Timer(active=active)
+        return new_state, render.job_message(job), bar, shown(fig), table, files, gr.Timer(active=active)
 
     def compare_tick(self, state: dict | None, log_scale: bool) -> tuple:
         return self.compare_view(state, log_scale, force=False)

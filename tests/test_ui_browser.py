@@ -35,13 +35,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(runs: Path, log: Path, extra: list[str] | None = None, env: dict | None = None):
-    """Start ``app.py --tiny`` and wait until it answers; returns (process, url)."""
+def start_app(runs: Path, log: Path, extra: list[str] | None = None, env: dict | None = None,
+              tiny: bool = True):
+    """Start ``app.py`` (``--tiny`` unless told otherwise) and wait until it answers; returns (process, url)."""
     port = free_port()
     environment = os.environ | {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"} | (env or {})
-    proc = subprocess.Popen([sys.executable, "app.py", "--tiny", "--port", str(port), "--runs", str(runs),
-                             *(extra or [])], cwd=ROOT, env=environment, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    environment.pop("GLOSSLAB_TINY", None)
+    args = [sys.executable, "app.py", "--port", str(port), "--runs", str(runs), *(["--tiny"] if tiny else []),
+            *(extra or [])]
+    proc = subprocess.Popen(args, cwd=ROOT, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -311,3 +311,21 @@ def test_delete_asks_first_then_removes_the_run(runner, jobs):
     row, summary, table, *picks = runner.delete_run(jobs["compare"])
     assert row["visible"] is False and "Deleted" in summary
     assert jobs["compare"] not in [r[0] for r in table["value"]["data"]]
+
+
+# -- app.py ----------------------------------------------------------------------------------------
+def test_app_listens_on_localhost_by_default_and_reads_auth(monkeypatch):
+    import app
+
+    for name in ("GLOSSLAB_HOST", "GRADIO_SERVER_NAME", "GLOSSLAB_AUTH", "GLOSSLAB_TINY", "GLOSSLAB_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    args = app.parse_args([])
+    assert args.host == "127.0.0.1" and args.auth is None and args.tiny is False and args.model is None
+    assert app.parse_auth("linguist:s3cret:with:colons") == ("linguist", "s3cret:with:colons")
+    monkeypatch.setenv("GLOSSLAB_AUTH", "a:b")
+    monkeypatch.setenv("GLOSSLAB_TINY", "1")
+    args = app.parse_args(["--host", "0.0.0.0", "--runs", "/tmp/x"])
+    assert (args.host, args.auth, args.tiny, args.runs) == ("0.0.0.0", "a:b", True, "/tmp/x")
+    for bad in ("nopassword", ":pw", "user:"):
+        with pytest.raises(SystemExit):
+            app.parse_auth(bad)

@@ -39,8 +39,9 @@ def build_initialize_tab(strategies: list[dict], defaults: dict) -> dict:
     c["message"] = gr.Markdown(S.INIT_NOTHING, elem_id="init-message", container=True)
     table = dict(interactive=False, visible=False, datatype="str", wrap=True)
     with gr.Row():
-        c["fit"] = gr.Dataframe(label=S.FIT_LABEL, elem_id="init-fit", **table)
-        c["quality"] = gr.Dataframe(label=S.INIT_QUALITY_LABEL, elem_id="init-quality", **table)
+        c["fit"] = gr.Dataframe(label=S.FIT_LABEL, column_widths=["70%", "30%"], elem_id="init-fit", **table)
+        c["quality"] = gr.Dataframe(label=S.INIT_QUALITY_LABEL, column_widths=["75%", "25%"], elem_id="init-quality",
+                                    **table)
     c["ranks"] = gr.Dataframe(label=S.RANK_TABLE_LABEL, elem_id="init-ranks", **table)
     c["opt_plot"] = gr.Plot(label=S.OPT_PLOT_LABEL, visible=False, elem_id="init-opt-plot")
     c["nearest"] = gr.Dataframe(label=S.NEAREST_LABEL, elem_id="init-nearest", **table)

@@ -71,5 +71,5 @@ def build_train_tab(fields: list[dict]) -> dict:
         c["events"] = gr.Dataframe(label=S.EVENTS_LABEL, interactive=False, datatype="str", max_height=320,
                                    elem_id="train-events")
     c["result"] = gr.Dataframe(label=S.TRAIN_RESULT, interactive=False, visible=False, datatype="str",
-                               wrap=True, elem_id="train-result")
+                               wrap=True, column_widths=["60%", "40%"], elem_id="train-result")
     return c
