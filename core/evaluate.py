@@ -145,7 +145,9 @@ def nearest_tokens(model, tokenizer, token_id: int, k: int = 5) -> dict[str, lis
     for side, matrix in (("input", model.get_input_embeddings().weight),
                          ("output", model.get_output_embeddings().weight)):
         rows = matrix[:n].detach().float()
-        cos = torch.nn.functional.cosine_similarity(rows, rows[token_id][None, :], dim=1)
+        # One matrix-vector product; an all-zero row (e.g. a padding token's) gets cosine 0.
+        norms = rows.norm(dim=1) * rows[token_id].norm()
+        cos = (rows @ rows[token_id]) / norms.clamp_min(1e-12)
         cos[token_id] = float("-inf")  # the token itself
         values, ids = cos.topk(min(k, n - 1))
         result[side] = [{"token": tokenizer.decode([int(i)]), "token_id": int(i), "cosine": round(float(v), 4)}
