@@ -63,6 +63,10 @@ def num(value, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return "—" if math.isnan(value) else str(value)
+        if value.is_integer() and abs(value) < 1e12:
+            return str(int(value))          # ranks and medians of ranks: 43300, not 4.33e+04
+        if abs(value) >= 10 ** digits:
+            return f"{value:.1f}"
         return f"{value:.{digits}g}"
     return str(value)
 
@@ -82,6 +86,12 @@ def rank_table(testing: list[dict]) -> dict:
         top = ", ".join(f"{t['token']!r} {t['logit']:.2f}" for t in r.get("top5", []))
         rows.append([r["context"], r["kind"], r["rank_new_token"]] + [r["rank_targets"].get(w) for w in words] + [top])
     return table(headers, rows)
+
+
+def rank_widths(n_targets: int) -> list[str]:
+    """Column widths of the rank table: context, kind, the ranks, then the top 5 taking the rest."""
+    fixed = [30, 8, 8] + [7] * n_targets
+    return [f"{w}%" for w in fixed + [max(15, 100 - sum(fixed))]]
 
 
 def nearest_table(nearest: dict) -> dict:
@@ -160,7 +170,7 @@ def compare_table(rows: list[dict]) -> dict:
         if best is not None and r.get("eval_loss") == best and len(rows) > 1:
             label += " (best)"
         data.append([label, _pm(r, "best_epoch", 3), _pm(r, "eval_loss"), _pm(r, "train_loss"),
-                     _pm(r, "cos_input_before_after"), _pm(r, "cos_output_before_after"),
+                     _pm(r, "cos_input_before_after", 6), _pm(r, "cos_output_before_after", 6),
                      _arrow(r, "mrr_positive"), _arrow(r, "median_rank_negative", 4),
                      _arrow(r, "gen_agreement"), _pm(r, "time_per_epoch_s", 3)])
     return table(COMPARE_HEAD, data)
@@ -177,8 +187,8 @@ def run_result_rows(result: dict) -> list[list]:
         ["Validation loss at the best step", row.get("eval_loss")],
         ["Training loss at the best step", row.get("train_loss")],
         ["Validation loss before fine-tuning", row.get("initial_eval_loss")],
-        ["Cosine of the input row, before vs after", row.get("cos_input_before_after")],
-        ["Cosine of the output row, before vs after", row.get("cos_output_before_after")],
+        ["Cosine of the input row, before vs after", num(row.get("cos_input_before_after"), 6)],
+        ["Cosine of the output row, before vs after", num(row.get("cos_output_before_after"), 6)],
         ["Time per epoch (s)", row.get("time_per_epoch_s")],
         ["MRR on testing-positive contexts (before → after)", _arrow(row, "mrr_positive")],
         ["Median rank on testing-negative contexts (before → after)", _arrow(row, "median_rank_negative", 4)],

@@ -235,7 +235,8 @@ class Runner:
             if history else gr.update(visible=False)
         nearest = render.nearest_table(result.get("nearest") or {})
         gens = render.generations_table(result.get("generations") or [])
-        return message, shown(fit), shown(quality), shown(ranks), plot, shown(nearest), shown(gens)
+        ranks = gr.update(value=ranks, visible=True, column_widths=render.rank_widths(len(ranks["headers"]) - 4))
+        return message, shown(fit), shown(quality), ranks, plot, shown(nearest), shown(gens)
 
     # -- Train tab ---------------------------------------------------------------------------
     def finetune_names(self) -> list[str]:
@@ -277,7 +278,12 @@ class Runner:
 
     def _job_state(self, state: dict | None, kind: str) -> dict | None:
         """The job this tab watches: the one in its state, else the running or latest job."""
-        job = self.service.job(state["id"]) if state and state.get("id") else None
+        job = None
+        if state and state.get("id"):
+            try:
+                job = self.service.job(state["id"])
+            except InputError:  # its run was deleted meanwhile
+                job = None
         return job or self.service.latest_job(kind)
 
     @handler

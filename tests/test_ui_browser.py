@@ -210,10 +210,15 @@ def test_bad_input_is_reported_inline_and_the_page_keeps_working(page, tmp_path)
     load_spec(pg, tmp_path)
     field(pg, "glosses").fill("   ")
     field(pg, "generation_prompts").fill("no placeholder here")
+    field(pg, "positive_contexts").fill("only one\n\nand tw")       # the counter follows the typing
+    field(pg, "positive_contexts").press_sequentially("o")
+    pg.wait_for_function("() => document.querySelector('#spec-positive_contexts').innerText"
+                         ".includes('2 items (needs 3 to')")
     pg.locator("#check-spec").click()
     pg.wait_for_function("() => document.querySelector('#spec-status').innerText.includes('problem')")
     text = status.inner_text()
     assert "glosses" in text and "generation_prompts (item 1)" in text and "{placeholder}" in text
+    assert "positive_contexts: has 2 items, needs at least 3" in text
     body = pg.locator("body").inner_text()
     assert "Traceback" not in body and 'File "' not in body
     shot(pg, tmp_path, "01-problems")
