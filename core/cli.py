@@ -198,7 +198,7 @@ def _rank(value) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ⏎ ".join(part.strip() for part in text.strip().splitlines())
+    return " ⏎ ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:

@@ -11,6 +11,7 @@ into place last, so a reader never sees half a model and a failed save leaves no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -57,8 +58,9 @@ def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: di
                    "choose a folder you can write to") from None
     try:
         model.config.tie_word_embeddings = False
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        with _no_progress_bars():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         if metadata is not None:
             (tmp / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n",
                                              encoding="utf-8")
@@ -74,6 +76,20 @@ def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: di
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+@contextlib.contextmanager
+def _no_progress_bars():
+    """transformers draws a bar per shard written; a save is a single step for our callers."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def load_model_folder(path: str | os.PathLike):
