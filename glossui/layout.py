@@ -71,7 +71,7 @@ def build_app(service: Service, default_example: str | None = "wool_shop") -> gr
             with gr.Tab(S.TAB_RUNS, id="runs"):
                 runs = build_runs_tab()
             with gr.Tab(S.TAB_EXPORT, id="export"):
-                export = build_export_tab()
+                export = build_export_tab(str(service.exports_dir))
         spec_inputs = [gloss["fields"][n] for n in SPEC_FIELDS]
 
         # Gloss tab

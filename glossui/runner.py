@@ -166,6 +166,8 @@ class Runner:
         state = st["state"]
         if state == "failed":
             status = render.md(S.MODEL_STATES["failed"]) + "\n\n" + render.problems_md(st.get("problems") or [])
+            if st.get("info"):
+                status += "\n\n" + render.md(S.MODEL_KEPT.format(name=st["info"].get("name", "")))
         else:
             status = render.md(S.MODEL_STATES[state].format(name=st.get("name", ""), message=st.get("message", "")))
         info = st.get("info") or {}

@@ -70,7 +70,9 @@ MODEL_STATES = {
     "ready": "Ready: {name}.",
     "failed": "Could not load the model.",
 }
+MODEL_KEPT = "The model loaded before, {name}, is still in use."
 MODEL_INFO_HEAD = ["Property", "Value"]
+MODEL_INFO_LABEL = "The loaded model"
 MODEL_PROGRESS = "Model loading progress"
 
 # -- Initialize tab --------------------------------------------------------------------------
@@ -178,6 +180,7 @@ EXPORT_HEAD = ("Take a trained run out of Gloss Lab: as a PEFT adapter with the 
 EXPORT_ADAPTER = "Download the adapter (zip)"
 EXPORT_MERGED = "Save a merged model folder"
 EXPORT_FOLDER = "Folder name for the merged model"
+EXPORT_FOLDER_INFO = "A plain folder name (letters, digits, '-', '_', '.'); it is saved in {folder}. Empty: named after the run."
 EXPORT_FILE = "Adapter archive"
 EXPORT_DONE = "Saved to `{path}`."
 HOW_TO_LOAD_TITLE = "How to load it"

@@ -223,6 +223,18 @@ def test_bad_input_is_reported_inline_and_the_page_keeps_working(page, tmp_path)
     assert "Traceback" not in body and 'File "' not in body
     shot(pg, tmp_path, "01-problems")
 
+    # A model folder that is not there: the Model tab says so, naming the field and the fix.
+    open_tab(pg, "2. Model")
+    pg.locator("#model-name textarea, #model-name input").first.fill(str(tmp_path / "no-such-model"))
+    pg.locator("#model-load").click()
+    pg.wait_for_function("() => document.querySelector('#model-status').innerText.includes('Could not load')")
+    text = status_text(pg, "model-status")
+    assert "model" in text and "does not exist" in text and "Hugging Face id" in text
+    shot(pg, tmp_path, "01-model-problem")
+    pg.locator("#model-name textarea, #model-name input").first.fill("")
+    pg.locator("#model-load").click()
+    pg.wait_for_function("() => document.querySelector('#model-status').innerText.includes('Ready')")
+
     # A valid action afterwards still works.
     load_spec(pg, tmp_path)
     pg.locator("#check-spec").click()

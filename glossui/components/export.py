@@ -7,7 +7,7 @@ import gradio as gr
 from glossui import strings as S
 
 
-def build_export_tab() -> dict:
+def build_export_tab(exports_dir: str) -> dict:
     c: dict = {}
     gr.Markdown(S.EXPORT_HEAD)
     with gr.Row(equal_height=False):
@@ -18,7 +18,8 @@ def build_export_tab() -> dict:
             c["adapter"] = gr.Button(S.EXPORT_ADAPTER, variant="primary", elem_id="export-adapter")
             c["file"] = gr.File(label=S.EXPORT_FILE, interactive=False, visible=False, elem_id="export-file")
         with gr.Column():
-            c["folder"] = gr.Textbox(label=S.EXPORT_FOLDER, elem_id="export-folder")
+            c["folder"] = gr.Textbox(label=S.EXPORT_FOLDER, info=S.EXPORT_FOLDER_INFO.format(folder=exports_dir),
+                                     elem_id="export-folder")
             c["merged"] = gr.Button(S.EXPORT_MERGED, elem_id="export-merged")
     c["message"] = gr.Markdown(elem_id="export-message", container=True)
     # Plain text (not gr.Code, whose syntax colours are too faint to read), with a copy button.

@@ -16,7 +16,7 @@ def build_model_tab(default_name: str) -> dict:
         c["load"] = gr.Button(S.MODEL_LOAD, variant="primary", scale=1, size="md", elem_id="model-load")
     c["progress"] = gr.HTML(elem_id="model-progress")
     c["status"] = gr.Markdown(elem_id="model-status", container=True)
-    c["info"] = gr.Dataframe(label=S.MODEL_INFO_HEAD[0] + "s of the loaded model", interactive=False,
+    c["info"] = gr.Dataframe(label=S.MODEL_INFO_LABEL, interactive=False,
                              datatype="str", elem_id="model-info")
     c["timer"] = gr.Timer(0.5, active=False)
     return c
