@@ -113,7 +113,7 @@ def build_app(service: Service, default_example: str | None = "wool_shop") -> gr
                                   show_progress="hidden")
 
         # Compare tab: the same settings, for every chosen strategy and seed.
-        compare_outputs = [compare["job"], compare["status"], compare["progress"], compare["plot"],
+        compare_outputs = [compare["job"], compare["status"], compare["progress"], compare["plot"], compare["data"],
                            compare["table"], compare["files"], compare["timer"]]
         compare["start"].click(runner.start_comparison,
                                [compare["strategies"], compare["seeds"]] + init_inputs + ft_inputs + spec_inputs,

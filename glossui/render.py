@@ -176,6 +176,13 @@ def compare_table(rows: list[dict]) -> dict:
     return table(COMPARE_HEAD, data)
 
 
+def series_table(series: dict[str, list[dict]], limit: int = 400) -> dict:
+    """The comparison chart's data as a table: validation loss of each strategy by epoch."""
+    rows = [[name, e.get("step"), e.get("epoch"), e.get("eval_loss")]
+            for name, events in series.items() for e in events if e.get("eval_loss") is not None]
+    return table(["Strategy", "Step", "Epoch", "Validation loss"], rows[-limit:])
+
+
 def run_result_rows(result: dict) -> list[list]:
     """Key numbers of a fine-tuning run (its ``row``), before → after where both exist."""
     row = result.get("row") or {}

@@ -228,11 +228,16 @@ class Runner:
         own = (result.get("cosines") or {}).get(result["strategy"], {})
         rows += [[f"Cosine of the input row with the '{other}' vector", cos]
                  for other, cos in own.items() if other != result["strategy"]]
+        details = result.get("details") or {}
+        history = details.get("history") or []
+        if history:  # the optimization curve in words (the chart's text alternative)
+            rows += [["Input optimization: validation loss at the start / at the best epoch",
+                      f"{render.num(details.get('initial_val_loss'))} / {render.num(details.get('best_val_loss'))}"],
+                     ["Input optimization: best epoch of the epochs run",
+                      f"{details.get('best_epoch')} of {len(history)}"]]
         fit = render.key_values(rows)
         quality = render.key_values(render.quality_rows(result.get("quality") or {}))
         ranks = render.rank_table(result.get("testing") or [])
-        details = result.get("details") or {}
-        history = details.get("history") or []
         plot = gr.update(value=plots.optimization_figure(history, details.get("best_epoch")), visible=True) \
             if history else gr.update(visible=False)
         nearest = render.nearest_table(result.get("nearest") or {})
@@ -316,7 +321,7 @@ class Runner:
         return self.train_view(state, log_scale, force=False)
 
     # -- Compare tab -------------------------------------------------------------------------
-    @handler(message=1, outputs=7)
+    @handler(message=1, outputs=8)
     def start_comparison(self, *values) -> tuple:
         """Inputs: strategies, seeds, init fields, fine-tuning fields, spec fields."""
         strategies, seeds, init, ft, spec = self._split(values, with_strategies=True)
@@ -325,10 +330,10 @@ class Runner:
 
     @handler
     def compare_view(self, state: dict | None, log_scale: bool, force: bool = True) -> tuple:
-        """(state, status, progress, plot, results table, download files, timer)."""
+        """(state, status, progress, plot, the plot's data, results table, download files, timer)."""
         job = self._job_state(state, "compare")
         if job is None:
-            return None, render.md(S.COMPARE_NONE), "", gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
+            return None, render.md(S.COMPARE_NONE), "", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
         n = sum(len(v) for v in (job.get("series") or {}).values())
         changed = force or not state or state.get("id") != job["id"] or state.get("n") != n \
             or state.get("status") != job["status"]
@@ -337,13 +342,16 @@ class Runner:
         p = job.get("progress") or {}
         bar = render.progress_html(p.get("fraction"), S.PROGRESS_LABEL, p.get("label", "")) if active else ""
         if not changed:
-            return new_state, render.job_message(job), bar, gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=active)
-        fig = plots.compare_figure(job.get("series") or {}, log_scale)
+            return (new_state, render.job_message(job), bar, gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                    gr.Timer(active=active))
+        series = job.get("series") or {}
+        fig = plots.compare_figure(series, log_scale)
         rows = job.get("rows") or []
         table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         files = gr.update(value=self.service.comparison_files(job["id"]), visible=True) \
             if job["status"] == "done" and rows else gr.update(visible=False)
-        return new_state, render.job_message(job), bar, shown(fig), table, files, gr.Timer(active=active)
+        return (new_state, render.job_message(job), bar, shown(fig), render.series_table(series), table, files,
+                gr.Timer(active=active))
 
     def compare_tick(self, state: dict | None, log_scale: bool) -> tuple:
         return self.compare_view(state, log_scale, force=False)

@@ -136,6 +136,7 @@ COMPARE_SEEDS_INFO = "1 to 10; with several, the table shows mean ± standard de
 COMPARE_START = "Start the comparison"
 COMPARE_PLOT_LABEL = "Validation loss of every strategy"
 COMPARE_TABLE_LABEL = "Results"
+COMPARE_DATA_LABEL = "Validation loss by step (the chart's data)"
 COMPARE_DOWNLOADS = "Download the results"
 COMPARE_NONE = "No comparison yet."
 

@@ -156,6 +156,8 @@ def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(runner):
     assert ranks["headers"][2] == "Rank of the new token"
     assert all(int(r[2]) >= 1 for r in ranks["data"])
     assert plot["visible"] is True and len(plot["value"].data[0].x) == 4
+    best_row = [r for r in fit["value"]["data"] if r[0].startswith("Input optimization: best epoch")]
+    assert best_row and best_row[0][1].endswith("of 4")
     assert {r[0] for r in nearest["data"]} == {"input", "output"}
     assert [r[0] for r in gens["data"]] == spec["generation_prompts"]
     assert any(kw.get("unit") == "epochs" for _, kw in progress.calls)
@@ -240,7 +242,8 @@ def test_stop_without_a_running_job_says_so(runner, jobs):
 
 
 def test_comparison_view_has_the_table_the_overlay_and_downloads(runner, jobs):
-    state, status, bar, fig, table, files, timer = runner.compare_view({"id": jobs["compare"]}, False)
+    state, status, bar, fig, data, table, files, timer = runner.compare_view({"id": jobs["compare"]}, False)
+    assert {r[0] for r in data["data"]} == {"average", "random_both"}
     assert "finished" in status and "Lowest validation loss" in status
     assert [t.name for t in fig["value"].data] == ["average", "random_both"]
     labels = [r[0] for r in table["value"]["data"]]

@@ -22,6 +22,9 @@ def build_compare_tab(strategies: list[dict]) -> dict:
         c["start"] = gr.Button(S.COMPARE_START, variant="primary", elem_id="compare-start")
         c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="compare-stop")
     c.update(job_panel("compare", S.COMPARE_PLOT_LABEL))
+    with gr.Accordion(S.COMPARE_DATA_LABEL, open=False):
+        c["data"] = gr.Dataframe(label=S.COMPARE_DATA_LABEL, interactive=False, datatype="str", max_height=320,
+                                 elem_id="compare-data")
     c["table"] = gr.Dataframe(label=S.COMPARE_TABLE_LABEL, interactive=False, visible=False, datatype="str",
                               wrap=True, elem_id="compare-table")
     c["files"] = gr.File(label=S.COMPARE_DOWNLOADS, file_count="multiple", interactive=False,

@@ -42,7 +42,7 @@ def build_initialize_tab(strategies: list[dict], defaults: dict) -> dict:
         c["fit"] = gr.Dataframe(label=S.FIT_LABEL, column_widths=["70%", "30%"], elem_id="init-fit", **table)
         c["quality"] = gr.Dataframe(label=S.INIT_QUALITY_LABEL, column_widths=["75%", "25%"], elem_id="init-quality",
                                     **table)
-    c["ranks"] = gr.Dataframe(label=S.RANK_TABLE_LABEL, elem_id="init-ranks", **table)
+    c["ranks"] = gr.Dataframe(label=S.RANK_TABLE_LABEL, max_height=900, elem_id="init-ranks", **table)
     c["opt_plot"] = gr.Plot(label=S.OPT_PLOT_LABEL, visible=False, elem_id="init-opt-plot")
     c["nearest"] = gr.Dataframe(label=S.NEAREST_LABEL, elem_id="init-nearest", **table)
     c["generations"] = gr.Dataframe(label=S.INIT_GEN_LABEL, column_widths=["20%", "40%", "40%"],
