@@ -28,7 +28,8 @@ def parse_auth(text: str | None) -> tuple[str, str] | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
-    p = argparse.ArgumentParser(description="Gloss Lab: a new token for a Bliss symbol, initialized, fine-tuned, compared.")
+    p = argparse.ArgumentParser(
+        description="Gloss Lab: a new token for a Bliss symbol, initialized, fine-tuned, compared.")
     p.add_argument("--host", default=env.get("GLOSSLAB_HOST") or env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=int(env.get("GLOSSLAB_PORT") or env.get("GRADIO_SERVER_PORT") or 7860))

@@ -16,7 +16,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import fields as dc_fields
 from pathlib import Path
@@ -47,7 +46,8 @@ def _warm_imports() -> None:
     see a half-initialised module ("cannot import name 'LlamaConfig'"). Importing here, once,
     before the loader thread starts, avoids that race.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM  # noqa: F401
+    from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig,  # noqa: F401
+                              LlamaForCausalLM)
 
     import core.models  # noqa: F401
     import core.pipeline  # noqa: F401
@@ -264,12 +264,6 @@ class Service(RunsMixin):
     def model_status(self) -> dict:
         return self.model.status()
 
-    @staticmethod
-    def check_model(name: str) -> dict:
-        from core import models
-
-        return models.check_model(name or None)
-
     # -- initialization ----------------------------------------------------------------------
     @staticmethod
     def strategies() -> list[dict]:
@@ -295,8 +289,9 @@ class Service(RunsMixin):
     def initialize(self, spec_data: dict, config: dict, on_event: Callable[[dict], None] | None = None) -> dict:
         """Add the token to a copy of the base model with one strategy and evaluate it.
 
-        Returns ``InitResult.to_dict()`` plus ``init_id``; the model itself stays here (the last
-        few are kept) so that nothing with tensors crosses into the page.
+        Returns ``InitResult.to_dict()``; the model itself stays here (the last two are kept, so
+        that a training with the same spec and settings starts from it) and nothing with tensors
+        crosses into the page.
         """
         from core.pipeline import initialize
 
@@ -305,12 +300,10 @@ class Service(RunsMixin):
         base = self.model.get(wait_s=120)
         result = initialize(spec, cfg, base, on_event=on_event)
         out = result.to_dict()
-        init_id = f"init-{int(time.time() * 1000):x}"
         with self._lock:
             self._inits[_fingerprint(spec, cfg, base.name)] = result
             while len(self._inits) > 2:   # each holds a whole model copy
                 self._inits.popitem(last=False)
-        out["init_id"] = init_id
         return out
 
     def _take_init(self, spec: GlossSpec, config, model_name: str):

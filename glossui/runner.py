@@ -333,7 +333,8 @@ class Runner:
         """(state, status, progress, plot, the plot's data, results table, download files, timer)."""
         job = self._job_state(state, "compare")
         if job is None:
-            return None, render.md(S.COMPARE_NONE), "", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
+            return (None, render.md(S.COMPARE_NONE), "", gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                    gr.Timer(active=False))
         n = sum(len(v) for v in (job.get("series") or {}).values())
         changed = force or not state or state.get("id") != job["id"] or state.get("n") != n \
             or state.get("status") != job["status"]
@@ -431,7 +432,8 @@ class Runner:
             return render.md(S.NO_RUN), gr.skip()
         progress(None, desc=S.GENERATING)
         row = self.service.generate(target, prompt or "", max_new_tokens)
-        return render.md(S.GENERATED.format(target=target)), shown(render.generations_table([row["before"]], [row["after"]]))
+        table = render.generations_table([row["before"]], [row["after"]])
+        return render.md(S.GENERATED.format(target=target)), shown(table)
 
     # -- Export tab --------------------------------------------------------------------------
     @handler(message=1, outputs=3)

@@ -82,7 +82,8 @@ INIT_HEAD = ("Choose how the new token's **input** embedding starts; its **outpu
 STRATEGY_LABEL = "Initialization strategy"
 SEED_LABEL = "Random seed"
 RANDOM_SCALE_LABEL = "Scale of random vectors"
-RANDOM_SCALE_INFO = "matched: like the model's embedding rows (fair baseline); unit: unit-variance noise (as in the research)."
+RANDOM_SCALE_INFO = ("matched: like the model's embedding rows (fair baseline); "
+                     "unit: unit-variance noise (as in the research).")
 NEGATIVE_LOGIT_LABEL = "Target logit for negative contexts"
 OPT_TITLE = "Optimization settings (strategy: optimized)"
 OPT_LR_LABEL = "Learning rate"
@@ -181,7 +182,8 @@ EXPORT_HEAD = ("Take a trained run out of Gloss Lab: as a PEFT adapter with the 
 EXPORT_ADAPTER = "Download the adapter (zip)"
 EXPORT_MERGED = "Save a merged model folder"
 EXPORT_FOLDER = "Folder name for the merged model"
-EXPORT_FOLDER_INFO = "A plain folder name (letters, digits, '-', '_', '.'); it is saved in {folder}. Empty: named after the run."
+EXPORT_FOLDER_INFO = ("A plain folder name (letters, digits, '-', '_', '.'); it is saved in {folder}. "
+                      "Empty: named after the run.")
 EXPORT_FILE = "Adapter archive"
 EXPORT_DONE = "Saved to `{path}`."
 HOW_TO_LOAD_TITLE = "How to load it"

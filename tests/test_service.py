@@ -116,7 +116,6 @@ def test_initialize_returns_json_without_tensors(service):
     out = service.initialize(tiny_spec_dict(), service.init_defaults() | {"strategy": "last_token"})
     json.dumps(out, allow_nan=False)
     assert out["strategy"] == "last_token" and out["token"] == "[BLISS_29111]"
-    assert out["init_id"].startswith("init-")
     spec = tiny_spec_dict()
     assert len(out["testing"]) == len(spec["testing_positive_contexts"]) + len(spec["testing_negative_contexts"])
     assert [g["prompt"] for g in out["generations"]] == spec["generation_prompts"]
@@ -129,3 +128,31 @@ def test_initialize_refuses_an_invalid_spec_before_touching_the_model(service):
     with pytest.raises(InputError) as err:
         service.initialize(bad, service.init_defaults())
     assert err.value.fields == ["generation_prompts (item 1)"]
+
+
+def test_training_starts_from_the_kept_initialization_with_the_same_settings(service):
+    init = service.init_defaults() | {"strategy": "first_token"}
+    before = service.initialize(tiny_spec_dict(), init)
+    assert len(service._inits) >= 1
+    ft = {f["name"]: f["default"] for f in service.finetune_fields()} | {"epochs": 1, "batch_size": 4}
+    job = service.start_training(tiny_spec_dict(), init, ft)
+    assert not any("first_token" in key for key in service._inits)   # handed over to the job
+    done = service.runner.wait(job["id"], timeout=300)
+    assert done["status"] == "done", done
+    result = service.job(job["id"])["result"]
+    # the job's "before" evaluation is the kept initialization's, not a new one
+    assert result["evaluation_before"]["testing"] == before["testing"]
+    assert result["init"]["seconds"] == before["seconds"]
+
+
+def test_a_queued_job_reports_its_place_and_stopping_it_keeps_it_from_running(service):
+    ft = {f["name"]: f["default"] for f in service.finetune_fields()} | {"epochs": 3, "batch_size": 2}
+    first = service.start_training(tiny_spec_dict(), service.init_defaults(), ft)
+    second = service.start_training(tiny_spec_dict(), service.init_defaults(), ft)
+    assert second["status"] == "queued" and second["position"] >= 1
+    assert service.stop_job(second["id"])["status"] == "stopped"
+    assert service.runner.wait(first["id"], timeout=300)["status"] == "done"
+    assert service.latest_job("train")["id"] == second["id"]
+    runs = {r["id"]: r for r in service.runs()}
+    assert runs[first["id"]]["status"] == "done" and runs[first["id"]]["targets"] == [first["id"]]
+    assert runs[second["id"]]["status"] == "stopped" and runs[second["id"]]["targets"] == []

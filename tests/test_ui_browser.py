@@ -141,7 +141,9 @@ def example_spec() -> dict:
     from tests.conftest import tiny_spec_dict
 
     name = example_name()
-    return GlossSpec.load(builtin_examples()[name]).to_dict() if name else GlossSpec.from_dict(tiny_spec_dict()).to_dict()
+    if name:
+        return GlossSpec.load(builtin_examples()[name]).to_dict()
+    return GlossSpec.from_dict(tiny_spec_dict()).to_dict()
 
 
 def load_spec(pg, tmp_path: Path) -> dict:
@@ -170,8 +172,8 @@ def table_rows(pg, elem_id: str) -> list[list[str]]:
 
 
 def table_headers(pg, elem_id: str) -> list[str]:
-    return pg.evaluate("id => [...document.querySelectorAll(`#${id} [role=columnheader]`)].map(c => c.innerText.trim())",
-                       elem_id)
+    return pg.evaluate(
+        "id => [...document.querySelectorAll(`#${id} [role=columnheader]`)].map(c => c.innerText.trim())", elem_id)
 
 
 def plot_points(pg, elem_id: str) -> int:
