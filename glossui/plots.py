@@ -28,6 +28,11 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _mode(rows: list) -> str:
+    """Markers while they can be told apart; a plain line for long curves."""
+    return "lines+markers" if len(rows) <= 60 else "lines"
+
+
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, log_scale: bool) -> go.Figure:
     fig.update_layout(
         title=dict(text=_t(title), x=0.01), font=FONT, template="plotly_white",
@@ -68,7 +73,7 @@ def loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss"
         if not rows:
             continue
         fig.add_trace(go.Scatter(
-            x=[e["step"] for e in rows], y=[e[key] for e in rows], name=name, mode="lines+markers",
+            x=[e["step"] for e in rows], y=[e[key] for e in rows], name=name, mode=_mode(rows),
             line=dict(color=PALETTE[i], dash=DASHES[i], width=2.5), marker=dict(symbol=SYMBOLS[i], size=7),
             customdata=[[e.get("epoch")] for e in rows],
             hovertemplate=name + ": %{y:.4f}<br>epoch %{customdata[0]:.2f}<extra></extra>",
@@ -96,7 +101,7 @@ def compare_figure(series: dict[str, list[dict]], log_scale: bool = False,
             continue
         drawn += 1
         fig.add_trace(go.Scatter(
-            x=[e["epoch"] for e in rows], y=[e["eval_loss"] for e in rows], name=_t(name), mode="lines+markers",
+            x=[e["epoch"] for e in rows], y=[e["eval_loss"] for e in rows], name=_t(name), mode=_mode(rows),
             line=dict(color=PALETTE[i % len(PALETTE)], dash=DASHES[i % len(DASHES)], width=2.5),
             marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=7),
             hovertemplate=_t(name) + ": %{y:.4f}<extra></extra>",

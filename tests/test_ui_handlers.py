@@ -332,3 +332,19 @@ def test_app_listens_on_localhost_by_default_and_reads_auth(monkeypatch):
     for bad in ("nopassword", ":pw", "user:"):
         with pytest.raises(SystemExit):
             app.parse_auth(bad)
+
+
+# -- plots -----------------------------------------------------------------------------------------
+def test_loss_figure_marks_the_best_step_and_keeps_labels_literal():
+    from glossui import plots
+
+    events = [{"type": "step", "step": s, "epoch": s / 2, "loss": 3.0 - s * 0.1, "eval_loss": v}
+              for s, v in enumerate([2.0, 1.5, 1.2, 1.4, 1.2])]
+    fig = plots.loss_figure(events, log_scale=True, title="<b>wool</b> shop")
+    best = [t for t in fig.data if t.name.startswith("Best step")]
+    assert best and list(best[0].x) == [2] and list(best[0].y) == [1.2]   # the first of equal minima
+    assert fig.layout.yaxis.type == "log" and fig.layout.title.text == "&lt;b&gt;wool&lt;/b&gt; shop"
+    empty = plots.loss_figure([], title="x")
+    assert not empty.data and "No loss yet" in empty.layout.annotations[0].text
+    overlay = plots.compare_figure({"average": events, "<i>x</i>": events[:2]})
+    assert [t.name for t in overlay.data] == ["average", "&lt;i&gt;x&lt;/i&gt;"]

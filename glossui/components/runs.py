@@ -12,7 +12,8 @@ def build_runs_tab() -> dict:
     c: dict = {}
     gr.Markdown(S.RUNS_HEAD)
     c["table"] = gr.Dataframe(label=S.RUNS_TABLE_LABEL, interactive=False, datatype="str", wrap=True,
-                              max_height=320, elem_id="runs-table")
+                              max_height=320, column_widths=["21%", "8%", "27%", "8%", "12%", "12%", "12%"],
+                              elem_id="runs-table")
     with gr.Row(equal_height=False):
         c["pick"] = gr.Dropdown(choices=[], label=S.RUN_PICK, scale=3, elem_id="runs-pick")
         c["open"] = gr.Button(S.RUN_OPEN, variant="primary", scale=1, size="md", elem_id="runs-open")
