@@ -32,8 +32,27 @@ def plain(text) -> str:
 
 
 def problem_text(p: dict) -> str:
-    text = S.PROBLEM_LINE.format(field=p.get("field", ""), problem=p.get("problem", ""))
+    text = S.PROBLEM_LINE.format(field=field_label(p.get("field", "")), problem=p.get("problem", ""))
     return text + (S.PROBLEM_FIX.format(fix=p["fix"]) if p.get("fix") else "")
+
+
+_ITEM = re.compile(r"^(?P<name>[^()]+?)(?: \(item (?P<item>\d+)\))?$")
+
+
+def field_label(field: str) -> str:
+    """The page's name for a field, with the name the JSON and the engine use:
+    "positive_contexts (item 3)" -> "Positive contexts (positive_contexts, item 3)"."""
+    m = _ITEM.match(field or "")
+    if not m:
+        return field
+    name, item = m.group("name"), m.group("item")
+    labels = S.FIELD_LABELS | S.INIT_LABELS | S.FT_LABELS | S.OTHER_LABELS
+    label = labels.get(name)
+    if label is None:
+        return field
+    if label.casefold() == name.casefold():
+        return f"{label}, item {item}" if item else label
+    return f"{label} ({name}" + (f", item {item})" if item else ")")
 
 
 def problems_md(problems: list[dict]) -> str:
@@ -44,7 +63,7 @@ def problems_md(problems: list[dict]) -> str:
     lines = [S.SPEC_PROBLEMS.format(n=n, s="" if n == 1 else "s"), ""]
     for p in problems:
         fix = f" — {md(p['fix'])}" if p.get("fix") else ""
-        lines.append(f"- **{md(p.get('field', ''))}**: {md(p.get('problem', ''))}{fix}")
+        lines.append(f"- **{md(field_label(p.get('field', '')))}**: {md(p.get('problem', ''))}{fix}")
     return "\n".join(lines)
 
 

@@ -218,6 +218,18 @@ FT_LABELS = {
     "pad_to_length": "Pad every sentence to N tokens",
     "eval_batch_size": "Validation batch size",
 }
+INIT_LABELS = {
+    "strategy": STRATEGY_LABEL,
+    "seed": SEED_LABEL,
+    "random_scale": RANDOM_SCALE_LABEL,
+    "negative_logit": NEGATIVE_LOGIT_LABEL,
+    "opt_lr": "Optimization learning rate",
+    "opt_epochs": "Optimization epochs",
+    "opt_init": "Optimization start",
+    "opt_batch_size": "Optimization batch size",
+}
+OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "strategies": COMPARE_STRATEGIES, "seeds": COMPARE_SEEDS,
+                "export name": EXPORT_FOLDER, "model": "Model", "run": RUN_PICK}
 HYPER_TITLE = "QLoRA hyperparameters (research defaults)"
 ADVANCED_TITLE = "Advanced settings"
 RANGE_INFO = "{lo} to {hi}. "

@@ -219,8 +219,8 @@ def test_bad_input_is_reported_inline_and_the_page_keeps_working(page, tmp_path)
     pg.locator("#check-spec").click()
     pg.wait_for_function("() => document.querySelector('#spec-status').innerText.includes('problem')")
     text = status.inner_text()
-    assert "glosses" in text and "generation_prompts (item 1)" in text and "{placeholder}" in text
-    assert "positive_contexts: has 2 items, needs at least 3" in text
+    assert "Gloss or glosses (glosses)" in text and "Generation prompts (generation_prompts, item 1)" in text
+    assert "{placeholder}" in text and "Positive contexts (positive_contexts): has 2 items, needs at least 3" in text
     body = pg.locator("body").inner_text()
     assert "Traceback" not in body and 'File "' not in body
     shot(pg, tmp_path, "01-problems")

@@ -63,7 +63,8 @@ def test_check_lists_every_problem_with_field_and_fix(runner):
     spec = tiny_spec_dict() | {"positive_contexts": ["only one"], "generation_prompts": ["no slot"]}
     status = runner.check_spec(*values(spec))
     assert "2 problems" in status
-    assert "positive\\_contexts" in status and "generation\\_prompts \\(item 1\\)" in status
+    assert "Positive contexts \\(positive\\_contexts\\)" in status
+    assert "Generation prompts \\(generation\\_prompts, item 1\\)" in status
     assert "add 2 more" in status
     assert runner.check_spec(*values()).startswith("The spec is valid for tiny")
 
@@ -229,7 +230,7 @@ def test_bad_hyperparameters_are_listed_inline_with_their_fields(runner):
     out = runner.start_training(*init_values(runner), *ft_values(runner, epochs=0, learning_rate=float("nan"),
                                                                  batch_size=50), *values())
     message = out[1]
-    assert "epochs" in message and "learning\\_rate" in message
+    assert "**Epochs**" in message and "Learning rate \\(learning\\_rate\\)" in message
     assert all(o == gr.skip() for i, o in enumerate(out) if i != 1)
     # batch larger than the data is checked against the spec
     out = runner.start_training(*init_values(runner), *ft_values(runner, batch_size=50), *values())
@@ -281,7 +282,7 @@ def test_generations_side_by_side_and_a_custom_prompt(runner, jobs):
         "With the token (after)"]
     assert [r[0] for r in table["value"]["data"]] == tiny_spec_dict()["generation_prompts"]
     message, table = runner.generate_custom(jobs["train"], "no placeholder", 8, Progress())
-    assert "**prompt**" in message and "\\{placeholder\\}" in message and table == gr.skip()
+    assert "Your own prompt \\(prompt\\)" in message and "\\{placeholder\\}" in message and table == gr.skip()
     message, table = runner.generate_custom(jobs["train"], "She went to the {placeholder} and", 6, Progress())
     row = table["value"]["data"][0]
     assert row[0] == "She went to the {placeholder} and"
