@@ -145,7 +145,7 @@ COMPARE_NONE = "No comparison yet."
 GENERATE_HEAD = ("For every prompt of the run's spec: the text generated with the gloss and with the new "
                  "token, before and after fine-tuning, side by side.")
 RUN_PICK = "Run"
-RUN_PICK_INFO = "A finished, stopped or interrupted fine-tuning run."
+RUN_PICK_INFO = "A trained model: a fine-tuning run that finished or was stopped, or one member of a comparison."
 GENERATIONS_LABEL = "Generations side by side"
 GENERATIONS_HEAD = ["Prompt", "With the gloss (before)", "With the token (before)",
                     "With the gloss (after)", "With the token (after)"]
