@@ -154,7 +154,13 @@ def build_app(service: Service, default_example: str | None = "wool_shop") -> gr
         demo.load(runner.model_tick, None, model_outputs)
         demo.load(runner.strategy_help, init["strategy"], [init["strategy_help"], init["opt_accordion"]])
         demo.load(runner.train_strategy_note, init["strategy"], train["strategy_note"])
-        demo.load(runner.on_load, None, train_outputs + compare_outputs + run_lists)
+        # This browser's own jobs, kept in its local storage: a reload reattaches to them (not to
+        # another user's job), falling back to the running or latest job when it has none.
+        remembered = gr.BrowserState({}, storage_key="glosslab-jobs")
+        for kind, panel in (("train", train), ("compare", compare)):
+            panel["job"].change(runner.remember(kind), [panel["job"], remembered], remembered,
+                                show_progress="hidden", queue=False)
+        demo.load(runner.on_load, remembered, train_outputs + compare_outputs + run_lists)
     demo.queue(default_concurrency_limit=4)
     return demo
 

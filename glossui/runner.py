@@ -454,9 +454,28 @@ class Runner:
         return render.md(out["message"]), shown(out["how_to_load"])
 
     # -- page load ---------------------------------------------------------------------------
-    def on_load(self, log_scale: bool = False) -> tuple:
-        """Reattach to the running (or latest) jobs and list the runs: train view, compare view, runs."""
-        return (*self.train_view(None, log_scale), *self.compare_view(None, log_scale), *self.refresh_runs(None))
+    def on_load(self, remembered: dict | None = None, log_scale: bool = False) -> tuple:
+        """Reattach to this browser's jobs (else the running or latest ones) and list the runs:
+        train view, compare view, runs."""
+        remembered = remembered if isinstance(remembered, dict) else {}
+
+        def state(kind: str) -> dict | None:
+            job_id = remembered.get(kind)
+            return {"id": job_id} if isinstance(job_id, str) and job_id else None
+
+        return (*self.train_view(state("train"), log_scale), *self.compare_view(state("compare"), log_scale),
+                *self.refresh_runs(None))
+
+    @staticmethod
+    def remember(kind: str):
+        """A handler that records the job a tab now watches in this browser's storage."""
+        def remember(state: dict | None, remembered: dict | None) -> dict:
+            remembered = dict(remembered) if isinstance(remembered, dict) else {}
+            if isinstance(state, dict) and state.get("id"):
+                remembered[kind] = state["id"]
+            return remembered
+        remember.__name__ = f"remember_{kind}_job"
+        return remember
 
     @handler
     def refresh_on_finish(self, state: dict | None, current: str | None) -> tuple:

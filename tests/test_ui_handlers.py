@@ -305,8 +305,20 @@ def test_export_adapter_zip_and_merged_folder_names_are_checked(runner, jobs, tm
 
 
 def test_page_load_reattaches_to_the_latest_jobs(runner, jobs):
-    out = runner.on_load(False)
+    out = runner.on_load({}, False)
     assert out[0]["id"] == jobs["train"] and out[7]["id"] == jobs["compare"]
+
+
+def test_page_load_reattaches_to_this_browsers_own_job(runner, jobs):
+    """Another user's later job does not replace the one this browser remembers."""
+    other = runner.start_training(*init_values(runner), *ft_values(runner, epochs=1), *values())[0]["id"]
+    assert runner.service.runner.wait(other, timeout=600)["status"] == "done"
+    assert runner.on_load({}, False)[0]["id"] == other  # a fresh browser sees the latest job
+    mine = runner.on_load({"train": jobs["train"], "compare": jobs["compare"]}, False)
+    assert mine[0]["id"] == jobs["train"] and mine[7]["id"] == jobs["compare"]
+    remembered = runner.remember("train")({"id": other}, {"compare": jobs["compare"]})
+    assert remembered == {"train": other, "compare": jobs["compare"]}
+    assert runner.on_load({"train": "20000101-000000-gone-000000"}, False)[0]["id"] == other  # deleted: latest
 
 
 def test_delete_asks_first_then_removes_the_run(runner, jobs):
