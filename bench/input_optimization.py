@@ -9,11 +9,11 @@ Both timings include computing the targets (and, for ours, the prefix caches).
 Prints both times, both final validation losses, and last a line ``speedup: <ratio>``.
 The bar: speedup >= 20 with final validation losses within 0.01 of each other.
 
-Timing: by default both run on one thread and the speedup is the ratio of this process's CPU
-time, which measures the work each does even when other programs share the machine (wall-clock
-ratios on a busy machine swing by a third either way; both are printed). With ``--threads N``
-(N > 1) the speedup is the wall-clock ratio, since CPU time then includes threads waiting on
-each other.
+Defaults are the product's: the optimized strategy's default epochs and learning rate
+(``InitConfig``), and torch's own thread count, as the app and the CLI run. The speedup is then
+the wall-clock ratio. On a machine shared with other programs, ``--threads 1`` measures the ratio
+of this process's CPU time instead, which counts the work each does whatever else runs (wall-clock
+ratios on a busy machine swing by a third either way; both are printed).
 
     python bench/input_optimization.py                      # default model, data/wool_shop.json
     python bench/input_optimization.py --spec my_spec.json --epochs 20 --threads 1
@@ -37,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default=str(ROOT / "data" / "wool_shop.json"), help="gloss spec JSON")
     parser.add_argument("--model", default=None, help="model name or folder (default: the embedded SmolLM2)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=0.01)
+    from core.strategies import InitConfig
+
+    defaults = InitConfig()
+    parser.add_argument("--epochs", type=int, default=defaults.opt_epochs, help="default: the strategy's default")
+    parser.add_argument("--lr", type=float, default=defaults.opt_lr, help="default: the strategy's default")
     parser.add_argument("--init", choices=("average", "random"), default="average")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see the module help)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's choice; 1 for CPU-time ratios on a busy machine)")
     args = parser.parse_args(argv)
 
     import torch
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.errors import InputError
 
-    torch.set_num_threads(max(1, args.threads))
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     try:
         loaded = load_model(args.model)
         model, tokenizer = loaded.model, loaded.tokenizer
