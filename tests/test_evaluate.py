@@ -16,9 +16,14 @@ def tiny_with_token(tiny, tiny_spec):
     model, tokenizer = tiny
     g = torch.Generator().manual_seed(5)
     hidden = model.config.hidden_size
-    # A large output row makes the new token's ranks spread over the whole range.
-    token_id = add_token(model, tokenizer, TOKEN, torch.randn(hidden, generator=g),
-                         3 * torch.randn(hidden, generator=g))
+    # The output row points along the first testing context's last hidden state (plus noise), so
+    # the new token ranks near the top there and lower elsewhere: ranks spread over the range.
+    ids = tokenizer.encode(tiny_spec.testing_positive_contexts[0], add_special_tokens=False)
+    with torch.no_grad():
+        h = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0, -1]
+    direction = h / h.norm() + 0.5 * torch.randn(hidden, generator=g) / hidden**0.5
+    scale = 0.3 * float(model.get_output_embeddings().weight.norm(dim=1).mean())
+    token_id = add_token(model, tokenizer, TOKEN, torch.randn(hidden, generator=g), scale * direction)
     return model, tokenizer, tiny_spec, token_id
 
 
