@@ -22,7 +22,7 @@ def tiny_with_token(tiny, tiny_spec):
     with torch.no_grad():
         h = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0, -1]
     direction = h / h.norm() + 0.5 * torch.randn(hidden, generator=g) / hidden**0.5
-    scale = 0.3 * float(model.get_output_embeddings().weight.norm(dim=1).mean())
+    scale = 0.3 * float(model.get_output_embeddings().weight.detach().norm(dim=1).mean())
     token_id = add_token(model, tokenizer, TOKEN, torch.randn(hidden, generator=g), scale * direction)
     return model, tokenizer, tiny_spec, token_id
 
