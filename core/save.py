@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from core.atomic import replace_dir
 from core.errors import fail
 
 METADATA_FILE = "glosslab.json"
@@ -64,18 +65,10 @@ def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: di
         if metadata is not None:
             (tmp / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n",
                                              encoding="utf-8")
-        if out.exists():
-            # Two renames keep a complete folder at ``out`` except for one instant between them.
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-            os.replace(out, old / "model")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+    return replace_dir(tmp, out)
 
 
 @contextlib.contextmanager

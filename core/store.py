@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.atomic import replace_dir
 from core.errors import fail
 from core.events import json_safe, read_jsonl
 from core.spec import atomic_write_text
@@ -212,17 +213,10 @@ class RunStore:
         tmp.mkdir()
         try:
             writer(tmp)
-            if final.exists():
-                old = final.parent / f".{final.name}.old-{secrets.token_hex(3)}"
-                os.rename(final, old)
-                os.rename(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return final
+        return replace_dir(tmp, final)
 
     def delete(self, run_id: str) -> None:
         """Remove a finished run (renamed away first, so a reader never sees half a folder)."""
