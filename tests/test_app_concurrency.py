@@ -19,7 +19,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from gradio_client import Client
 
 from core.events import step_events
@@ -29,7 +28,7 @@ from core.store import FINISHED, RUN_ID, STATUSES, RunStore
 from glossui.runner import INIT_FIELDS
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure
-from tests.test_ui_browser import start_app, stop_app
+from tests.test_ui_browser import app  # noqa: F401 - the module-scoped app on the tiny model
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 RUNS_HEAD = ["Run", "Kind", "Title", "Status", "Created", "Finished", "Error"]
@@ -91,14 +90,6 @@ def wait_job(client: Client, timeout_s: float = JOB_TIMEOUT_S) -> tuple:
 
 
 # -- the test ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("concurrency")
-    proc, url = start_app(folder / "runs", folder / "app.log")
-    yield url, folder / "runs"
-    stop_app(proc)
-
-
 # Two users, each with their own symbol, strategy and schedule: 4 sentences, so A trains
 # 3 epochs x 4 steps = 12 steps and B 2 epochs x 2 steps = 4 steps.
 USERS = {
