@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from core import limits
+from core.spec import limits
 
 
 def parse_auth(text: str | None) -> tuple[str, str] | None:

@@ -8,7 +8,7 @@ the research script was slow:
   forward for the token rows (which builds the whole effective embedding and output matrices at
   every pass and a gradient for every row of the output matrix);
 * ours: each batch padded to its longest sentence, validation sentences in one batch, the token
-  rows computed on their own (``core.finetune._row_forward``).
+  rows computed on their own (``core.train.finetune._row_forward``).
 
 Printed: each epoch's time, the validation loss after the epoch (both as the trainer reports it and
 measured identically for both models, token-weighted, on the last step's weights), real tokens per
@@ -44,8 +44,8 @@ def matmul_peak(dtype: torch.dtype, n: int = 1536, reps: int = 6) -> float:
 
 
 def run(label: str, init, spec, config, reference: bool):
-    from core.finetune import train, validation_loss
-    from core.qlora import prepare, token_rows
+    from core.train.finetune import train, validation_loss
+    from core.train.qlora import prepare, token_rows
 
     model = prepare(init.model, init.token_id, config)
     if reference:
@@ -71,13 +71,13 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from core.errors import InputError
-    from core.finetune import FinetuneConfig
-    from core.models import load_model
-    from core.pipeline import initialize
-    from core.qlora import compute_dtype, pick_device
-    from core.spec import GlossSpec
-    from core.strategies import InitConfig
+    from core.spec.errors import InputError
+    from core.train.finetune import FinetuneConfig
+    from core.model.loading import load_model
+    from core.experiment.pipeline import initialize
+    from core.train.qlora import compute_dtype, pick_device
+    from core.spec.gloss import GlossSpec
+    from core.embedding.strategies import InitConfig
 
     try:
         base = load_model(args.model)

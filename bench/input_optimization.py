@@ -1,7 +1,7 @@
 """Benchmark: the optimized input embedding, cached and batched vs the straightforward way.
 
-Runs ``core.optimize.optimize_input_embedding`` (every context's key/value cache computed once, one
-batched step over all contexts) and ``core.optimize.reference_optimize`` (a full forward pass over
+Runs ``core.embedding.optimize.optimize_input_embedding`` (every context's key/value cache computed once, one
+batched step over all contexts) and ``core.embedding.optimize.reference_optimize`` (a full forward pass over
 each context plus the vector, one context at a time, at every step, as the research did) for the
 same epochs from the same start, on the same model and spec, one after the other in this process.
 Both timings include computing the targets (and, for ours, the prefix caches).
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", default=str(ROOT / "data" / "wool_shop.json"), help="gloss spec JSON")
     parser.add_argument("--model", default=None, help="model name or folder (default: the embedded SmolLM2)")
-    from core.strategies import InitConfig
+    from core.embedding.strategies import InitConfig
 
     defaults = InitConfig()
     parser.add_argument("--epochs", type=int, default=defaults.opt_epochs, help="default: the strategy's default")
@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from core.models import load_model
-    from core.optimize import optimize_input_embedding, reference_optimize
-    from core.spec import GlossSpec, check_spec
-    from core.strategies import InitConfig, input_vectors
+    from core.model.loading import load_model
+    from core.embedding.optimize import optimize_input_embedding, reference_optimize
+    from core.spec.gloss import GlossSpec, check_spec
+    from core.embedding.strategies import InitConfig, input_vectors
 
-    from core.errors import InputError
+    from core.spec.errors import InputError
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -1,8 +1,8 @@
-"""``python -m core``: the command line (see core/cli.py)."""
+"""``python -m core``: the command line (see core/cli/main.py)."""
 
 import sys
 
-from core.cli import main
+from core.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,10 +21,10 @@ from dataclasses import fields as dc_fields
 from pathlib import Path
 from typing import Any, Callable
 
-from core import limits
-from core.errors import InputError, Problem, fail
+from core.spec import limits
+from core.spec.errors import InputError, Problem, fail
 from core.service_runs import RunsMixin
-from core.spec import FIELD_HELP, LIST_FIELDS, GlossSpec, builtin_examples, load_example
+from core.spec.gloss import FIELD_HELP, LIST_FIELDS, GlossSpec, builtin_examples, load_example
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def _warm_imports() -> None:
     from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig,  # noqa: F401
                               LlamaForCausalLM)
 
-    import core.models  # noqa: F401
-    import core.pipeline  # noqa: F401
+    import core.model.loading  # noqa: F401
+    import core.experiment.pipeline  # noqa: F401
 
 
 def problems_of(exc: InputError) -> list[dict]:
@@ -62,7 +62,7 @@ class ModelSlot:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loaded = None          # core.models.LoadedModel once ready
+        self._loaded = None          # core.model.loading.LoadedModel once ready
         self._thread: threading.Thread | None = None
         self._status: dict[str, Any] = {"state": "idle", "request": "", "name": "", "message": "",
                                         "progress": 0.0, "info": None, "problems": []}
@@ -97,7 +97,7 @@ class ModelSlot:
         return self.status()
 
     def _load(self, request: str) -> None:
-        from core import models
+        from core.model import loading as models
 
         try:
             info = models.check_model(request or None)
@@ -205,7 +205,7 @@ class Service(RunsMixin):
         if with_tokenizer:
             tokenizer = self._tokenizer()
             if tokenizer is not None:
-                from core.spec import validate_for_tokenizer
+                from core.spec.gloss import validate_for_tokenizer
 
                 return [p.to_dict() for p in validate_for_tokenizer(spec, tokenizer)]
         return []
@@ -268,21 +268,21 @@ class Service(RunsMixin):
     @staticmethod
     def strategies() -> list[dict]:
         """Every strategy: name, label, one-line help, whether its output row is calculated."""
-        from core.strategies import RESEARCH_STRATEGIES, STRATEGIES
+        from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES
 
         return [{"name": s.name, "label": s.label, "help": s.help, "calculated_output": s.calculated_output,
                  "research": s.name in RESEARCH_STRATEGIES} for s in STRATEGIES.values()]
 
     @staticmethod
     def init_defaults() -> dict:
-        from core.strategies import InitConfig
+        from core.embedding.strategies import InitConfig
 
         return InitConfig().to_dict()
 
     @staticmethod
     def init_config(values: dict):
         """An ``InitConfig`` from widget values (numbers from the page may arrive as floats)."""
-        from core.strategies import InitConfig
+        from core.embedding.strategies import InitConfig
 
         return InitConfig(**_whole_numbers(values, ("seed", "opt_epochs", "opt_batch_size")))
 
@@ -293,7 +293,7 @@ class Service(RunsMixin):
         that a training with the same spec and settings starts from it) and nothing with tensors
         crosses into the page.
         """
-        from core.pipeline import initialize
+        from core.experiment.pipeline import initialize
 
         cfg = self.init_config(config)
         spec = self.spec(spec_data)
@@ -322,8 +322,8 @@ class Service(RunsMixin):
         """
         import typing
 
-        from core.finetune import FIELD_HELP as FT_HELP
-        from core.finetune import FinetuneConfig
+        from core.train.finetune import FIELD_HELP as FT_HELP
+        from core.train.finetune import FinetuneConfig
 
         hints = typing.get_type_hints(FinetuneConfig)
         defaults = FinetuneConfig()
@@ -351,12 +351,12 @@ class Service(RunsMixin):
 
     @staticmethod
     def finetune_config(values: dict):
-        from core.finetune import FinetuneConfig
+        from core.train.finetune import FinetuneConfig
 
         return FinetuneConfig.from_dict(dict(values))
 
 
-# Fine-tuning fields and the ranges in core.limits that bound them (shown beside each field).
+# Fine-tuning fields and the ranges in core.spec.limits that bound them (shown beside each field).
 _RANGES = {"learning_rate": "LEARNING_RATE", "epochs": "EPOCHS", "batch_size": "BATCH_SIZE",
            "grad_accum": "GRAD_ACCUM", "warmup_ratio": "WARMUP_RATIO", "weight_decay": "WEIGHT_DECAY",
            "max_grad_norm": "MAX_GRAD_NORM", "eval_every": "EVAL_EVERY", "lora_r": "LORA_RANK",

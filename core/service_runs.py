@@ -17,10 +17,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from core import limits
-from core.errors import Collector, InputError, Problem, fail
-from core.events import step_events
-from core.spec import PLACEHOLDER, GlossSpec, _bad_character
+from core.spec import limits
+from core.spec.errors import Collector, InputError, Problem, fail
+from core.train.events import step_events
+from core.spec.gloss import PLACEHOLDER, GlossSpec, _bad_character
 
 ACTIVE = ("queued", "running", "stopping")
 # Columns of the comparison CSV (the JSON keeps every number).
@@ -53,7 +53,7 @@ class RunsMixin:
     # -- the process-wide runner and store -----------------------------------------------------
     @property
     def store(self):
-        from core.store import RunStore
+        from core.runs.store import RunStore
 
         if self._store is None:
             self._store = RunStore(self.runs_dir)
@@ -61,7 +61,7 @@ class RunsMixin:
 
     @property
     def runner(self):
-        from core.jobs import JobRunner
+        from core.runs.jobs import JobRunner
 
         if self._runner is None:
             self._runner = JobRunner(self.store)
@@ -88,7 +88,7 @@ class RunsMixin:
 
     def start_training(self, spec_data: dict, init: dict, finetune: dict) -> dict:
         """Queue a fine-tuning job (one strategy); returns the job as ``job()`` shows it."""
-        from core.compare import submit_finetune
+        from core.runs.submit import submit_finetune
 
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
         base = self.model.get(wait_s=120)
@@ -97,7 +97,8 @@ class RunsMixin:
         return self.job(ticket.job_id)
 
     def start_comparison(self, spec_data: dict, strategies: list[str], seeds, init: dict, finetune: dict) -> dict:
-        from core.compare import CompareConfig, submit_comparison
+        from core.experiment.compare import CompareConfig
+        from core.runs.submit import submit_comparison
 
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
         if isinstance(seeds, float) and seeds.is_integer():
@@ -207,16 +208,16 @@ class RunsMixin:
         with self._cache_lock:
             if target in self._models_cache:
                 return self._models_cache[target]
-        from core.export import load_adapter, read_adapter_metadata
-        from core.pipeline import initialize
-        from core.strategies import InitConfig
+        from core.runs.export import load_adapter, read_adapter_metadata
+        from core.experiment.pipeline import initialize
+        from core.embedding.strategies import InitConfig
 
         run_id, member = self._target(target)
         folder = self.store.adapter_path(run_id, member)
         meta = read_adapter_metadata(folder)
         base = self.model.get(wait_s=120)
         if base.name != meta["base_model"]:
-            from core.models import load_model
+            from core.model.loading import load_model
 
             base = load_model(meta["base_model"])
         spec = GlossSpec.from_dict(self.store.spec(run_id))
@@ -235,10 +236,10 @@ class RunsMixin:
 
     def generate(self, target: str, prompt: str, max_new_tokens) -> dict:
         """A custom prompt with {placeholder}, filled with the gloss and with the token, before and
-        after fine-tuning: {"before": row, "after": row} as ``core.evaluate.generations`` rows."""
+        after fine-tuning: {"before": row, "after": row} as ``core.experiment.evaluate.generations`` rows."""
         from dataclasses import replace
 
-        from core.evaluate import generations
+        from core.experiment.evaluate import generations
 
         c = Collector()
         prompt = (prompt or "").strip()
@@ -267,7 +268,7 @@ class RunsMixin:
 
     def export_adapter(self, target: str) -> dict:
         """The target's adapter folder as a zip to download, and how to load it."""
-        from core.export import read_adapter_metadata, usage
+        from core.runs.export import read_adapter_metadata, usage
 
         run_id, member = self._target(target)
         folder = self.store.adapter_path(run_id, member)
@@ -284,7 +285,7 @@ class RunsMixin:
 
     def export_merged(self, target: str, name: str) -> dict:
         """Merge the target's adapter into a full-precision model folder under the export folder."""
-        from core.export import export_merged, export_path, read_adapter_metadata, usage
+        from core.runs.export import export_merged, export_path, read_adapter_metadata, usage
 
         run_id, member = self._target(target)
         folder = self.store.adapter_path(run_id, member)

@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import gradio as gr
 
-from core.errors import InputError
+from core.spec.errors import InputError
 from core.service import SPEC_FIELDS, Service, problems_of
-from core.spec import LIST_FIELDS
+from core.spec.gloss import LIST_FIELDS
 from glossui import plots, render
 from glossui import strings as S
 

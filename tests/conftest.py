@@ -53,7 +53,7 @@ def spec_dict() -> dict:
 
 @pytest.fixture
 def tiny_spec():
-    from core.spec import GlossSpec
+    from core.spec.gloss import GlossSpec
 
     return GlossSpec.from_dict(tiny_spec_dict())
 
@@ -61,7 +61,7 @@ def tiny_spec():
 @pytest.fixture
 def tiny():
     """(model, tokenizer): a fresh tiny random Llama, untied, with a small BPE tokenizer."""
-    from core.tiny import tiny_model
+    from core.model.tiny import tiny_model
 
     return tiny_model()
 
@@ -69,7 +69,7 @@ def tiny():
 @pytest.fixture(scope="session")
 def default_model():
     """The embedded default model (SmolLM2-135M-Instruct), loaded once per test session."""
-    from core.models import load_model
+    from core.model.loading import load_model
 
     return load_model(None)
 

@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from gradio_client import Client
 
-from core.events import step_events
+from core.train.events import step_events
 from core.service import SPEC_FIELDS, Service
-from core.spec import LIST_FIELDS
-from core.store import FINISHED, RUN_ID, STATUSES, RunStore
+from core.spec.gloss import LIST_FIELDS
+from core.runs.store import FINISHED, RUN_ID, STATUSES, RunStore
 from glossui.runner import INIT_FIELDS
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure

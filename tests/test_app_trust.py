@@ -32,8 +32,8 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from core import limits
-from core.spec import GlossSpec, builtin_examples
+from core.spec import limits
+from core.spec.gloss import GlossSpec, builtin_examples
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure, record
 from tests.test_app_concurrency import job_id_of, no_traceback, plain, spec_values, start_args, wait_job
@@ -166,7 +166,7 @@ def model_folder(ctx: Ctx, kind: str) -> str:
     folder = ctx.tmp / f"model-{kind}"
     folder.mkdir(exist_ok=True)
     if kind == "pickled":
-        from core.tiny import tiny_model
+        from core.model.tiny import tiny_model
 
         tiny_model()[0].config.to_json_file(folder / "config.json")
         m = marker(ctx, "model-pickle")

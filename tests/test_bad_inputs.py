@@ -1,6 +1,6 @@
 """Bad input, table-driven: every case gets exit status 2 and a message naming the field and the fix.
 
-Each case is run through the CLI (``core.cli.main``, in-process, on the tiny model), and every
+Each case is run through the CLI (``core.cli.main.main``, in-process, on the tiny model), and every
 spec-level case also straight through the engine (``check_spec`` with the tiny tokenizer). The
 figures (cases tried, clear errors) are written to ``.reports/bad_inputs.json`` and printed at the
 end of the test session (see tests/conftest.py), and the README quotes them.
@@ -18,7 +18,7 @@ from typing import Callable
 
 import pytest
 
-from core.errors import InputError
+from core.spec.errors import InputError
 from tests.conftest import TOKEN, tiny_spec_dict
 from tests.reliability import record
 
@@ -172,7 +172,7 @@ def _write_bytes(tmp: Path, data: bytes) -> Path:
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    from core.cli import main
+    from core.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -194,7 +194,7 @@ def test_bad_input_gets_a_clear_error(case: Case, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.spec_level], ids=[c.name for c in CASES if c.spec_level])
 def test_bad_spec_through_the_engine(case: Case, tmp_path, tiny):
-    from core.spec import GlossSpec, check_spec
+    from core.spec.gloss import GlossSpec, check_spec
 
     _, tokenizer = tiny
     argv = case.argv(tmp_path)
@@ -209,7 +209,7 @@ def test_bad_spec_through_the_engine(case: Case, tmp_path, tiny):
 
 def test_limits_hold_through_the_engine():
     """100,000 sentences and a 10 MB field, passed as objects (no file limit in the way)."""
-    from core.spec import GlossSpec
+    from core.spec.gloss import GlossSpec
 
     data = tiny_spec_dict()
     data["fine_tuning_sentences"] = [f"Line {i} at the {TOKEN}." for i in range(100_000)]
@@ -222,8 +222,8 @@ def test_limits_hold_through_the_engine():
 
 
 def test_numbers_through_the_engine():
-    from core.finetune import FinetuneConfig
-    from core.strategies import InitConfig
+    from core.train.finetune import FinetuneConfig
+    from core.embedding.strategies import InitConfig
 
     for kwargs, field in [({"learning_rate": math.nan}, "learning_rate"), ({"epochs": 0}, "epochs"),
                           ({"learning_rate": -1.0}, "learning_rate"), ({"batch_size": 0}, "batch_size")]:

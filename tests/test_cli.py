@@ -6,14 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
-from core import cli
-from core.spec import DATA_DIR
+from core.cli import main as cli
+from core.spec.gloss import DATA_DIR
 from tests.conftest import TOKEN, tiny_spec_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,12 +145,12 @@ def test_out_that_is_a_busy_folder_is_refused_before_any_work(capsys, spec_file,
 
 
 def test_internal_error_is_one_line_unless_debug(capsys, spec_file, monkeypatch):
-    import core.pipeline
+    import core.experiment.pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("shape mismatch\nsecond line")
 
-    monkeypatch.setattr(core.pipeline, "initialize", broken)
+    monkeypatch.setattr(core.experiment.pipeline, "initialize", broken)
     code, _, err = run(capsys, "init", spec_file, "--model", "tiny-random")
     assert code == 1 and "Traceback" not in err
     assert "internal error: RuntimeError: shape mismatch" in err and "second line" not in err
@@ -159,15 +158,18 @@ def test_internal_error_is_one_line_unless_debug(capsys, spec_file, monkeypatch)
     assert code == 1 and "Traceback" in err
 
 
-def test_optional_command_modules_register_themselves(capsys, tmp_path, monkeypatch):
-    (tmp_path / "extra_commands_for_test.py").write_text(textwrap.dedent("""
-        def register(subparsers):
-            p = subparsers.add_parser("hello")
-            p.add_argument("--json", action="store_true")
-            p.set_defaults(handler=lambda args: print("hello from a registered command") or 0)
-    """))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli, "OPTIONAL_COMMANDS", ("extra_commands_for_test", "not_installed_commands"))
+def test_a_command_module_registers_itself(capsys, monkeypatch):
+    import types
+
+    extra = types.ModuleType("extra_commands_for_test")
+
+    def register(subparsers):
+        p = subparsers.add_parser("hello")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(handler=lambda args: print("hello from a registered command") or 0)
+
+    extra.register = register
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, extra))
     code, out, _ = run(capsys, "hello")
     assert code == 0 and out == "hello from a registered command\n"
     # With --json anything a command prints goes to stderr.

@@ -9,12 +9,12 @@ import statistics
 import pytest
 import torch
 
-from core.compare import (CompareConfig, continuation_logprob, generation_agreement, markdown_table,
+from core.experiment.compare import (CompareConfig, continuation_logprob, generation_agreement, markdown_table,
                           run_comparison, summarize)
-from core.errors import InputError
-from core.finetune import FinetuneConfig
-from core.strategies import RESEARCH_STRATEGIES, STRATEGIES
-from core.tokens import add_token
+from core.spec.errors import InputError
+from core.train.finetune import FinetuneConfig
+from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES
+from core.model.tokens import add_token
 
 REQUIRED = {"strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_before_after", "cos_output_before_after",
             "time_per_epoch_s", "mrr_positive_before", "mrr_positive_after", "median_rank_negative_after"}
@@ -114,7 +114,7 @@ def test_rows_average_over_seeds_with_their_spread():
 
 
 def test_a_tiny_comparison_end_to_end(tiny_spec):
-    from core.models import load_model
+    from core.model.loading import load_model
 
     base = load_model("tiny-random")
     events, saved = [], []
@@ -138,10 +138,10 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
 
 
 def test_stop_during_initialization_and_between_members(tiny_spec):
-    from core.compare import run_member
-    from core.events import StopRequested
-    from core.models import load_model
-    from core.strategies import InitConfig
+    from core.experiment.compare import run_member
+    from core.train.events import StopRequested
+    from core.model.loading import load_model
+    from core.embedding.strategies import InitConfig
 
     base = load_model("tiny-random")
     seen: list[dict] = []
@@ -166,7 +166,7 @@ def test_calculated_output_beats_random_output_on_the_default_model(default_mode
     is used; only the generation prompts are cut to two, to keep the test short."""
     import dataclasses
 
-    from core.spec import load_example
+    from core.spec.gloss import load_example
 
     full = load_example("wool_shop")
     spec = dataclasses.replace(full, generation_prompts=full.generation_prompts[:2])
@@ -180,7 +180,7 @@ def test_calculated_output_beats_random_output_on_the_default_model(default_mode
 def test_the_compare_and_finetune_commands(tmp_path, spec_dict, capsys):
     import json
 
-    from core.cli import main
+    from core.cli.main import main
 
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec_dict))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.contexts import last_hidden, next_token_logits
+from core.embedding.contexts import last_hidden, next_token_logits
 
 TEXTS = [
     "She needed more yarn, so she went to the",

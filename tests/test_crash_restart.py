@@ -107,12 +107,12 @@ def test_sigkill_mid_training_then_restart(tmp_path):
 
 
 def test_a_stopped_run_keeps_its_events_and_can_be_exported(tmp_path, tiny_spec):
-    from core.compare import submit_finetune
-    from core.finetune import FinetuneConfig
-    from core.jobs import JobRunner
-    from core.models import load_model
-    from core.store import RunStore
-    from core.strategies import InitConfig
+    from core.runs.submit import submit_finetune
+    from core.train.finetune import FinetuneConfig
+    from core.runs.jobs import JobRunner
+    from core.model.loading import load_model
+    from core.runs.store import RunStore
+    from core.embedding.strategies import InitConfig
 
     store = RunStore(tmp_path / "runs")
     runner = JobRunner(store)

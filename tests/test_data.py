@@ -13,7 +13,7 @@ import statistics
 import pytest
 import torch
 
-from core.spec import GlossSpec, builtin_examples, check_spec, load_example
+from core.spec.gloss import GlossSpec, builtin_examples, check_spec, load_example
 
 EXAMPLES = ("wool_shop", "to_brush_teeth", "lowness_shortness")
 

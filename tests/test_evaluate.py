@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import evaluate as ev
-from core.tokens import add_token, decode
+from core.experiment import evaluate as ev
+from core.model.tokens import add_token, decode
 from tests.conftest import TOKEN
 
 

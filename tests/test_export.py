@@ -8,12 +8,12 @@ import copy
 import pytest
 import torch
 
-from core.errors import InputError
-from core.export import (export_adapter, export_merged, export_path, load_adapter, merge_full_precision,
+from core.spec.errors import InputError
+from core.runs.export import (export_adapter, export_merged, export_path, load_adapter, merge_full_precision,
                          read_adapter_metadata, save_adapter)
-from core.finetune import FinetuneConfig, finetune
-from core.qlora import quantize_4bit, token_rows
-from core.tokens import add_token
+from core.train.finetune import FinetuneConfig, finetune
+from core.train.qlora import quantize_4bit, token_rows
+from core.model.tokens import add_token
 
 
 def test_export_names_stay_inside_the_export_folder(tmp_path):
@@ -34,8 +34,8 @@ def trained(tmp_path_factory):
     sys.path.insert(0, str(Path(__file__).parent))
     from conftest import tiny_spec_dict
 
-    from core.models import load_model
-    from core.spec import GlossSpec
+    from core.model.loading import load_model
+    from core.spec.gloss import GlossSpec
 
     base = load_model("tiny-random")
     spec = GlossSpec.from_dict(tiny_spec_dict())

@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
-from core.errors import InputError
-from core.events import StepRecorder
-from core.finetune import FinetuneConfig, train, validation_loss
-from core.qlora import prepare, token_rows
-from core.tokens import add_token
+from core.spec.errors import InputError
+from core.train.events import StepRecorder
+from core.train.finetune import FinetuneConfig, train, validation_loss
+from core.train.qlora import prepare, token_rows
+from core.model.tokens import add_token
 
 
 @pytest.fixture
@@ -215,7 +215,7 @@ def test_a_shared_4bit_base_gives_the_same_model(with_token, tiny_spec):
     """A comparison quantizes once; a member started from that copy equals one quantized anew."""
     import copy
 
-    from core.qlora import compute_dtype, quantize_4bit
+    from core.train.qlora import compute_dtype, quantize_4bit
 
     model, tokenizer, token_id = with_token
     config = FinetuneConfig()
@@ -267,7 +267,7 @@ def test_recorder_keeps_and_restores_the_best_evaluation():
 
 
 def test_a_batch_larger_than_the_data_is_refused_before_any_work(with_token, tiny_spec):
-    from core.finetune import finetune
+    from core.train.finetune import finetune
 
     model, tokenizer, token_id = with_token
     with pytest.raises(InputError) as err:

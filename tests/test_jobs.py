@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from core.errors import InputError, fail
-from core.events import StopRequested
-from core.jobs import JobRunner
-from core.store import RunStore
+from core.spec.errors import InputError, fail
+from core.train.events import StopRequested
+from core.runs.jobs import JobRunner
+from core.runs.store import RunStore
 
 
 @pytest.fixture
@@ -127,17 +127,17 @@ def test_runner_without_store():
 # -- real fine-tuning jobs on the tiny model --------------------------------------------------------
 
 def _finetune_ticket(runner, base, spec, epochs: int):
-    from core.compare import submit_finetune
-    from core.finetune import FinetuneConfig
-    from core.strategies import InitConfig
+    from core.runs.submit import submit_finetune
+    from core.train.finetune import FinetuneConfig
+    from core.embedding.strategies import InitConfig
 
     config = FinetuneConfig(epochs=epochs, batch_size=2, grad_accum=1, learning_rate=1e-2)
     return submit_finetune(runner, spec, base, InitConfig(strategy="average"), config, max_new_tokens=4)
 
 
 def test_training_jobs_queue_stop_within_a_step_and_keep_what_they_had(runner, tiny_spec):
-    from core.export import load_adapter
-    from core.models import load_model
+    from core.runs.export import load_adapter
+    from core.model.loading import load_model
 
     base = load_model("tiny-random")
     long = _finetune_ticket(runner, base, tiny_spec, epochs=200)   # 400 optimizer steps
@@ -168,7 +168,7 @@ def test_training_jobs_queue_stop_within_a_step_and_keep_what_they_had(runner, t
         assert [e["step"] for e in store.events(ticket.job_id) if e["type"] == "step"] == \
             [e["step"] for e in runner.events(ticket.job_id) if e["type"] == "step"]
     # A stopped run is usable: its adapter loads and gives its best step's validation loss.
-    from core.finetune import validation_loss
+    from core.train.finetune import validation_loss
 
     model, tokenizer, _ = load_adapter(store.adapter_path(long.job_id), base)
     best = store.result(long.job_id)["finetune"]["best_eval_loss"]

@@ -1,12 +1,12 @@
-"""Untying the embeddings and registering the new token (core/models.py, core/tokens.py)."""
+"""Untying the embeddings and registering the new token (core/model/loading.py, core/model/tokens.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from core.models import untie_embeddings
-from core.tokens import add_token, decode, register_token, token_rows
+from core.model.tokens import untie_embeddings
+from core.model.tokens import add_token, decode, register_token, token_rows
 
 TOKEN = "[BLISS_1]"
 
@@ -15,7 +15,7 @@ def _tied_tiny():
     """The tiny model as transformers builds it: input and output share one matrix."""
     from transformers import LlamaForCausalLM
 
-    from core.tiny import tiny_model
+    from core.model.tiny import tiny_model
 
     model, tokenizer = tiny_model()
     tied = LlamaForCausalLM(model.config.__class__(**{**model.config.to_dict(), "tie_word_embeddings": True}))

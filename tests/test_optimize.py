@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from core.contexts import encode, last_hidden
-from core.optimize import (PrefixCache, appended_hidden, cached_targets, cosine_loss, frozen, full_targets,
+from core.embedding.contexts import encode, last_hidden
+from core.embedding.optimize import (PrefixCache, appended_hidden, cached_targets, cosine_loss, frozen, full_targets,
                            gloss_ids, optimize_input_embedding, reference_optimize)
 
 

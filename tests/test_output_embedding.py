@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.contexts import last_hidden
-from core.output_embedding import output_embedding, solve_min_norm
-from core.tokens import add_token
+from core.embedding.contexts import last_hidden
+from core.embedding.output import output_embedding, solve_min_norm
+from core.model.tokens import add_token
 
 
 def _model_logits(model, tokenizer, text):

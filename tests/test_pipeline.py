@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from core.errors import InputError
-from core.models import LoadedModel
-from core.pipeline import initialize, jsonable
-from core.strategies import InitConfig
-from core.tokens import token_rows
+from core.spec.errors import InputError
+from core.model.loading import LoadedModel
+from core.experiment.pipeline import initialize, jsonable
+from core.embedding.strategies import InitConfig
+from core.model.tokens import token_rows
 from tests.conftest import TOKEN
 
 

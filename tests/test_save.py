@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from core.errors import InputError
-from core.save import load_model_folder, read_metadata, save_model_folder
-from core.tokens import add_token, token_rows
+from core.spec.errors import InputError
+from core.model.save import load_model_folder, read_metadata, save_model_folder
+from core.model.tokens import add_token, token_rows
 from tests.conftest import TOKEN
 
 

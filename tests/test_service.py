@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InputError
+from core.spec.errors import InputError
 from core.service import SPEC_FIELDS, Service
-from core.spec import GlossSpec, LIST_FIELDS, builtin_examples
+from core.spec.gloss import GlossSpec, LIST_FIELDS, builtin_examples
 from tests.conftest import tiny_spec_dict
 
 ROOT = Path(__file__).resolve().parent.parent

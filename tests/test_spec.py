@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from core import limits
-from core.errors import InputError
-from core.spec import GlossSpec, check_spec, validate_for_tokenizer
+from core.spec import limits
+from core.spec.errors import InputError
+from core.spec.gloss import GlossSpec, check_spec, validate_for_tokenizer
 from tests.conftest import TOKEN, tiny_spec_dict
 
 

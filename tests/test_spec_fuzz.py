@@ -7,8 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import InputError
-from core.spec import GlossSpec
+from core.spec.errors import InputError
+from core.spec.gloss import GlossSpec
 from tests.conftest import tiny_spec_dict
 
 json_values = st.recursive(

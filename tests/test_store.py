@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InputError
-from core.events import EventLog, read_jsonl
-from core.store import RunStore, current_owner, owner_alive
+from core.spec.errors import InputError
+from core.train.events import EventLog, read_jsonl
+from core.runs.store import RunStore, current_owner, owner_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,8 +145,8 @@ def test_run_of_a_dead_process_is_interrupted_and_others_untouched(store):
 _WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from core.jobs import JobRunner
-    from core.store import RunStore
+    from core.runs.jobs import JobRunner
+    from core.runs.store import RunStore
 
     runner = JobRunner(RunStore({runs!r}))
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import InputError
-from core.strategies import (RESEARCH_STRATEGIES, STRATEGIES, InitConfig, initial_rows, input_vectors,
+from core.spec.errors import InputError
+from core.embedding.strategies import (RESEARCH_STRATEGIES, STRATEGIES, InitConfig, initial_rows, input_vectors,
                              mean_resizing_parameters)
 
 

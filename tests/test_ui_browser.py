@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.spec import GlossSpec, builtin_examples
+from core.spec.gloss import GlossSpec, builtin_examples
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent

@@ -113,7 +113,7 @@ def test_model_tab_reports_ready_and_failures(runner, tmp_path):
 
 
 def test_handler_turns_failures_into_readable_messages():
-    from core.errors import fail
+    from core.spec.errors import fail
 
     @handler
     def bad_input():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from core.limits import GENERATION_MAX_NEW_TOKENS
+from core.spec.limits import GENERATION_MAX_NEW_TOKENS
 from glossui import strings as S
 
 # Prompt, then four texts side by side (gloss and token, before and after fine-tuning).

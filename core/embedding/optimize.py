@@ -54,7 +54,7 @@ from typing import Callable, Iterator
 import torch
 from transformers import DynamicCache
 
-from core.contexts import decoder_of, encode, eval_mode, pad_id_of, pad_right
+from core.embedding.contexts import decoder_of, encode, eval_mode, pad_id_of, pad_right
 
 GRAD_CLIP = 1.0
 

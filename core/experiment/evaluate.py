@@ -13,8 +13,8 @@ import statistics
 
 import torch
 
-from core import tokens
-from core.contexts import eval_mode, next_token_logits
+from core.model import tokens
+from core.embedding.contexts import eval_mode, next_token_logits
 
 DEFAULT_MAX_NEW_TOKENS = 24
 

@@ -25,8 +25,10 @@ from typing import Callable
 
 import torch
 
-from core import limits
-from core.errors import fail
+from core.spec import limits
+from core.model.tiny import tiny_model
+from core.model.tokens import untie_embeddings
+from core.spec.errors import fail
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +209,6 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype = torch.fl
     info = check_model(name_or_path)
     display, source = info["name"], info["source"]
     if source == TINY_NAME:
-        from core.tiny import tiny_model
-
         model, tokenizer = tiny_model()
         return LoadedModel(model, tokenizer, display, source)
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -236,25 +236,6 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype = torch.fl
     untie_embeddings(model)
     model.eval()
     return LoadedModel(model, tokenizer, display, source)
-
-
-def untie_embeddings(model) -> None:
-    """Give the output layer its own copy of the embedding matrix and record it in the config.
-
-    Tied models (SmolLM2 is one) share one matrix for reading and scoring tokens; a new token
-    needs two different rows, so the output layer gets a copy, and ``tie_word_embeddings=False``
-    keeps it separate through ``resize_token_embeddings``, saving and reloading.
-    """
-    inp = model.get_input_embeddings()
-    out = model.get_output_embeddings()
-    if out is None:
-        raise fail("model", "has no output layer", "choose a causal language model")
-    if out.weight is inp.weight or out.weight.data_ptr() == inp.weight.data_ptr():
-        out.weight = torch.nn.Parameter(inp.weight.detach().clone())
-    model.config.tie_word_embeddings = False
-    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
-    if text is not None and text is not model.config:
-        text.tie_word_embeddings = False
 
 
 @contextlib.contextmanager

@@ -1,115 +1,18 @@
-"""Command line: ``python -m core <command> …``.
-
-Commands register themselves: each is a function ``register(subparsers)`` that adds its parser
-and sets ``handler=<function(args) -> exit status>``. ``init`` lives here; modules named in
-``OPTIONAL_COMMANDS`` (``core.cli_train``: ``finetune`` and ``compare``) are imported only when
-they are installed, found with ``importlib.util.find_spec`` so that a missing module is simply
-absent while an error inside a present one is never hidden.
-
-Exit status: 0 done; 2 bad input (argparse errors, and every ``InputError``: the message names the
-field and the fix, never a traceback); 1 an unexpected internal error (one line; the traceback
-with ``--debug``); 130 interrupted. With ``--json`` stdout holds exactly one JSON object (the
-result, or ``{"error", "problems"}``) and everything else goes to stderr.
-"""
+"""``python -m core init``: add a symbol's token with one strategy's rows and evaluate it, with a
+readable report (or one JSON object with ``--json``)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-import importlib.util
-import json
-import sys
-import traceback
-from typing import Callable
 
-from core import limits
-from core.errors import InputError, fail
-
-OPTIONAL_COMMANDS = ("core.cli_train", "core.cli_runs")
-Registrar = Callable[[argparse._SubParsersAction], None]
-
-
-# -- shared by every command ----------------------------------------------------------------------
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --json, --seed and --debug, the same for every command."""
-    parser.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                        help="Hugging Face id or local folder (default: the embedded SmolLM2-135M-Instruct; "
-                             "'tiny-random' is a tiny random model for quick checks)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object on stdout instead of the readable report")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
-
-
-def say(message: str) -> None:
-    """A status line for the person at the terminal: always stderr, so stdout stays clean."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def emit_json(args: argparse.Namespace, data: dict) -> None:
-    """Write the command's one JSON object to the real stdout (``allow_nan=False``: strict JSON)."""
-    from core.pipeline import jsonable
-
-    args.stdout.write(json.dumps(jsonable(data), ensure_ascii=False, allow_nan=False) + "\n")
-    args.stdout.flush()
-
-
-class Progress:
-    """An ``on_event`` callback: a status line per stage, a tqdm bar on stderr for counted stages.
-
-    ``bars`` maps a stage to the (done, total) keys of its events, e.g. ``{"optimize": ("epoch",
-    "epochs")}``; other commands pass their own (``{"train": ("step", "max_steps")}``).
-    """
-
-    def __init__(self, bars: dict[str, tuple[str, str]] | None = None, enabled: bool = True):
-        self.bars = bars if bars is not None else {"optimize": ("epoch", "epochs")}
-        self.enabled = enabled
-        self._bar = None
-        self._bar_stage = None
-        self._stage = None
-
-    def __call__(self, event: dict) -> None:
-        if not self.enabled:
-            return
-        stage = event.get("stage")
-        if stage in self.bars:
-            done_key, total_key = self.bars[stage]
-            if self._bar is None or self._bar_stage != stage:
-                self.close()
-                from tqdm import tqdm
-
-                self._bar = tqdm(total=event.get(total_key), desc=stage, unit=done_key, file=sys.stderr,
-                                 dynamic_ncols=True, leave=True)
-                self._bar_stage = stage
-            self._bar.update(max(0, int(event.get(done_key) or 0) - self._bar.n))
-            losses = {k: f"{v:.4f}" for k, v in event.items() if k.endswith("loss") and isinstance(v, float)}
-            self._bar.set_postfix(losses)
-            return
-        self.close()
-        if stage != self._stage and event.get("message"):
-            say(event["message"])
-        self._stage = stage
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-            self._bar_stage = None
-
-
-def load_base(name: str | None, progress: Progress):
-    """The base model, with a status line while it loads (InputError for a bad name or folder)."""
-    from core.models import load_model
-
-    return load_model(name, progress=lambda message: progress({"stage": "load", "message": message}))
-
+from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
+from core.spec import limits
+from core.spec.errors import fail
 
 # -- init -----------------------------------------------------------------------------------------
 
-def register_init(subparsers: argparse._SubParsersAction) -> None:
-    from core.strategies import STRATEGIES
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from core.embedding.strategies import STRATEGIES
 
     p = subparsers.add_parser(
         "init", help="add a symbol's token with one strategy's rows and evaluate it before fine-tuning",
@@ -137,7 +40,7 @@ def register_init(subparsers: argparse._SubParsersAction) -> None:
 
 def init_config(args: argparse.Namespace):
     """The InitConfig for these arguments (unset options keep the config's defaults)."""
-    from core.strategies import InitConfig
+    from core.embedding.strategies import InitConfig
 
     given = {"strategy": args.strategy, "seed": args.seed, "opt_epochs": args.opt_epochs, "opt_lr": args.opt_lr,
              "opt_init": args.opt_init, "random_scale": args.random_scale}
@@ -145,10 +48,10 @@ def init_config(args: argparse.Namespace):
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from core.evaluate import DEFAULT_MAX_NEW_TOKENS
-    from core.pipeline import initialize
-    from core.save import check_out_dir, save_model_folder
-    from core.spec import GlossSpec
+    from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
+    from core.experiment.pipeline import initialize
+    from core.model.save import check_out_dir, save_model_folder
+    from core.spec.gloss import GlossSpec
 
     # Everything a user typed is checked before the model loads.
     spec = GlossSpec.load(args.spec)
@@ -292,68 +195,3 @@ def format_init_report(data: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-# -- parser and entry point -----------------------------------------------------------------------
-
-def registrars() -> list[Registrar]:
-    """``register`` functions of every available command: init, then any optional module present."""
-    found: list[Registrar] = [register_init]
-    for name in OPTIONAL_COMMANDS:
-        if importlib.util.find_spec(name) is not None:
-            found.append(importlib.import_module(name).register)
-    return found
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with usage errors in the same 'field: problem — fix' shape as every other error."""
-
-    def error(self, message: str):  # noqa: D401 - argparse's hook
-        field = message.split(":", 1)[0].removeprefix("argument ") if message.startswith("argument ") else "arguments"
-        problem = message.split(":", 1)[1].strip() if message.startswith("argument ") else message
-        hint = " (a negative number is written --lr=-0.1)" if "expected one argument" in problem else ""
-        self.exit(2, f"{self.prog}: error: {field}: {problem} — see `{self.prog} --help` for the options{hint}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="python -m core",
-                                     description="Gloss Lab engine: a new token for a Bliss symbol, from its gloss.")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in registrars():
-        register(subparsers)
-    return parser
-
-
-def _report_input_error(exc: InputError, args: argparse.Namespace | None) -> None:
-    say("error: the input needs fixing:")
-    for problem in exc.problems:
-        say(f"  {problem}")
-    if args is not None and getattr(args, "json", False):
-        emit_json(args, exc.to_dict())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status (see the module docstring)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 after printing the usage error, 0 after --help
-        return exc.code if isinstance(exc.code, int) else 0
-    args.stdout = sys.stdout
-    try:
-        # With --json, anything a library prints goes to stderr; only emit_json writes to stdout.
-        redirect = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
-        with redirect:
-            return int(args.handler(args) or 0)
-    except InputError as exc:
-        _report_input_error(exc, args)
-        return 2
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into a message
-        debug = getattr(args, "debug", False)
-        if debug:
-            traceback.print_exc()
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-        hint = "" if debug else " (run again with --debug to see where)"
-        say(f"error: internal error: {type(exc).__name__}: {first_line}{hint}")
-        return 1

@@ -2,7 +2,7 @@
 
 ``initial_rows(model, tokenizer, spec, config)`` is the only public way in. It dispatches on
 ``config.strategy`` to one private function that computes the INPUT vector; the OUTPUT vector is
-the calculated one (least squares, ``core.output_embedding``) for every strategy except
+the calculated one (least squares, ``core.embedding.output``) for every strategy except
 ``random_both``, whose output row is random too (the research's worst case, kept for comparison).
 
 Glosses are tokenized with their leading space (" wool shop"), as they appear after a word. With
@@ -22,10 +22,10 @@ from typing import Callable, Literal
 
 import torch
 
-from core import limits
-from core.errors import Collector
-from core.optimize import optimize_input_embedding
-from core.output_embedding import OutputFit, output_embedding
+from core.spec import limits
+from core.spec.errors import Collector
+from core.embedding.optimize import optimize_input_embedding
+from core.embedding.output import OutputFit, output_embedding
 
 
 @dataclass(frozen=True)

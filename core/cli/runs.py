@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.cli import emit_json, say
-from core.errors import fail
+from core.cli.common import emit_json, say
+from core.spec.errors import fail
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.store import RunStore
+    from core.runs.store import RunStore
 
     store = RunStore(args.runs) if args.runs else RunStore()
     if args.action == "list":
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         store.delete(args.run_id)
         say(f"deleted {args.run_id}")
         return 0
-    from core.export import export_adapter, export_merged, usage
+    from core.runs.export import export_adapter, export_merged, usage
 
     if not args.out:
         raise fail("out", "export needs a destination folder", "add --out DIR")

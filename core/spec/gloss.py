@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from core import limits
-from core.errors import Collector, InputError, Problem, fail
+from core.spec import limits
+from core.spec.errors import Collector, InputError, Problem, fail
 
 PLACEHOLDER = "{placeholder}"
 
@@ -392,7 +392,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return path
 
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
 def builtin_examples() -> dict[str, Path]:

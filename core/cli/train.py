@@ -5,7 +5,7 @@ Both run as jobs of a ``JobRunner`` with a ``RunStore`` (``--runs DIR``, default
 adapter(s). Progress bars on stderr follow the job's events. Ctrl-C asks the job to stop at its
 next optimizer step; what it had is kept and reported.
 
-Registered from ``core.cli`` (``OPTIONAL_COMMANDS``): ``register(subparsers)`` adds both commands.
+``register(subparsers)`` adds both commands (see ``core.cli.main``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from core.cli import Progress, add_common_arguments, emit_json, load_base, say
-from core.errors import fail
+from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
+from core.spec.errors import fail
 
 # The columns every row of --json carries (and the readable summary prints).
 ROW_KEYS = ("strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_before_after",
@@ -25,7 +25,7 @@ ROW_KEYS = ("strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_befo
 
 
 def _add_finetune_options(p: argparse.ArgumentParser) -> None:
-    from core.finetune import COMPUTE_DTYPES, LORA_TARGETS, SCHEDULERS
+    from core.train.finetune import COMPUTE_DTYPES, LORA_TARGETS, SCHEDULERS
 
     g = p.add_argument_group("fine-tuning (defaults: the research's configuration)")
     g.add_argument("--epochs", type=int, default=None, metavar="N", help="passes over the sentences (10)")
@@ -49,7 +49,7 @@ def _add_finetune_options(p: argparse.ArgumentParser) -> None:
 
 
 def _finetune_config(args: argparse.Namespace, seed: int | None = None):
-    from core.finetune import FinetuneConfig
+    from core.train.finetune import FinetuneConfig
 
     names = ("epochs", "learning_rate", "batch_size", "grad_accum", "lr_scheduler", "warmup_ratio", "weight_decay",
              "eval_every", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "compute_dtype")
@@ -62,7 +62,7 @@ def _finetune_config(args: argparse.Namespace, seed: int | None = None):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from core.strategies import STRATEGIES
+    from core.embedding.strategies import STRATEGIES
 
     p = subparsers.add_parser(
         "finetune", help="initialize the token with one strategy, fine-tune with QLoRA, evaluate before and after",
@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _research() -> tuple[str, ...]:
-    from core.strategies import RESEARCH_STRATEGIES
+    from core.embedding.strategies import RESEARCH_STRATEGIES
 
     return RESEARCH_STRATEGIES
 
@@ -122,8 +122,8 @@ def _run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, 
     """Submit through a runner with a store, follow its events, stop it on Ctrl-C.
 
     Returns (status, result, run id, run folder)."""
-    from core.jobs import JobRunner
-    from core.store import RunStore
+    from core.runs.jobs import JobRunner
+    from core.runs.store import RunStore
 
     store = RunStore(args.runs) if args.runs else RunStore()
     runner = JobRunner(store)
@@ -149,8 +149,8 @@ def _run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, 
 
 
 def _check_max_new(args) -> int:
-    from core import limits
-    from core.evaluate import DEFAULT_MAX_NEW_TOKENS
+    from core.spec import limits
+    from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
 
     value = DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens
     lo, hi = limits.GENERATION_MAX_NEW_TOKENS
@@ -169,7 +169,7 @@ def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dic
     if args.json:
         emit_json(args, data)
     else:
-        from core.compare import markdown_table
+        from core.experiment.compare import markdown_table
 
         args.stdout.write(markdown_table(rows) if rows else "No strategy finished.\n")
         for key, value in extra.items():
@@ -180,9 +180,9 @@ def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dic
 
 
 def run_finetune(args: argparse.Namespace) -> int:
-    from core.compare import submit_finetune
-    from core.spec import GlossSpec
-    from core.strategies import InitConfig
+    from core.runs.submit import submit_finetune
+    from core.spec.gloss import GlossSpec
+    from core.embedding.strategies import InitConfig
 
     spec = GlossSpec.load(args.spec)
     init_config = InitConfig(strategy=args.strategy, seed=args.seed)
@@ -209,9 +209,10 @@ def _row(row: dict) -> dict:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from core.compare import CompareConfig, submit_comparison
-    from core.spec import GlossSpec
-    from core.strategies import InitConfig
+    from core.experiment.compare import CompareConfig
+    from core.runs.submit import submit_comparison
+    from core.spec.gloss import GlossSpec
+    from core.embedding.strategies import InitConfig
 
     spec = GlossSpec.load(args.spec)
     config = CompareConfig(strategies=args.strategies or list(_research()), seeds=args.seeds,
@@ -228,7 +229,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if result:
         extra = {"seconds": result["seconds"], "markdown": result["markdown"]}
         if out is not None:
-            from core.spec import atomic_write_text
+            from core.spec.gloss import atomic_write_text
 
             atomic_write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
             atomic_write_text(out / "comparison.md", result["markdown"])

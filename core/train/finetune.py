@@ -1,10 +1,10 @@
 """QLoRA fine-tuning of a model that has the new token (method.md, Step 2).
 
 ``FinetuneConfig`` holds every hyperparameter with the research's default. ``finetune`` makes the
-4-bit copy with LoRA and the token's two trainable rows (``core.qlora``), then
+4-bit copy with LoRA and the token's two trainable rows (``core.train.qlora``), then
 ``transformers.Trainer`` trains it with dynamic padding (each batch padded to its longest
 sentence), evaluates the validation sentences every ``eval_every`` optimizer steps (and once
-before the first step), and ``core.events.StepRecorder`` records every step in the event log and
+before the first step), and ``core.train.events.StepRecorder`` records every step in the event log and
 honours a cooperative stop. Only the trainable parameters of the best evaluation are kept (in
 memory: under a megabyte for the default model, instead of a checkpoint folder per step) and put
 back at the end.
@@ -21,10 +21,10 @@ from typing import Any, Callable, Literal
 
 import torch
 
-from core import limits
-from core.errors import Collector, InputError, fail
-from core.events import StepRecorder, StopRequested
-from core.qlora import LORA_TARGETS, compute_dtype, prepare, quiet, token_rows
+from core.spec import limits
+from core.spec.errors import Collector, InputError, fail
+from core.train.events import StepRecorder, StopRequested
+from core.train.qlora import LORA_TARGETS, compute_dtype, prepare, quiet, token_rows
 
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")

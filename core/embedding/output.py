@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.contexts import last_hidden, logits_from_hidden
+from core.embedding.contexts import last_hidden, logits_from_hidden
 
 
 @dataclass

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from core.atomic import replace_dir
-from core.errors import fail
+from core.spec.errors import fail
 
 METADATA_FILE = "glosslab.json"
 
@@ -86,8 +86,8 @@ def _no_progress_bars():
 
 
 def load_model_folder(path: str | os.PathLike):
-    """Load a saved folder as a ``core.models.LoadedModel`` (untied, eval mode, safetensors only)."""
-    from core.models import load_model
+    """Load a saved folder as a ``core.model.loading.LoadedModel`` (untied, eval mode, safetensors only)."""
+    from core.model.loading import load_model
 
     folder = Path(path).expanduser()
     if not _is_model_folder(folder):

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from core.errors import InputError, fail
-from core.events import EventLog, StopRequested, step_events
-from core.store import ACTIVE, RunStore
+from core.spec.errors import InputError, fail
+from core.train.events import EventLog, StopRequested, step_events
+from core.runs.store import ACTIVE, RunStore
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ import json
 
 import torch
 
-from core.spec import DATA_DIR
+from core.model.tokens import untie_embeddings
+from core.spec.gloss import DATA_DIR
 
 _SPECIALS = ["<|endoftext|>", "<|pad|>"]
 _EXTRA_TEXT = (
@@ -67,8 +68,6 @@ def _build(seed: int, hidden: int, layers: int, vocab_size: int):
 
 def tiny_model(seed: int = 0, hidden: int = 64, layers: int = 2, vocab_size: int = 2000):
     """(model, tokenizer): a fresh copy each call, untied like every model Gloss Lab hands out."""
-    from core.models import untie_embeddings
-
     model, tokenizer = _build(seed, hidden, layers, vocab_size)
     model, tokenizer = copy.deepcopy(model), copy.deepcopy(tokenizer)
     untie_embeddings(model)

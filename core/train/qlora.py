@@ -1,7 +1,7 @@
 """QLoRA plumbing: a 4-bit copy of a model with the new token, LoRA on it, and the token's two rows.
 
 Order matters (method.md, Step 2):
-1. The token is added and its rows are set on the **full-precision** model (``core.tokens``).
+1. The token is added and its rows are set on the **full-precision** model (``core.model.tokens``).
 2. That model is saved as safetensors to a temporary folder and loaded back with bitsandbytes
    4-bit NF4 and double quantization: every linear layer of the transformer is quantized, while
    the embedding matrix and the (untied) output layer stay full precision (``lm_head`` is skipped
@@ -32,7 +32,7 @@ import warnings
 
 import torch
 
-from core.errors import fail
+from core.spec.errors import fail
 
 # bitsandbytes warns at import, on every CPU with AVX512-BF16, that an optional kernel package from
 # the hub is missing; Gloss Lab never fetches code from the hub, so the fallback it uses is expected.
@@ -104,7 +104,7 @@ def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
 
     device = device or pick_device()
     if model.config.tie_word_embeddings:
-        raise fail("model", "has tied input and output embeddings", "untie them first (core.models.untie_embeddings)")
+        raise fail("model", "has tied input and output embeddings", "untie them first (core.model.tokens.untie_embeddings)")
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=["lm_head"])
     folder = _scratch_dir()

@@ -20,13 +20,14 @@ from typing import Any, Callable
 
 import torch
 
-from core import limits
-from core.errors import fail
-from core.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate, n_candidates
-from core.models import LoadedModel, untie_embeddings
-from core.spec import GlossSpec, check_spec
-from core.strategies import STRATEGIES, InitConfig, InitRows, initial_rows, input_vectors
-from core.tokens import add_token
+from core.spec import limits
+from core.spec.errors import fail
+from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate, n_candidates
+from core.model.loading import LoadedModel
+from core.model.tokens import untie_embeddings
+from core.spec.gloss import GlossSpec, check_spec
+from core.embedding.strategies import STRATEGIES, InitConfig, InitRows, initial_rows, input_vectors
+from core.model.tokens import add_token
 
 EventFn = Callable[[dict], None]
 

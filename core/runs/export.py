@@ -13,7 +13,7 @@ copy as in training or on the full-precision model).
 
 Merged folder: the LoRA weights are merged into a **full-precision** copy of the base model with the
 token (never into 4-bit weights, which would have to be re-quantized), the trained rows written
-into both matrices, and the result saved with ``core.save.save_model_folder``; plain
+into both matrices, and the result saved with ``core.model.save.save_model_folder``; plain
 ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained`` load it. Its logits
 differ from the 4-bit training model's by the quantization error of the base weights, and equal
 those of an in-memory merge.
@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from core.errors import fail
+from core.spec.errors import fail
 
 METADATA_FILE = "glosslab.json"
 EXPORT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -57,7 +57,7 @@ def export_path(root: str | Path, name: Any) -> Path:
 def save_adapter(peft_model, tokenizer, folder: str | Path, metadata: dict) -> Path:
     """Write the adapter, the tokenizer and ``glosslab.json`` into ``folder`` (which may exist, empty).
 
-    ``metadata`` must name ``token`` and ``base_model`` (what ``core.models.load_model`` accepts).
+    ``metadata`` must name ``token`` and ``base_model`` (what ``core.model.loading.load_model`` accepts).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,8 +86,8 @@ def base_with_token(base_model, tokenizer, token: str):
 
     The row's value does not matter: the adapter's ``trainable_tokens_delta`` replaces it.
     """
-    from core.models import untie_embeddings
-    from core.tokens import add_token
+    from core.model.tokens import untie_embeddings
+    from core.model.tokens import add_token
 
     model = copy.deepcopy(base_model)
     untie_embeddings(model)
@@ -103,15 +103,15 @@ def base_with_token(base_model, tokenizer, token: str):
 def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     """(PEFT model, tokenizer, token id) from an adapter folder.
 
-    ``base`` is a ``core.models.LoadedModel`` (loaded from the metadata's ``base_model`` when
+    ``base`` is a ``core.model.loading.LoadedModel`` (loaded from the metadata's ``base_model`` when
     None). ``quantized=True`` rebuilds the 4-bit model as in training (same logits as the model
     that was trained); ``False`` applies the adapter to the full-precision model.
     """
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from core.qlora import quantize_4bit, quiet, use_row_forward
-    from core.models import load_model
+    from core.train.qlora import quantize_4bit, quiet, use_row_forward
+    from core.model.loading import load_model
 
     folder = Path(folder)
     meta = read_adapter_metadata(folder)
@@ -135,7 +135,7 @@ def merge_full_precision(fp_model, adapter_folder: str | Path):
     """The adapter merged into a copy of ``fp_model`` (full precision, with the token): a plain model."""
     from peft import PeftModel
 
-    from core.qlora import quiet
+    from core.train.qlora import quiet
 
     with quiet():
         peft_model = PeftModel.from_pretrained(copy.deepcopy(fp_model), str(adapter_folder), is_trainable=False)
@@ -166,8 +166,8 @@ def export_merged(adapter_folder: str | Path, out: str | Path, base=None) -> Pat
     """Merge an adapter into the full-precision base with the token and save it at ``out``."""
     from transformers import AutoTokenizer
 
-    from core.models import load_model
-    from core.save import save_model_folder
+    from core.model.loading import load_model
+    from core.model.save import save_model_folder
 
     meta = read_adapter_metadata(adapter_folder)
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_folder), trust_remote_code=False)
@@ -183,5 +183,5 @@ def usage(path: str | Path, merged: bool) -> str:
         return (f"from transformers import AutoModelForCausalLM, AutoTokenizer\n"
                 f"model = AutoModelForCausalLM.from_pretrained({str(path)!r})\n"
                 f"tokenizer = AutoTokenizer.from_pretrained({str(path)!r})")
-    return (f"from core.export import load_adapter\n"
+    return (f"from core.runs.export import load_adapter\n"
             f"model, tokenizer, token_id = load_adapter({str(path)!r})  # 4-bit base + LoRA, as trained")

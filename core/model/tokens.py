@@ -10,6 +10,27 @@ from __future__ import annotations
 import torch
 from tokenizers import AddedToken
 
+from core.spec.errors import fail
+
+
+def untie_embeddings(model) -> None:
+    """Give the output layer its own copy of the embedding matrix and record it in the config.
+
+    Tied models (SmolLM2 is one) share one matrix for reading and scoring tokens; a new token
+    needs two different rows, so the output layer gets a copy, and ``tie_word_embeddings=False``
+    keeps it separate through ``resize_token_embeddings``, saving and reloading.
+    """
+    inp = model.get_input_embeddings()
+    out = model.get_output_embeddings()
+    if out is None:
+        raise fail("model", "has no output layer", "choose a causal language model")
+    if out.weight is inp.weight or out.weight.data_ptr() == inp.weight.data_ptr():
+        out.weight = torch.nn.Parameter(inp.weight.detach().clone())
+    model.config.tie_word_embeddings = False
+    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
+    if text is not None and text is not model.config:
+        text.tie_word_embeddings = False
+
 
 def register_token(tokenizer, token: str) -> int:
     """Add ``token`` to the tokenizer (if new) so that it swallows the space before it; return its id."""
@@ -39,7 +60,7 @@ def set_token_rows(model, token_id: int, input_row: torch.Tensor | None, output_
     inp = model.get_input_embeddings().weight
     out = model.get_output_embeddings().weight
     if inp.data_ptr() == out.data_ptr():
-        raise ValueError("embeddings are tied; call core.models.untie_embeddings first")
+        raise ValueError("embeddings are tied; call untie_embeddings first")
     if input_row is not None:
         inp[token_id] = input_row.to(inp.dtype).to(inp.device)
     if output_row is not None:

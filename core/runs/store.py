@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import replace_dir
-from core.errors import fail
-from core.events import json_safe, read_jsonl
-from core.spec import atomic_write_text
+from core.spec.errors import fail
+from core.train.events import json_safe, read_jsonl
+from core.spec.gloss import atomic_write_text
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACTIVE = ("queued", "running", "stopping")

@@ -1,7 +1,7 @@
 """Experiments: one strategy fine-tuned end to end, and the comparison of several strategies × seeds.
 
-A *member* is one strategy with one seed: initialize a fresh copy of the base (``core.pipeline``),
-evaluate it, fine-tune it with QLoRA (``core.finetune``), evaluate it again. A comparison runs every
+A *member* is one strategy with one seed: initialize a fresh copy of the base (``core.experiment.pipeline``),
+evaluate it, fine-tune it with QLoRA (``core.train.finetune``), evaluate it again. A comparison runs every
 member from the same base, spec and hyperparameters and summarizes them as the research table did,
 with numbers where the research used adjectives (method.md, Step 3).
 
@@ -15,7 +15,7 @@ token instead. With ℓ the mean log-probability per token of the continuation,
 averaged over prompts: the ratio of per-token likelihoods. 1 means the token leads the model to the
 gloss's continuation exactly as readily as the gloss itself; near 0 means the token points elsewhere.
 It is measured with the same model before (initialized rows, full precision) and after fine-tuning.
-Unlike comparing two greedy texts word by word (``generation_similarity`` from ``core.evaluate``,
+Unlike comparing two greedy texts word by word (``generation_similarity`` from ``core.experiment.evaluate``,
 also reported), it is smooth: a continuation that differs in one early word does not score zero.
 """
 
@@ -30,13 +30,13 @@ from typing import Any, Callable
 
 import torch
 
-from core import limits
-from core.errors import Collector, fail
-from core.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate
-from core.events import StopRequested
-from core.finetune import FinetuneConfig, TrainedModel, finetune
-from core.pipeline import InitResult, initialize, jsonable
-from core.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
+from core.spec import limits
+from core.spec.errors import Collector, fail
+from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate
+from core.train.events import StopRequested
+from core.train.finetune import FinetuneConfig, TrainedModel, finetune
+from core.experiment.pipeline import InitResult, initialize, jsonable
+from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
 
 Emit = Callable[[dict], Any]
 
@@ -231,7 +231,7 @@ class Member:
 
 
 def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callable[[dict], None]:
-    """``core.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs.
+    """``core.experiment.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs.
 
     A stop asked for during initialization ends it at the next event (an optimization epoch of
     the ``optimized`` strategy, say) by raising ``StopRequested`` through ``initialize``.
@@ -255,9 +255,9 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
     """Initialize (unless ``init_result`` is given), fine-tune, and evaluate one strategy.
 
     ``quantized_cache``: a dict shared by the members of a comparison; the first stores the 4-bit
-    base with the token in it and the others start from a copy (see ``core.finetune.prepare``).
+    base with the token in it and the others start from a copy (see ``core.train.finetune.prepare``).
     """
-    from core.spec import check_spec
+    from core.spec.gloss import check_spec
 
     emit = emit or (lambda event: None)
     start = time.perf_counter()
@@ -274,7 +274,7 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
                                             init_result.evaluation.get("generations", []))
     quantized = None
     if quantized_cache is not None:
-        from core.qlora import compute_dtype, pick_device, quantize_4bit
+        from core.train.qlora import compute_dtype, pick_device, quantize_4bit
 
         key = (init_result.token, len(init_result.tokenizer), config.compute_dtype)
         if key not in quantized_cache:
@@ -397,7 +397,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     ``save_member`` is called after each member (e.g. to store its adapter) before its models
     are released. A stop ends the member in progress at its next step and skips the rest.
     """
-    from core.spec import check_spec
+    from core.spec.gloss import check_spec
 
     config = config or CompareConfig()
     emit = emit or (lambda event: None)
@@ -443,76 +443,3 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     quantized_cache.clear()
     rows = summarize(member_rows, starts)
     return ComparisonResult(config, rows, details, base.name, spec.title, time.perf_counter() - start, stopped)
-
-
-# -- jobs ------------------------------------------------------------------------------------------
-
-def adapter_metadata(member: Member, base) -> dict:
-    return {"token": member.init.token, "token_id": member.init.token_id, "base_model": base.name,
-            "strategy": member.strategy, "seed": member.seed, "spec": member.init.spec.title if member.init.spec else "",
-            "compute_dtype": member.trained.result.compute_dtype}
-
-
-def _save(ctx, member: Member, base, name: str | None) -> None:
-    from core.export import save_adapter
-
-    ctx.save_folder(lambda folder: save_adapter(member.trained.model, member.trained.tokenizer, folder,
-                                                adapter_metadata(member, base)), member=name)
-
-
-def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
-                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, init_result: InitResult | None = None):
-    """A job function (for ``JobRunner.submit``): one strategy, its adapter saved with the run."""
-
-    def fn(ctx) -> dict:
-        member = run_member(spec, base, init_config, config, emit=ctx.emit, should_stop=lambda: ctx.stop_requested,
-                            max_new_tokens=max_new_tokens, init_result=init_result)
-        ctx.emit(type="phase", phase="save", message="Saving the adapter")
-        _save(ctx, member, base, None)
-        result = {"kind": "finetune", "model": base.name, **member.detail()}
-        member.release()
-        return result
-
-    return fn
-
-
-def comparison_job(spec, base, config: CompareConfig):
-    """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``."""
-
-    def fn(ctx) -> dict:
-        result = run_comparison(spec, base, config, emit=ctx.emit, should_stop=lambda: ctx.stop_requested,
-                                save_member=lambda member: _save(ctx, member, base, member.name))
-        return result.to_dict()
-
-    return fn
-
-
-def submit_finetune(runner, spec, base, init_config: InitConfig, config: FinetuneConfig,
-                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, init_result: InitResult | None = None):
-    """Check everything, then queue a fine-tuning job; returns the runner's ``Ticket``."""
-    from core.spec import check_spec
-
-    spec = check_spec(spec, base.tokenizer)
-    config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
-    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
-    if not isinstance(max_new_tokens, int) or not lo <= max_new_tokens <= hi:
-        raise fail("max_new_tokens", f"{max_new_tokens!r} is outside {lo} to {hi}", f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
-    if init_result is not None:
-        init_config = init_result.config or init_config
-    settings = {"kind": "finetune", "model": base.name, "init": init_config.to_dict(),
-                "finetune": config.to_dict(), "max_new_tokens": max_new_tokens}
-    return runner.submit(finetune_job(spec, base, init_config, config, max_new_tokens, init_result),
-                         kind="finetune", title=f"{spec.title}: {init_config.strategy}",
-                         spec=spec.to_dict(), config=settings)
-
-
-def submit_comparison(runner, spec, base, config: CompareConfig):
-    """Check everything, then queue a comparison job; returns the runner's ``Ticket``."""
-    from core.spec import check_spec
-
-    spec = check_spec(spec, base.tokenizer)
-    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
-    settings = {"kind": "compare", "model": base.name, **config.to_dict()}
-    return runner.submit(comparison_job(spec, base, config), kind="compare",
-                         title=f"{spec.title}: {', '.join(config.strategies)} × {config.seeds} seed(s)",
-                         spec=spec.to_dict(), config=settings)

@@ -1,0 +1,8 @@
+"""The new token's starting rows.
+
+Owns: contextual hidden states and next-token logits (``contexts``), the output row by least
+squares (``output``), the input strategies behind one entry point (``strategies``) and the
+contextual optimization (``optimize``).
+
+May import: ``core.spec``, ``core.model``, torch.
+"""
