@@ -9,7 +9,8 @@ import torch
 
 from core.spec.errors import InputError
 from core.model.loading import LoadedModel
-from core.experiment.pipeline import initialize, jsonable
+from core.experiment.pipeline import initialize
+from core.jsonsafe import jsonable
 from core.embedding.strategies import InitConfig
 from core.model.tokens import token_rows
 from tests.conftest import TOKEN

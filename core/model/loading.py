@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import io
 import logging
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +22,8 @@ from typing import Callable
 
 import torch
 
+from core import atomic
+from core.quiet import quiet
 from core.spec import limits
 from core.model.tiny import tiny_model
 from core.model.tokens import untie_embeddings
@@ -94,12 +93,9 @@ def embedded_model_folder(progress: Callable[[str], None] | None = None) -> Path
             return target
         if progress:
             progress("Converting the embedded SmolLM2 GGUF file to safetensors (once)…")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{_CONVERTED}."))
-        try:
-            with _quiet():
-                tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-                model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        with atomic.folder(target) as tmp, quiet():
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
             # The GGUF quantizer marks the model as not serializable; the weights are already
             # de-quantized to float32, so drop that marker and save plain safetensors.
             model.hf_quantizer = None
@@ -107,10 +103,6 @@ def embedded_model_folder(progress: Callable[[str], None] | None = None) -> Path
                 del model.config.quantization_config
             model.save_pretrained(tmp, safe_serialization=True)
             tok.save_pretrained(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return target
 
 
@@ -141,7 +133,7 @@ def _config_for(source: str):
             raise fail("model", f"the folder {source!r} holds no model (no config.json)",
                        "give a folder saved with save_pretrained, or a Hugging Face id")
     try:
-        with _quiet():
+        with quiet():
             return AutoConfig.from_pretrained(str(path) if looks_local else source, trust_remote_code=False)
     except ValueError as exc:
         raise fail("model", f"{source!r} is not a model this version of transformers can load ({str(exc)[:160]})",
@@ -220,7 +212,7 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype = torch.fl
     if progress:
         progress(f"Loading {display}…")
     try:
-        with _quiet():
+        with quiet():
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             model = AutoModelForCausalLM.from_pretrained(
                 source, dtype=dtype, use_safetensors=True, trust_remote_code=False)
@@ -236,20 +228,6 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype = torch.fl
     untie_embeddings(model)
     model.eval()
     return LoadedModel(model, tokenizer, display, source)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Silence the progress bars and warnings that loading prints to the terminal."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        hf_logging.set_verbosity(level)
 
 
 def describe(loaded: LoadedModel) -> dict:

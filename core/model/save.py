@@ -14,11 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from core.atomic import replace_dir
+from core import atomic
+from core.quiet import quiet
 from core.spec.errors import fail
 
 METADATA_FILE = "glosslab.json"
@@ -51,38 +50,20 @@ def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: di
     out = check_out_dir(out_dir)
     if model.get_input_embeddings().weight.data_ptr() == model.get_output_embeddings().weight.data_ptr():
         raise ValueError("embeddings are tied; the token's two rows cannot be saved apart")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    except OSError as exc:
-        raise fail("out", f"cannot write in {str(out.parent)!r} ({exc.strerror})",
-                   "choose a folder you can write to") from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            tmp = stack.enter_context(atomic.folder(out))
+        except OSError as exc:
+            raise fail("out", f"cannot write in {str(out.parent)!r} ({exc.strerror})",
+                       "choose a folder you can write to") from None
         model.config.tie_word_embeddings = False
-        with _no_progress_bars():
+        with quiet():  # transformers draws a bar per shard written; a save is one step for our callers
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
         if metadata is not None:
             (tmp / METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n",
                                              encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return replace_dir(tmp, out)
-
-
-@contextlib.contextmanager
-def _no_progress_bars():
-    """transformers draws a bar per shard written; a save is a single step for our callers."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+    return out
 
 
 def load_model_folder(path: str | os.PathLike):

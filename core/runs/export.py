@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from core import atomic
+from core.quiet import quiet
 from core.spec.errors import fail
 
 METADATA_FILE = "glosslab.json"
@@ -110,7 +112,7 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from core.train.qlora import quantize_4bit, quiet, use_row_forward
+    from core.train.qlora import quantize_4bit, use_row_forward
     from core.model.loading import load_model
 
     folder = Path(folder)
@@ -135,8 +137,6 @@ def merge_full_precision(fp_model, adapter_folder: str | Path):
     """The adapter merged into a copy of ``fp_model`` (full precision, with the token): a plain model."""
     from peft import PeftModel
 
-    from core.train.qlora import quiet
-
     with quiet():
         peft_model = PeftModel.from_pretrained(copy.deepcopy(fp_model), str(adapter_folder), is_trainable=False)
     merged = peft_model.merge_and_unload()
@@ -152,13 +152,8 @@ def export_adapter(adapter_folder: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and not (out / METADATA_FILE).is_file():
         raise fail("export name", f"{str(out)!r} exists and is not an earlier export", "choose another name")
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(src, tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic.folder(out) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
     return out
 
 

@@ -34,10 +34,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.atomic import replace_dir
+from core import atomic
+from core.jsonsafe import jsonable
 from core.spec.errors import fail
-from core.train.events import json_safe, read_jsonl
-from core.spec.gloss import atomic_write_text
+from core.train.events import read_jsonl
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACTIVE = ("queued", "running", "stopping")
@@ -154,19 +154,13 @@ class RunStore:
         final = self.path(run_id)
         if final.exists():
             raise fail("run_id", f"a run {run_id!r} exists already", "leave the id empty to get a new one")
-        tmp = self.root / f".{run_id}.tmp-{secrets.token_hex(3)}"
-        tmp.mkdir()
-        try:
+        with atomic.folder(final, replace=False) as tmp:
             _write_json(tmp / "spec.json", spec)
             _write_json(tmp / "config.json", config)
             _write_json(tmp / "status.json", {
                 "run_id": run_id, "kind": kind, "title": title, "status": status, "created": _now(),
                 "started": None, "finished": None, "error": None, "owner": current_owner(),
             })
-            os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return run_id
 
     def write_json(self, run_id: str, name: str, data: Any) -> Path:
@@ -208,15 +202,9 @@ class RunStore:
     def save_folder(self, run_id: str, writer, member: str | None = None) -> Path:
         """Write a folder (``writer(tmp_path)``) beside its place in the run, then rename it into place."""
         final = self.adapter_path(run_id, member)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{final.name}.tmp-{secrets.token_hex(3)}"
-        tmp.mkdir()
-        try:
+        with atomic.folder(final) as tmp:
             writer(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return replace_dir(tmp, final)
+        return final
 
     def delete(self, run_id: str) -> None:
         """Remove a finished run (renamed away first, so a reader never sees half a folder)."""
@@ -323,5 +311,5 @@ def _drop_torn_line(path: Path) -> None:
 
 
 def _write_json(path: Path, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(json_safe(data), ensure_ascii=False, indent=2, allow_nan=False,
+    return atomic.write_text(path, json.dumps(jsonable(data), ensure_ascii=False, indent=2, allow_nan=False,
                                               default=str) + "\n")

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from core import atomic
 from core.spec import limits
 from core.spec.errors import Collector, InputError, Problem, fail
 
@@ -153,7 +153,7 @@ class GlossSpec:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
     def save(self, path: str | os.PathLike) -> Path:
-        return atomic_write_text(Path(path), self.to_json())
+        return atomic.write_text(Path(path), self.to_json())
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -373,23 +373,6 @@ def check_spec(spec: GlossSpec | dict | str | bytes, tokenizer=None) -> GlossSpe
         if problems:
             raise InputError(problems)
     return spec
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"

@@ -20,25 +20,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from core.jsonsafe import jsonable
+
 
 class StopRequested(Exception):
     """Raised by a job that was asked to stop before it had anything worth keeping."""
-
-
-def json_safe(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None (JSON has no spelling for them)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # a 0-d tensor or numpy scalar
-        try:
-            return json_safe(value.item())
-        except Exception:  # not a scalar
-            return str(value)
-    return value
 
 
 class EventLog:
@@ -68,7 +54,7 @@ class EventLog:
         data.update(event or {})
         data.update(fields)
         data.setdefault("type", "message")
-        data = json_safe(data)
+        data = jsonable(data)
         with self._lock:
             data["seq"] = len(self._events)
             data.setdefault("time", round(time.time(), 3))

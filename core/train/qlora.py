@@ -28,10 +28,10 @@ import os
 import shutil
 import tempfile
 import types
-import warnings
 
 import torch
 
+from core.quiet import quiet
 from core.spec.errors import fail
 
 # bitsandbytes warns at import, on every CPU with AVX512-BF16, that an optional kernel package from
@@ -69,30 +69,6 @@ def _scratch_dir() -> str:
         if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 4 * 2**30:
             return tempfile.mkdtemp(prefix="glosslab-q-", dir=shm)
     return tempfile.mkdtemp(prefix="glosslab-q-")
-
-
-@contextlib.contextmanager
-def quiet():
-    """No progress bars or info messages from transformers while we save, load and train.
-
-    Never ``redirect_stderr``: training runs in a worker thread, and swapping ``sys.stderr``
-    would silence the whole process (the CLI's progress bars included) for as long.
-    """
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        with warnings.catch_warnings():
-            # PEFT reads a property transformers 5 deprecated; the message says nothing to a user.
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
