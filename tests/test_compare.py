@@ -9,8 +9,9 @@ import statistics
 import pytest
 import torch
 
-from core.experiment.compare import (CompareConfig, continuation_logprob, generation_agreement, markdown_table,
-                          run_comparison, summarize)
+from core.experiment.compare import (CompareConfig, continuation_logprob, generation_agreement, run_comparison,
+                                     summarize)
+from core.experiment.results import markdown_table
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
 from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES
@@ -107,10 +108,16 @@ def test_rows_average_over_seeds_with_their_spread():
     assert avg["cos_output_vs"] == {"random_both": pytest.approx((-1.0 + 0.6) / 2)}
     table = markdown_table(rows)
     lines = table.strip().splitlines()
-    assert lines[0].count("|") == 8 and "Best Epoch" in lines[0] and "Time/Epoch" in lines[0]
-    assert lines[2].startswith("| **average**") and "0.3200 ± 0.0283" in lines[2]
+    # The research table's columns, one per wide metric, then the footer and the cosine tables.
+    assert lines[0].count("|") == 11 and "Best epoch" in lines[0] and "Time per epoch (s)" in lines[0]
+    assert lines[2].startswith("| **average**") and "**0.3200 ± 0.0283**" in lines[2]
     assert "15.50 ± 0.71" in lines[3]
-    assert lines[-1] == "Mean ± standard deviation over 2 seeds."
+    assert lines[5] == "Mean ± standard deviation over 2 seeds."
+    # Cosines of the starting rows are a small table of their own, never one long cell.
+    assert max(len(c) for line in lines if line.startswith("|") for c in line.split("|")) < 60
+    start = lines.index("Cosine similarity of the strategies' starting input rows (same seed, averaged):")
+    assert lines[start + 2] == "| | average | random_both |"
+    assert lines[start + 4] == "| average | 1 | 0.8000 |" and lines[start + 5] == "| random_both | 0.8000 | 1 |"
 
 
 def test_a_tiny_comparison_end_to_end(tiny_spec):
@@ -131,7 +138,8 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     assert steps and all(e["strategy"] in ("average", "random_both") and e["seed"] in (0, 1) for e in steps)
     assert len([e for e in steps if (e["strategy"], e["seed"]) == ("average", 1)]) == 3  # step 0, 1, 2
     data = result.to_dict()
-    assert data["markdown"].count("\n") == 6 and not result.stopped  # 4 table lines, blank, footer
+    # 4 table lines, blank, footer; then per side a blank, a title, a blank and a 4-line cosine table.
+    assert data["markdown"].count("\n") == 6 + 2 * 7 and not result.stopped
     # The two strategies start from different rows and the base model is untouched.
     assert result.rows[0]["cos_output_vs"]["random_both"] < 0.99
     assert tiny_spec.new_token not in base.tokenizer.get_vocab()

@@ -7,16 +7,19 @@ import argparse
 import json
 import sys
 
+from core.spec import settings
+
 # -- shared by every command ----------------------------------------------------------------------
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --json, --seed and --debug, the same for every command."""
+    """--model, --json, --seed, --max-new-tokens and --debug, the same for every command."""
     parser.add_argument("--model", default=None, metavar="NAME_OR_PATH",
                         help="Hugging Face id or local folder (default: the embedded SmolLM2-135M-Instruct; "
                              "'tiny-random' is a tiny random model for quick checks)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout instead of the readable report")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default %(default)s)")
+    settings.add_argument(parser, "max_new_tokens", settings.MAX_NEW_TOKENS)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
 
 
@@ -27,7 +30,7 @@ def say(message: str) -> None:
 
 def emit_json(args: argparse.Namespace, data: dict) -> None:
     """Write the command's one JSON object to the real stdout (``allow_nan=False``: strict JSON)."""
-    from core.experiment.pipeline import jsonable
+    from core.jsonsafe import jsonable
 
     args.stdout.write(json.dumps(jsonable(data), ensure_ascii=False, allow_nan=False) + "\n")
     args.stdout.flush()

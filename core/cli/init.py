@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
-from core.spec import limits
-from core.spec.errors import fail
+from core.embedding.strategies import STRATEGIES, InitConfig
+from core.spec import settings
+from core.spec.settings import check_max_new_tokens
 
 # -- init -----------------------------------------------------------------------------------------
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from core.embedding.strategies import STRATEGIES
-
     p = subparsers.add_parser(
         "init", help="add a symbol's token with one strategy's rows and evaluate it before fine-tuning",
         description="Add the spec's new token to the model, initialize its input row with STRATEGY and "
@@ -21,34 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="strategies:\n" + "\n".join(f"  {s.name:<14}{s.label}" for s in STRATEGIES.values()))
     p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
-    p.add_argument("--strategy", default="average", choices=list(STRATEGIES), metavar="NAME",
-                   help="input-embedding strategy (default: average; see the list below)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="save the model with its token here (safetensors + tokenizer)")
     add_common_arguments(p)
-    p.add_argument("--opt-epochs", type=int, default=None, metavar="N", help="optimized strategy: epochs (default 30)")
-    p.add_argument("--opt-lr", type=float, default=None, metavar="X",
-                   help="optimized strategy: learning rate (default 0.01)")
-    p.add_argument("--opt-init", choices=("average", "random"), default=None,
-                   help="optimized strategy: starting vector (default average)")
-    p.add_argument("--random-scale", choices=("matched", "unit"), default=None,
-                   help="random strategies: noise matched to the embedding matrix (default) or unit variance")
-    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
-                   help="tokens generated per prompt (default 24)")
+    settings.add_arguments(p.add_argument_group("initialization"), InitConfig, skip=("seed",))
     p.set_defaults(handler=run_init)
 
 
-def init_config(args: argparse.Namespace):
+def init_config(args: argparse.Namespace) -> InitConfig:
     """The InitConfig for these arguments (unset options keep the config's defaults)."""
-    from core.embedding.strategies import InitConfig
-
-    given = {"strategy": args.strategy, "seed": args.seed, "opt_epochs": args.opt_epochs, "opt_lr": args.opt_lr,
-             "opt_init": args.opt_init, "random_scale": args.random_scale}
-    return InitConfig(**{k: v for k, v in given.items() if v is not None})
+    return settings.from_args(InitConfig, args, seed=args.seed)
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
     from core.experiment.pipeline import initialize
     from core.model.save import check_out_dir, save_model_folder
     from core.spec.gloss import GlossSpec
@@ -56,10 +40,7 @@ def run_init(args: argparse.Namespace) -> int:
     # Everything a user typed is checked before the model loads.
     spec = GlossSpec.load(args.spec)
     config = init_config(args)
-    max_new = DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens
-    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
-    if not lo <= max_new <= hi:
-        raise fail("max_new_tokens", f"{max_new} is outside {lo} to {hi}", f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
+    max_new = check_max_new_tokens(args.max_new_tokens)
     if args.out:
         check_out_dir(args.out)
 

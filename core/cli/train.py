@@ -15,63 +15,37 @@ import json
 from pathlib import Path
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
+from core.embedding.strategies import InitConfig
+from core.experiment import results
+from core.experiment.compare import CompareConfig
+from core.spec import settings
 from core.spec.errors import fail
+from core.spec.settings import check_max_new_tokens
+from core.train.finetune import FinetuneConfig
 
-# The columns every row of --json carries (and the readable summary prints).
-ROW_KEYS = ("strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_before_after",
-            "cos_output_before_after", "time_per_epoch_s", "mrr_positive_before", "mrr_positive_after",
-            "median_rank_negative_before", "median_rank_negative_after", "gen_agreement_before",
-            "gen_agreement_after")
+# The columns every row of --json carries first (the readable summary prints the wide ones).
+ROW_KEYS = ("strategy", *results.numeric_keys())
 
 
 def _add_finetune_options(p: argparse.ArgumentParser) -> None:
-    from core.train.finetune import COMPUTE_DTYPES, LORA_TARGETS, SCHEDULERS
-
     g = p.add_argument_group("fine-tuning (defaults: the research's configuration)")
-    g.add_argument("--epochs", type=int, default=None, metavar="N", help="passes over the sentences (10)")
-    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, default=None, metavar="X",
-                   help="learning rate (3e-4)")
-    g.add_argument("--batch-size", type=int, default=None, metavar="N", help="sentences per batch (10)")
-    g.add_argument("--grad-accum", type=int, default=None, metavar="N", help="batches per optimizer step (3)")
-    g.add_argument("--scheduler", dest="lr_scheduler", choices=SCHEDULERS, default=None, help="(cosine)")
-    g.add_argument("--warmup-ratio", type=float, default=None, metavar="X", help="(0.03)")
-    g.add_argument("--weight-decay", type=float, default=None, metavar="X", help="(0)")
-    g.add_argument("--eval-every", type=int, default=None, metavar="N", help="optimizer steps between validations (1)")
-    g.add_argument("--lora-r", type=int, default=None, metavar="N", help="(8)")
-    g.add_argument("--lora-alpha", type=int, default=None, metavar="N", help="(32)")
-    g.add_argument("--lora-dropout", type=float, default=None, metavar="X", help="(0.05)")
-    g.add_argument("--lora-targets", choices=tuple(LORA_TARGETS), default=None, help="(attention)")
-    g.add_argument("--compute-dtype", choices=COMPUTE_DTYPES, default=None, help="4-bit matmul precision (auto)")
-    g.add_argument("--keep-last", action="store_true", help="keep the last step instead of the best one")
+    settings.add_arguments(g, FinetuneConfig, skip=("seed",))
     p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
-    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N", help="tokens generated per prompt (24)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _finetune_config(args: argparse.Namespace, seed: int | None = None):
-    from core.train.finetune import FinetuneConfig
-
-    names = ("epochs", "learning_rate", "batch_size", "grad_accum", "lr_scheduler", "warmup_ratio", "weight_decay",
-             "eval_every", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "compute_dtype")
-    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    if args.keep_last:
-        given["restore_best"] = False
-    if seed is not None:
-        given["seed"] = seed
-    return FinetuneConfig(**given)
+def _finetune_config(args: argparse.Namespace, seed: int | None = None) -> FinetuneConfig:
+    return settings.from_args(FinetuneConfig, args, **({} if seed is None else {"seed": seed}))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from core.embedding.strategies import STRATEGIES
-
     p = subparsers.add_parser(
         "finetune", help="initialize the token with one strategy, fine-tune with QLoRA, evaluate before and after",
         description="Add the spec's token with STRATEGY's rows, fine-tune the model with QLoRA (4-bit NF4 base, "
                     "LoRA on the attention, the token's two rows trainable), and evaluate before and after. "
                     "The run (spec, config, events, result, adapter) is stored under --runs.")
     p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
-    p.add_argument("--strategy", default="average", choices=list(STRATEGIES), metavar="NAME",
-                   help="input-embedding strategy (default average): " + ", ".join(STRATEGIES))
+    settings.add_argument(p, "strategy", settings.settings_of(InitConfig)["strategy"])
     add_common_arguments(p)
     _add_finetune_options(p)
     p.set_defaults(handler=run_finetune)
@@ -82,19 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "base model, with the same spec and hyperparameters, and print the research's table with "
                     "objective quality numbers. Each member's adapter is stored with the run under --runs.")
     p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
-    p.add_argument("--strategies", default=None, metavar="A,B,…|all",
-                   help="comma-separated strategies, or 'all' (default: " + ",".join(_research()) + ")")
-    p.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per strategy (default 1)")
+    settings.add_argument(p, "strategies", settings.settings_of(CompareConfig)["strategies"])
+    settings.add_argument(p, "seeds", settings.settings_of(CompareConfig)["seeds"])
     p.add_argument("--out", default=None, metavar="DIR", help="also write comparison.json and comparison.md here")
     add_common_arguments(p)
     _add_finetune_options(p)
     p.set_defaults(handler=run_compare)
-
-
-def _research() -> tuple[str, ...]:
-    from core.embedding.strategies import RESEARCH_STRATEGIES
-
-    return RESEARCH_STRATEGIES
 
 
 class _EventProgress:
@@ -148,17 +115,6 @@ def _run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, 
     return status, runner.result(ticket.job_id), ticket.job_id, store.path(ticket.job_id)
 
 
-def _check_max_new(args) -> int:
-    from core.spec import limits
-    from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
-
-    value = DEFAULT_MAX_NEW_TOKENS if args.max_new_tokens is None else args.max_new_tokens
-    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
-    if not lo <= value <= hi:
-        raise fail("max_new_tokens", f"{value} is outside {lo} to {hi}", f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
-    return value
-
-
 def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dict], extra: dict) -> int:
     if status["status"] == "failed":
         say(f"error: the run failed: {status.get('error')}")
@@ -169,9 +125,7 @@ def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dic
     if args.json:
         emit_json(args, data)
     else:
-        from core.experiment.compare import markdown_table
-
-        args.stdout.write(markdown_table(rows) if rows else "No strategy finished.\n")
+        args.stdout.write(results.markdown_table(rows) if rows else "No strategy finished.\n")
         for key, value in extra.items():
             if isinstance(value, str) and key != "markdown":
                 args.stdout.write(f"{key.replace('_', ' ')}: {value}\n")
@@ -182,13 +136,12 @@ def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dic
 def run_finetune(args: argparse.Namespace) -> int:
     from core.runs.submit import submit_finetune
     from core.spec.gloss import GlossSpec
-    from core.embedding.strategies import InitConfig
 
     spec = GlossSpec.load(args.spec)
-    init_config = InitConfig(strategy=args.strategy, seed=args.seed)
+    init_config = settings.from_args(InitConfig, args, seed=args.seed)
     config = _finetune_config(args, seed=args.seed)
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
-    max_new = _check_max_new(args)
+    max_new = check_max_new_tokens(args.max_new_tokens)
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
@@ -209,15 +162,11 @@ def _row(row: dict) -> dict:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from core.experiment.compare import CompareConfig
     from core.runs.submit import submit_comparison
     from core.spec.gloss import GlossSpec
-    from core.embedding.strategies import InitConfig
 
     spec = GlossSpec.load(args.spec)
-    config = CompareConfig(strategies=args.strategies or list(_research()), seeds=args.seeds,
-                           finetune=_finetune_config(args), init=InitConfig(seed=args.seed),
-                           max_new_tokens=_check_max_new(args))
+    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args), init=InitConfig(seed=args.seed))
     config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     out = _check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)
@@ -229,10 +178,10 @@ def run_compare(args: argparse.Namespace) -> int:
     if result:
         extra = {"seconds": result["seconds"], "markdown": result["markdown"]}
         if out is not None:
-            from core.spec.gloss import atomic_write_text
+            from core.atomic import write_text
 
-            atomic_write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-            atomic_write_text(out / "comparison.md", result["markdown"])
+            write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+            write_text(out / "comparison.md", result["markdown"])
             extra["saved_to"] = str(out)
     return _finish(args, status, result, run_id, rows, extra)
 

@@ -15,7 +15,6 @@ the same vector, whatever else has used the global random state.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Literal
@@ -23,106 +22,58 @@ from typing import Callable, Literal
 import torch
 
 from core.spec import limits
-from core.spec.errors import Collector
+from core.spec import settings
+from core.spec.settings import choices_of, setting
 from core.embedding.optimize import optimize_input_embedding
 from core.embedding.output import OutputFit, output_embedding
 
 
-@dataclass(frozen=True)
-class StrategyInfo:
-    name: str
-    label: str
-    help: str
-    calculated_output: bool
-
-
-STRATEGIES: dict[str, StrategyInfo] = {s.name: s for s in (
-    StrategyInfo("optimized", "Optimized (contextual)",
-                 "Learns one vector so that, appended after each positive context, the model's contextual "
-                 "embedding matches the gloss's (1 − cosine loss, AdamW, best epoch by validation loss).", True),
-    StrategyInfo("average", "Average of the gloss's tokens",
-                 "Mean of the input embeddings of the gloss's sub-tokens; averaged across glosses.", True),
-    StrategyInfo("last_token", "Last token of the gloss",
-                 "Input embedding of the gloss's last sub-token (' shop'); averaged across glosses.", True),
-    StrategyInfo("random", "Random input",
-                 "Random noise, matched to the embedding matrix's per-dimension mean and spread (or unit "
-                 "variance, as in the research); the output row is still calculated.", True),
-    StrategyInfo("random_both", "Random input and output",
-                 "Both rows random; nothing calculated. The research's baseline.", False),
-    StrategyInfo("first_token", "First token of the gloss",
-                 "Input embedding of the gloss's first sub-token (' wool'); averaged across glosses.", True),
-    StrategyInfo("pca", "Principal direction of the tokens",
-                 "First principal direction of the gloss's sub-token embeddings, pointing like their mean "
-                 "and as long as it.", True),
-    StrategyInfo("attention", "Attention-weighted mean",
-                 "Sub-tokens weighted by the softmax of their dot product with the mean.", True),
-    StrategyInfo("mean_resizing", "Mean and covariance sampling",
-                 "What transformers' resize_token_embeddings(mean_resizing=True) does: a sample from a normal "
-                 "distribution with the vocabulary's mean and (scaled) covariance.", True),
-)}
+StrategyName = Literal["optimized", "average", "last_token", "random", "random_both", "first_token", "pca",
+                       "attention", "mean_resizing"]
+RandomScale = Literal["matched", "unit"]
+OptInit = Literal["average", "random"]
 RESEARCH_STRATEGIES = ("optimized", "average", "last_token", "random", "random_both")
-RANDOM_SCALES = ("matched", "unit")
-OPT_INITS = ("average", "random")
-NEGATIVE_LOGIT_RANGE = (-100.0, 100.0)
 
 # transformers' mean_resizing scales the vocabulary's covariance by this factor before sampling
 # (modeling_utils._init_added_embeddings_weights_with_mean in transformers 5).
 MEAN_RESIZING_EPSILON = 1e-9
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 @dataclass
 class InitConfig:
     """How to initialise the new token's rows. Invalid values raise one ``InputError`` naming each field."""
 
-    strategy: str = "average"
-    seed: int = 0
-    random_scale: Literal["matched", "unit"] = "matched"
-    negative_logit: float = -10.0
-    opt_lr: float = 0.01
-    opt_epochs: int = 30
-    opt_init: Literal["average", "random"] = "average"
-    opt_batch_size: int = 64
+    strategy: StrategyName = setting("average", label="Initialization strategy", choices=choices_of(StrategyName),
+                                     help="How the new token's input row starts (see the strategies table).")
+    seed: int = setting(0, label="Random seed", range=limits.SEED_VALUE,
+                        help="Seed of every random draw (random strategies, the optimization's start).")
+    random_scale: RandomScale = setting("matched", label="Scale of random vectors", choices=choices_of(RandomScale),
+                                        help="matched: like the model's embedding rows (fair baseline); "
+                                             "unit: unit-variance noise (as in the research).")
+    negative_logit: float = setting(-10.0, label="Target logit for negative contexts",
+                                    range=limits.NEGATIVE_LOGIT,
+                                    help="The output row's logit that least squares aims for after a negative "
+                                         "context.")
+    opt_lr: float = setting(0.01, label="Optimization learning rate", range=limits.LEARNING_RATE, positive=True,
+                            help="Optimized strategy: AdamW learning rate of the input vector.")
+    opt_epochs: int = setting(30, label="Optimization epochs", range=limits.OPTIMIZER_EPOCHS,
+                              help="Optimized strategy: passes over the positive contexts.")
+    opt_init: OptInit = setting("average", label="Optimization start", choices=choices_of(OptInit),
+                                help="Optimized strategy: start from the average of the gloss's tokens or "
+                                     "from a random vector.")
+    opt_batch_size: int = setting(64, label="Optimization batch size", range=limits.BATCH_SIZE,
+                                  help="Optimized strategy: contexts per step.")
 
     def __post_init__(self) -> None:
-        c = Collector()
-        if self.strategy not in STRATEGIES:
-            c.add("strategy", f"{self.strategy!r} is not a strategy", "choose one of: " + ", ".join(STRATEGIES))
-        lo, hi = limits.SEED_VALUE
-        if not _is_int(self.seed) or not lo <= self.seed <= hi:
-            c.add("seed", f"{self.seed!r} is not a whole number from {lo} to {hi}", "give e.g. 0")
-        if self.random_scale not in RANDOM_SCALES:
-            c.add("random_scale", f"{self.random_scale!r} is not a scale",
-                  "choose 'matched' (the embedding matrix's statistics) or 'unit' (N(0, 1), as in the research)")
-        lo, hi = NEGATIVE_LOGIT_RANGE
-        if not _is_number(self.negative_logit) or not lo <= self.negative_logit <= hi:
-            c.add("negative_logit", f"{self.negative_logit!r} is not a number from {lo:g} to {hi:g}",
-                  "give e.g. -10")
-        lo, hi = limits.LEARNING_RATE
-        if not _is_number(self.opt_lr) or self.opt_lr <= 0:
-            c.add("opt_lr", f"{self.opt_lr!r} is not a positive number", "give e.g. 0.01")
-        elif not lo <= self.opt_lr <= hi:
-            c.add("opt_lr", f"{self.opt_lr:g} is outside {lo:g} to {hi:g}", "give e.g. 0.01")
-        lo, hi = limits.OPTIMIZER_EPOCHS
-        if not _is_int(self.opt_epochs) or not lo <= self.opt_epochs <= hi:
-            c.add("opt_epochs", f"{self.opt_epochs!r} is not a whole number from {lo} to {hi}", "give e.g. 30")
-        if self.opt_init not in OPT_INITS:
-            c.add("opt_init", f"{self.opt_init!r} is not a starting point", "choose 'average' or 'random'")
-        lo, hi = limits.BATCH_SIZE
-        if not _is_int(self.opt_batch_size) or not lo <= self.opt_batch_size <= hi:
-            c.add("opt_batch_size", f"{self.opt_batch_size!r} is not a whole number from {lo} to {hi}",
-                  "give e.g. 64")
-        c.raise_if_any()
+        settings.validate(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data) -> "InitConfig":
+        """From JSON or widget values; unknown keys are refused by name."""
+        return settings.from_values(cls, data, "initialization settings")
 
 
 @dataclass
@@ -274,23 +225,68 @@ def _optimized(model, tokenizer, spec, config, on_epoch=None) -> tuple[torch.Ten
     return result.vector, details
 
 
-_INPUT_FUNCTIONS = {
-    "optimized": _optimized,
-    "average": _average,
-    "last_token": _last_token,
-    "random": _random,
-    "random_both": _random,  # the input half; the output half is drawn in initial_rows
-    "first_token": _first_token,
-    "pca": _pca,
-    "attention": _attention,
-    "mean_resizing": _mean_resizing,
-}
+@dataclass(frozen=True)
+class StrategyInfo:
+    """One strategy: its name, its label and help on the page, whether its output row is calculated,
+    the function that computes its input vector, and its row label in the research table."""
+
+    name: str
+    label: str
+    help: str
+    calculated_output: bool
+    input_vector: Callable
+    row_label: str = ""
+
+    @property
+    def table_label(self) -> str:
+        """The research table's first column ("Averaged input; calculated output")."""
+        return self.row_label or f"{self.label}; {'calculated' if self.calculated_output else 'random'} output"
+
+
+# The one registry: what the page, the CLI and a comparison list, in this order. ``random_both``
+# shares ``_random`` for its input half; its output half is drawn in ``initial_rows``.
+STRATEGIES: dict[str, StrategyInfo] = {s.name: s for s in (
+    StrategyInfo("optimized", "Optimized (contextual)",
+                 "Learns one vector so that, appended after each positive context, the model's contextual "
+                 "embedding matches the gloss's (1 − cosine loss, AdamW, best epoch by validation loss).", True,
+                 _optimized, row_label="Optimized input; calculated output"),
+    StrategyInfo("average", "Average of the gloss's tokens",
+                 "Mean of the input embeddings of the gloss's sub-tokens; averaged across glosses.", True,
+                 _average, row_label="Averaged input; calculated output"),
+    StrategyInfo("last_token", "Last token of the gloss",
+                 "Input embedding of the gloss's last sub-token (' shop'); averaged across glosses.", True,
+                 _last_token, row_label="Last token input; calculated output"),
+    StrategyInfo("random", "Random input",
+                 "Random noise, matched to the embedding matrix's per-dimension mean and spread (or unit "
+                 "variance, as in the research); the output row is still calculated.", True,
+                 _random, row_label="Random input; calculated output"),
+    StrategyInfo("random_both", "Random input and output",
+                 "Both rows random; nothing calculated. The research's baseline.", False,
+                 _random, row_label="Random input & output"),
+    StrategyInfo("first_token", "First token of the gloss",
+                 "Input embedding of the gloss's first sub-token (' wool'); averaged across glosses.", True,
+                 _first_token),
+    StrategyInfo("pca", "Principal direction of the tokens",
+                 "First principal direction of the gloss's sub-token embeddings, pointing like their mean "
+                 "and as long as it.", True,
+                 _pca),
+    StrategyInfo("attention", "Attention-weighted mean",
+                 "Sub-tokens weighted by the softmax of their dot product with the mean.", True,
+                 _attention),
+    StrategyInfo("mean_resizing", "Mean and covariance sampling",
+                 "What transformers' resize_token_embeddings(mean_resizing=True) does: a sample from a normal "
+                 "distribution with the vocabulary's mean and (scaled) covariance.", True,
+                 _mean_resizing),
+)}
+if tuple(STRATEGIES) != choices_of(StrategyName):
+    raise ImportError("StrategyName and STRATEGIES must list the same strategies in the same order")
+
 
 
 def _input_vector(model, tokenizer, spec, config: InitConfig, on_epoch=None) -> tuple[torch.Tensor, dict]:
     if config.strategy == "optimized":
         return _optimized(model, tokenizer, spec, config, on_epoch)
-    return _INPUT_FUNCTIONS[config.strategy](model, tokenizer, spec, config)
+    return STRATEGIES[config.strategy].input_vector(model, tokenizer, spec, config)
 
 
 def initial_rows(model, tokenizer, spec, config: InitConfig,

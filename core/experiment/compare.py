@@ -31,55 +31,42 @@ from typing import Any, Callable
 import torch
 
 from core.spec import limits
-from core.spec.errors import Collector, fail
+from core.spec import settings
+from core.spec.errors import Collector
+from core.spec.settings import MAX_NEW_TOKENS, setting
+from core.experiment import results
 from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate
 from core.train.events import StopRequested
 from core.train.finetune import FinetuneConfig, TrainedModel, finetune
-from core.experiment.pipeline import InitResult, initialize, jsonable
+from core.experiment.pipeline import InitResult, initialize
+from core.jsonsafe import jsonable
 from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
 
 Emit = Callable[[dict], Any]
 
-# Row labels shaped like the research table's first column.
-RESEARCH_LABELS = {
-    "optimized": "Optimized input; calculated output",
-    "average": "Averaged input; calculated output",
-    "last_token": "Last token input; calculated output",
-    "random": "Random input; calculated output",
-    "random_both": "Random input & output",
-}
-# Numbers averaged over seeds (with their standard deviation when there are several).
-ROW_NUMBERS = (
-    "best_epoch", "best_step", "eval_loss", "train_loss", "initial_eval_loss", "cos_input_before_after",
-    "cos_output_before_after", "time_per_epoch_s", "init_seconds", "mrr_positive_before", "mrr_positive_after",
-    "median_rank_negative_before", "median_rank_negative_after", "median_rank_positive_before",
-    "median_rank_positive_after", "gen_agreement_before", "gen_agreement_after", "gen_similarity_before",
-    "gen_similarity_after",
-)
-
 
 def strategy_label(name: str) -> str:
-    if name in RESEARCH_LABELS:
-        return RESEARCH_LABELS[name]
-    info = STRATEGIES[name]
-    return f"{info.label}; {'calculated' if info.calculated_output else 'random'} output"
+    """The research table's first column for a strategy."""
+    return STRATEGIES[name].table_label
 
 
 @dataclass
 class CompareConfig:
     """Which strategies, how many seeds, and the settings every member shares."""
 
-    strategies: list[str] = field(default_factory=lambda: list(RESEARCH_STRATEGIES))
-    seeds: int = 1
+    strategies: list[str] = setting(list(RESEARCH_STRATEGIES), label="Strategies to compare",
+                                    help="Strategy names separated by commas, or 'all'; the default is the research's five.")
+    seeds: int = setting(1, label="Seeds per strategy", range=limits.SEEDS,
+                         help="Each strategy runs once per seed (0, 1, …); the same seeds for every strategy.")
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     init: InitConfig = field(default_factory=InitConfig)  # its strategy and seed are set per member
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    max_new_tokens: int = MAX_NEW_TOKENS.field()
 
     def __post_init__(self) -> None:
-        c = Collector()
         if isinstance(self.strategies, str):
             self.strategies = list(STRATEGIES) if self.strategies == "all" else \
                 [s.strip() for s in self.strategies.split(",") if s.strip()]
+        c = Collector()
         if not isinstance(self.strategies, list) or not self.strategies:
             c.add("strategies", "is empty", "choose at least one strategy, e.g. average")
         else:
@@ -89,16 +76,8 @@ class CompareConfig:
                       "a strategy", "choose from: " + ", ".join(STRATEGIES))
             if len(set(map(str, self.strategies))) != len(self.strategies):
                 c.add("strategies", "names a strategy twice", "list each strategy once")
-        lo, hi = limits.SEEDS
-        if isinstance(self.seeds, float) and self.seeds.is_integer():
-            self.seeds = int(self.seeds)
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not lo <= self.seeds <= hi:
-            c.add("seeds", f"{self.seeds!r} is not a whole number from {lo} to {hi}", f"give 1 to {hi}")
-        lo, hi = limits.GENERATION_MAX_NEW_TOKENS
-        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
-                or not lo <= self.max_new_tokens <= hi:
-            c.add("max_new_tokens", f"{self.max_new_tokens!r} is not a whole number from {lo} to {hi}",
-                  f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
+        for name in ("seeds", "max_new_tokens"):
+            setattr(self, name, settings.settings_of(self)[name].check(name, getattr(self, name), c))
         if not isinstance(self.finetune, FinetuneConfig):
             c.add("finetune", "is not a fine-tuning configuration", "build it with FinetuneConfig(...)")
         if not isinstance(self.init, InitConfig):
@@ -188,27 +167,10 @@ class Member:
         return f"{self.strategy}-s{self.seed}"
 
     def row(self) -> dict:
-        """The flat numbers of this member (one seed of a table row)."""
-        r = self.trained.result
-        before = self.init.evaluation.get("quality", {})
-        after = self.evaluation_after.get("quality", {})
-        return {
-            "strategy": self.strategy, "seed": self.seed, "label": strategy_label(self.strategy),
-            "calculated_output": STRATEGIES[self.strategy].calculated_output,
-            "best_epoch": r.best_epoch, "best_step": r.best_step, "eval_loss": r.best_eval_loss,
-            "train_loss": r.train_loss_at_best, "initial_eval_loss": r.initial_eval_loss,
-            "cos_input_before_after": r.cos_input_before_after, "cos_output_before_after": r.cos_output_before_after,
-            "time_per_epoch_s": r.time_per_epoch_s, "init_seconds": round(self.init.seconds, 3),
-            "mrr_positive_before": before.get("mrr_positive"), "mrr_positive_after": after.get("mrr_positive"),
-            "median_rank_negative_before": before.get("median_rank_negative"),
-            "median_rank_negative_after": after.get("median_rank_negative"),
-            "median_rank_positive_before": before.get("median_rank_positive"),
-            "median_rank_positive_after": after.get("median_rank_positive"),
-            "gen_agreement_before": self.agreement_before, "gen_agreement_after": self.agreement_after,
-            "gen_similarity_before": before.get("generation_similarity"),
-            "gen_similarity_after": after.get("generation_similarity"),
-            "stopped": r.stopped,
-        }
+        """The flat numbers of this member (one seed of a table row), as ``core.experiment.results`` declares them."""
+        return {"strategy": self.strategy, "seed": self.seed, "label": strategy_label(self.strategy),
+                "calculated_output": STRATEGIES[self.strategy].calculated_output,
+                **results.measure(self), "stopped": self.trained.result.stopped}
 
     def detail(self) -> dict:
         """Everything about this member, JSON-able (the curves are in ``finetune.history``)."""
@@ -310,7 +272,7 @@ def summarize(member_rows: list[dict], starts: dict[int, dict[str, dict[str, tor
         mine = [r for r in member_rows if r["strategy"] == strategy]
         row = {"strategy": strategy, "label": mine[0]["label"], "calculated_output": mine[0]["calculated_output"],
                "seeds": len(mine), "stopped": any(r["stopped"] for r in mine)}
-        for key in ROW_NUMBERS:
+        for key in results.numeric_keys():
             mean, std = _summary([r[key] for r in mine])
             row[key] = None if mean is None else round(mean, 6)
             if len(mine) > 1:
@@ -329,46 +291,6 @@ def summarize(member_rows: list[dict], starts: dict[int, dict[str, dict[str, tor
     return rows
 
 
-def _fmt(row: dict, key: str, digits: int = 4) -> str:
-    value = row.get(key)
-    if value is None:
-        return "–"
-    text = f"{value:.{digits}f}" if digits else f"{value:,.0f}"
-    std = row.get(f"{key}_std")
-    return f"{text} ± {std:.{digits}f}" if std is not None and digits else text
-
-
-def markdown_table(rows: list[dict]) -> str:
-    """The research table's columns, with the objective test quality (before → after fine-tuning)."""
-    best = min((r["eval_loss"] for r in rows if r.get("eval_loss") is not None), default=None)
-    lines = ["| Input Embedding Initialization | Best Epoch | Eval Loss | Train Loss | "
-             "Cosine Similarity (Before/After Fine-Tuning) | Test Quality (before → after) | Time/Epoch |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        bold = best is not None and r.get("eval_loss") == best and len(rows) > 1
-        label = f"**{r['label']}**" if bold else r["label"]
-        loss = f"**{_fmt(r, 'eval_loss')}**" if bold else _fmt(r, "eval_loss")
-        vs_in = ", ".join(f"{v:.4f} (vs {k})" for k, v in r.get("cos_input_vs", {}).items())
-        vs_out = ", ".join(f"{v:.4f} (vs {k})" for k, v in r.get("cos_output_vs", {}).items())
-        cosine = f"Input: {_fmt(r, 'cos_input_before_after')}; Output: {_fmt(r, 'cos_output_before_after')}"
-        if vs_in:
-            cosine += f"; start input {vs_in}"
-        if vs_out:
-            cosine += f"; start output {vs_out}"
-        quality = (f"MRR {_fmt(r, 'mrr_positive_before', 3)} → {_fmt(r, 'mrr_positive_after', 3)}; "
-                   f"neg. median rank {_fmt(r, 'median_rank_negative_before', 0)} → "
-                   f"{_fmt(r, 'median_rank_negative_after', 0)}; "
-                   f"gen. agreement {_fmt(r, 'gen_agreement_before', 3)} → {_fmt(r, 'gen_agreement_after', 3)}")
-        seconds = r.get("time_per_epoch_s")
-        per_epoch = "–" if seconds is None else f"~{seconds:.1f} s" if seconds >= 10 else f"~{seconds:.2f} s"
-        epoch = _fmt(r, "best_epoch", 2)
-        lines.append(f"| {label} | {epoch} | {loss} | {_fmt(r, 'train_loss')} | {cosine} | {quality} | {per_epoch} |")
-    if rows and rows[0].get("seeds", 1) > 1:
-        lines.append("")
-        lines.append(f"Mean ± standard deviation over {rows[0]['seeds']} seeds.")
-    return "\n".join(lines) + "\n"
-
-
 @dataclass
 class ComparisonResult:
     config: CompareConfig
@@ -382,11 +304,11 @@ class ComparisonResult:
     def to_dict(self) -> dict:
         return jsonable({"kind": "compare", "model": self.model, "spec": self.spec_title,
                          "config": self.config.to_dict(), "rows": self.rows, "members": self.members,
-                         "markdown": markdown_table(self.rows), "seconds": round(self.seconds, 3),
+                         "markdown": results.markdown_table(self.rows), "seconds": round(self.seconds, 3),
                          "stopped": self.stopped})
 
     def to_markdown(self) -> str:
-        return markdown_table(self.rows)
+        return results.markdown_table(self.rows)
 
 
 def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emit | None = None,

@@ -14,9 +14,10 @@ import statistics
 import torch
 
 from core.model import tokens
+from core.spec.settings import MAX_NEW_TOKENS
 from core.embedding.contexts import eval_mode, next_token_logits
 
-DEFAULT_MAX_NEW_TOKENS = 24
+DEFAULT_MAX_NEW_TOKENS = MAX_NEW_TOKENS.default
 
 
 def n_candidates(model, tokenizer) -> int:

@@ -13,19 +13,18 @@ web page read:
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
-from core.spec import limits
-from core.spec.errors import fail
+from core.jsonsafe import jsonable
 from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate, n_candidates
 from core.model.loading import LoadedModel
 from core.model.tokens import untie_embeddings
 from core.spec.gloss import GlossSpec, check_spec
+from core.spec.settings import check_max_new_tokens
 from core.embedding.strategies import STRATEGIES, InitConfig, InitRows, initial_rows, input_vectors
 from core.model.tokens import add_token
 
@@ -83,24 +82,6 @@ class InitResult:
         })
 
 
-def jsonable(value: Any) -> Any:
-    """A copy of ``value`` that ``json.dumps(..., allow_nan=False)`` accepts: NaN and ±inf become
-    None, tensors and tuples become lists."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return jsonable(value.detach().cpu().tolist())
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if hasattr(value, "item"):  # numpy scalars
-        return jsonable(value.item())
-    return str(value)
-
-
 def _emit(on_event: EventFn | None, stage: str, message: str, **extra) -> None:
     if on_event is not None:
         on_event({"stage": stage, "message": message, **extra})
@@ -118,10 +99,7 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     """
     start = time.perf_counter()
     config = config if config is not None else InitConfig()
-    lo, hi = limits.GENERATION_MAX_NEW_TOKENS
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not lo <= max_new_tokens <= hi:
-        raise fail("max_new_tokens", f"{max_new_tokens!r} is not a whole number from {lo} to {hi}",
-                   f"give e.g. {DEFAULT_MAX_NEW_TOKENS}")
+    max_new_tokens = check_max_new_tokens(max_new_tokens)
     _emit(on_event, "validate", "Checking the spec against the model's tokenizer")
     spec = check_spec(spec, base.tokenizer)
 

@@ -48,6 +48,7 @@ WEIGHT_DECAY = (0.0, 1.0)
 SEEDS = (1, 10)
 SEED_VALUE = (0, 2**31 - 1)
 MAX_GRAD_NORM = (1e-3, 1000.0)
+NEGATIVE_LOGIT = (-100.0, 100.0)  # the output row's target logit after a negative context
 EVAL_EVERY = (1, 1000)     # optimizer steps between validation losses
 PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
 

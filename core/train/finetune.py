@@ -16,113 +16,75 @@ import copy
 import math
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
 
 import torch
 
 from core.spec import limits
-from core.spec.errors import Collector, InputError, fail
+from core.spec import settings
+from core.spec.errors import Collector, fail
+from core.spec.settings import choices_of, setting
 from core.train.events import StepRecorder, StopRequested
-from core.train.qlora import LORA_TARGETS, compute_dtype, prepare, quiet, token_rows
+from core.quiet import quiet
+from core.train.qlora import compute_dtype, prepare, token_rows
 
-SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
-COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
-
-FIELD_HELP: dict[str, str] = {
-    "learning_rate": "AdamW learning rate for the LoRA weights and the token's two rows.",
-    "epochs": "Passes over the fine-tuning sentences.",
-    "batch_size": "Sentences per forward pass.",
-    "grad_accum": "Forward passes whose gradients add up to one optimizer step.",
-    "lr_scheduler": "How the learning rate changes over training (after the warm-up).",
-    "warmup_ratio": "Fraction of the optimizer steps spent warming the learning rate up from 0.",
-    "weight_decay": "AdamW weight decay.",
-    "max_grad_norm": "Gradients are clipped to this norm.",
-    "eval_every": "Validation loss every this many optimizer steps (1 = every step).",
-    "restore_best": "Keep the step with the lowest validation loss, not the last one.",
-    "lora_r": "LoRA rank.",
-    "lora_alpha": "LoRA alpha (scaling numerator).",
-    "lora_dropout": "Dropout on the LoRA input.",
-    "use_rslora": "Rank-stabilized scaling: alpha / sqrt(r) instead of alpha / r.",
-    "lora_targets": "Layers that get LoRA adapters: the attention projections, or those and the MLP.",
-    "seed": "Random seed (LoRA initialization, data order, dropout).",
-    "compute_dtype": "Precision of the 4-bit layers' matrix products: auto = bfloat16 where the "
-                     "hardware does it natively (CUDA, CPUs with AVX512-BF16), else float32.",
-    "gradient_checkpointing": "Recompute activations in the backward pass: less memory, slower.",
-    "pad_to_length": "0 = pad each batch to its longest sentence; N = pad every sentence to N tokens "
-                     "(what the research script did; slower).",
-    "eval_batch_size": "Validation sentences per forward pass; 0 = up to 64 at once (the research used 1).",
-}
-
-
-def _int_field(c: Collector, name: str, value: Any, lo: int, hi: int) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # widgets send 10.0 for 10
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        c.add(name, f"{value!r} is not a whole number from {lo} to {hi}", f"give a value from {lo} to {hi}")
-    return value
-
-
-def _float_field(c: Collector, name: str, value: Any, lo: float, hi: float, *, positive: bool = False) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    ok = isinstance(value, float) and math.isfinite(value) and lo <= value <= hi and (value > 0 or not positive)
-    if not ok:
-        what = "a positive number" if positive else "a number"
-        c.add(name, f"{value!r} is not {what} from {lo:g} to {hi:g}", f"give a value from {lo:g} to {hi:g}")
-    return value
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
+ComputeDtype = Literal["auto", "float32", "bfloat16"]
+LoraTargets = Literal["attention", "attention_mlp"]  # the keys of core.train.qlora.LORA_TARGETS
 
 
 @dataclass
 class FinetuneConfig:
-    """Every hyperparameter of method.md Step 2, with the research's defaults. See ``FIELD_HELP``."""
+    """Every hyperparameter of method.md Step 2, with the research's defaults (``core.spec.settings``
+    generates the page's widgets, the CLI's flags and the README's table from these declarations)."""
 
-    learning_rate: float = 3e-4
-    epochs: int = 10
-    batch_size: int = 10
-    grad_accum: int = 3
-    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    eval_every: int = 1
-    restore_best: bool = True
-    lora_r: int = 8
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    use_rslora: bool = True
-    lora_targets: Literal["attention", "attention_mlp"] = "attention"
-    seed: int = 0
-    compute_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    gradient_checkpointing: bool = False
-    pad_to_length: int = 0
-    eval_batch_size: int = 0
+    learning_rate: float = setting(3e-4, label="Learning rate", range=limits.LEARNING_RATE, positive=True,
+                                   flags=("--lr",),
+                                   help="AdamW learning rate for the LoRA weights and the token's two rows.")
+    epochs: int = setting(10, label="Epochs", range=limits.EPOCHS, help="Passes over the fine-tuning sentences.")
+    batch_size: int = setting(10, label="Batch size", range=limits.BATCH_SIZE, help="Sentences per forward pass.")
+    grad_accum: int = setting(3, label="Gradient accumulation", range=limits.GRAD_ACCUM,
+                              help="Forward passes whose gradients add up to one optimizer step.")
+    lr_scheduler: Scheduler = setting("cosine", label="Learning-rate schedule", choices=choices_of(Scheduler),
+                                      advanced=True, flags=("--scheduler",),
+                                      help="How the learning rate changes over training (after the warm-up).")
+    warmup_ratio: float = setting(0.03, label="Warm-up ratio", range=limits.WARMUP_RATIO,
+                                  help="Fraction of the optimizer steps spent warming the learning rate up from 0.")
+    weight_decay: float = setting(0.0, label="Weight decay", range=limits.WEIGHT_DECAY, advanced=True,
+                                  help="AdamW weight decay.")
+    max_grad_norm: float = setting(1.0, label="Gradient clipping norm", range=limits.MAX_GRAD_NORM, positive=True,
+                                   advanced=True, help="Gradients are clipped to this norm.")
+    eval_every: int = setting(1, label="Validate every N steps", range=limits.EVAL_EVERY,
+                              help="Validation loss every this many optimizer steps (1 = every step).")
+    restore_best: bool = setting(True, label="Keep the best step", advanced=True, negative_flag="--keep-last",
+                                 help="Keep the step with the lowest validation loss, not the last one.")
+    lora_r: int = setting(8, label="LoRA rank (r)", range=limits.LORA_RANK, help="LoRA rank.")
+    lora_alpha: int = setting(32, label="LoRA alpha", range=limits.LORA_ALPHA, help="LoRA alpha (scaling numerator).")
+    lora_dropout: float = setting(0.05, label="LoRA dropout", range=limits.DROPOUT, help="Dropout on the LoRA input.")
+    use_rslora: bool = setting(True, label="Rank-stabilized LoRA",
+                               help="Rank-stabilized scaling: alpha / sqrt(r) instead of alpha / r.")
+    lora_targets: LoraTargets = setting("attention", label="LoRA on", choices=choices_of(LoraTargets),
+                                        help="Layers that get LoRA adapters: the attention projections, "
+                                             "or those and the MLP.")
+    seed: int = setting(0, label="Random seed", range=limits.SEED_VALUE,
+                        help="Random seed (LoRA initialization, data order, dropout).")
+    compute_dtype: ComputeDtype = setting("auto", label="Compute precision", choices=choices_of(ComputeDtype),
+                                          advanced=True,
+                                          help="Precision of the 4-bit layers' matrix products: auto = bfloat16 "
+                                               "where the hardware does it natively (CUDA, CPUs with AVX512-BF16), "
+                                               "else float32.")
+    gradient_checkpointing: bool = setting(False, label="Gradient checkpointing", advanced=True,
+                                           help="Recompute activations in the backward pass: less memory, slower.")
+    pad_to_length: int = setting(0, label="Pad every sentence to N tokens", range=limits.PAD_TO_LENGTH, advanced=True,
+                                 help="0 = pad each batch to its longest sentence; N = pad every sentence to N "
+                                      "tokens (what the research script did; slower).")
+    eval_batch_size: int = setting(0, label="Validation batch size", range=(0, limits.BATCH_SIZE[1]), advanced=True,
+                                   help="Validation sentences per forward pass; 0 = up to 64 at once "
+                                        "(the research used 1).")
 
     def __post_init__(self) -> None:
-        c = Collector()
-        self.learning_rate = _float_field(c, "learning_rate", self.learning_rate, *limits.LEARNING_RATE, positive=True)
-        self.epochs = _int_field(c, "epochs", self.epochs, *limits.EPOCHS)
-        self.batch_size = _int_field(c, "batch_size", self.batch_size, *limits.BATCH_SIZE)
-        self.grad_accum = _int_field(c, "grad_accum", self.grad_accum, *limits.GRAD_ACCUM)
-        self.warmup_ratio = _float_field(c, "warmup_ratio", self.warmup_ratio, *limits.WARMUP_RATIO)
-        self.weight_decay = _float_field(c, "weight_decay", self.weight_decay, *limits.WEIGHT_DECAY)
-        self.max_grad_norm = _float_field(c, "max_grad_norm", self.max_grad_norm, *limits.MAX_GRAD_NORM, positive=True)
-        self.eval_every = _int_field(c, "eval_every", self.eval_every, *limits.EVAL_EVERY)
-        self.lora_r = _int_field(c, "lora_r", self.lora_r, *limits.LORA_RANK)
-        self.lora_alpha = _int_field(c, "lora_alpha", self.lora_alpha, *limits.LORA_ALPHA)
-        self.lora_dropout = _float_field(c, "lora_dropout", self.lora_dropout, *limits.DROPOUT)
-        self.seed = _int_field(c, "seed", self.seed, *limits.SEED_VALUE)
-        self.pad_to_length = _int_field(c, "pad_to_length", self.pad_to_length, *limits.PAD_TO_LENGTH)
-        self.eval_batch_size = _int_field(c, "eval_batch_size", self.eval_batch_size, 0, limits.BATCH_SIZE[1])
-        for name, choices in (("lr_scheduler", SCHEDULERS), ("lora_targets", tuple(LORA_TARGETS)),
-                              ("compute_dtype", COMPUTE_DTYPES)):
-            if getattr(self, name) not in choices:
-                c.add(name, f"{getattr(self, name)!r} is not one of {', '.join(choices)}",
-                      f"choose one of {', '.join(choices)}")
-        for name in ("restore_best", "use_rslora", "gradient_checkpointing"):
-            if not isinstance(getattr(self, name), bool):
-                c.add(name, f"{getattr(self, name)!r} is not true or false", "give true or false")
-        c.raise_if_any()
+        settings.validate(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,14 +92,7 @@ class FinetuneConfig:
     @classmethod
     def from_dict(cls, data: Any) -> "FinetuneConfig":
         """From JSON or widget values; unknown keys are refused by name."""
-        if not isinstance(data, dict):
-            raise fail("finetune config", f"expected an object, got {type(data).__name__}", "give field: value pairs")
-        known = {f.name for f in fields(cls)}
-        unknown = [k for k in data if k not in known]
-        if unknown:
-            raise InputError([fail(str(k)[:60], "is not a fine-tuning setting",
-                                   "known settings: " + ", ".join(sorted(known))).problems[0] for k in unknown])
-        return cls(**data)
+        return settings.from_values(cls, data, "fine-tuning settings")
 
     def steps_per_epoch(self, n_sentences: int) -> int:
         """Optimizer steps in one pass (as ``Trainer`` counts them: a short last group still steps)."""

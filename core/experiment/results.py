@@ -1,0 +1,250 @@
+"""The one schema of every number a fine-tuning run and a comparison row report.
+
+Each ``Metric`` is declared once, here: its key, its label (the same on the page, in the Markdown,
+in the CSV header's companion table and in the run viewer), how to format it, whether higher is
+better, a one-line meaning, and how to read it from a finished member (``value``). A metric with
+``phases`` is measured before and after fine-tuning and becomes two keys (``mrr_positive_before``,
+``mrr_positive_after``), shown together as "before → after".
+
+Everything that shows results is generated from ``METRICS``: a member's row (``measure``), the
+numbers averaged over seeds (``numeric_keys``), the research-style Markdown table
+(``markdown_table``), the CSV (``csv_text``), the page's comparison table (``comparison_table``)
+and the run viewer's table (``run_table``). Adding a metric is one ``Metric(...)`` in ``METRICS``
+plus, if the number is new, its computation where the member's evaluation is made.
+
+This module imports nothing heavy (no torch), so the page can format results with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+PHASES = ("before", "after")
+PRIMARY = "eval_loss"  # the metric a comparison is ranked by (lower is better)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    meaning: str
+    value: Callable[[Any, str | None], Any]  # (member, phase or None) -> number or None
+    digits: int = 4                # decimals; ranks and counts use ``kind``
+    kind: str = "number"           # "number" | "rank" (1,204 or 47.5)
+    higher_is_better: bool | None = None
+    phases: bool = False           # measured before and after fine-tuning
+    wide: bool = True              # a column of the comparison tables (else: CSV, JSON and run viewer only)
+
+    def keys(self) -> list[str]:
+        return [f"{self.key}_{p}" for p in PHASES] if self.phases else [self.key]
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} (before → after)" if self.phases else self.label
+
+
+def _ft(attr: str) -> Callable[[Any, str | None], Any]:
+    return lambda m, _phase: getattr(m.trained.result, attr)
+
+
+def _quality(name: str) -> Callable[[Any, str | None], Any]:
+    def value(m, phase):
+        evaluation = m.init.evaluation if phase == "before" else m.evaluation_after
+        return (evaluation or {}).get("quality", {}).get(name)
+    return value
+
+
+METRICS: list[Metric] = [
+    Metric("best_epoch", "Best epoch", "Epoch of the step with the lowest validation loss.", _ft("best_epoch"),
+           digits=2),
+    Metric("eval_loss", "Validation loss", "Loss on the validation sentences at the best step.",
+           _ft("best_eval_loss"), higher_is_better=False),
+    Metric("train_loss", "Training loss", "Training loss at the best step.", _ft("train_loss_at_best"),
+           higher_is_better=False),
+    Metric("cos_input_before_after", "Cosine before/after: input",
+           "How much fine-tuning turned the token's input row (1 = not at all).", _ft("cos_input_before_after")),
+    Metric("cos_output_before_after", "Cosine before/after: output",
+           "How much fine-tuning turned the token's output row (1 = not at all).", _ft("cos_output_before_after")),
+    Metric("mrr_positive", "MRR, testing-positive",
+           "Mean reciprocal rank of the new token after the testing-positive contexts.", _quality("mrr_positive"),
+           digits=3, higher_is_better=True, phases=True),
+    Metric("median_rank_negative", "Median rank, testing-negative",
+           "Median rank of the new token after the testing-negative contexts (high: it stays out of place).",
+           _quality("median_rank_negative"), kind="rank", higher_is_better=True, phases=True),
+    Metric("gen_agreement", "Generation agreement",
+           "How readily the token leads to the gloss's own continuation (1 = as readily as the gloss).",
+           lambda m, phase: m.agreement_before if phase == "before" else m.agreement_after,
+           digits=3, higher_is_better=True, phases=True),
+    Metric("time_per_epoch_s", "Time per epoch (s)", "Wall-clock seconds per fine-tuning epoch.",
+           _ft("time_per_epoch_s"), digits=2, higher_is_better=False),
+    Metric("best_step", "Best step", "Optimizer step with the lowest validation loss.", _ft("best_step"),
+           digits=0, wide=False),
+    Metric("initial_eval_loss", "Validation loss before fine-tuning",
+           "Loss on the validation sentences with the initialized rows.", _ft("initial_eval_loss"),
+           higher_is_better=False, wide=False),
+    Metric("init_seconds", "Initialization time (s)", "Seconds to compute the token's starting rows.",
+           lambda m, _phase: round(m.init.seconds, 3), digits=2, higher_is_better=False, wide=False),
+    Metric("median_rank_positive", "Median rank, testing-positive",
+           "Median rank of the new token after the testing-positive contexts (low: it comes up where it belongs).",
+           _quality("median_rank_positive"), kind="rank", higher_is_better=False, phases=True, wide=False),
+    Metric("gen_similarity", "Generation similarity",
+           "Word overlap of the greedy text after the token and after the gloss (1 = the same words).",
+           _quality("generation_similarity"), digits=3, higher_is_better=True, phases=True, wide=False),
+]
+
+
+def metric(key: str) -> Metric:
+    return next(m for m in METRICS if m.key == key)
+
+
+def numeric_keys() -> list[str]:
+    """Every key a row holds a number under (averaged over seeds in a comparison)."""
+    return [k for m in METRICS for k in m.keys()]
+
+
+def measure(member: Any) -> dict:
+    """Every metric of one finished member (one seed of a row), by key."""
+    out = {}
+    for m in METRICS:
+        if m.phases:
+            for phase in PHASES:
+                out[f"{m.key}_{phase}"] = m.value(member, phase)
+        else:
+            out[m.key] = m.value(member, None)
+    return out
+
+
+def describe() -> list[dict]:
+    """The schema as data (for the page, the CLI and documentation)."""
+    return [{"key": m.key, "keys": m.keys(), "label": m.label, "meaning": m.meaning, "digits": m.digits,
+             "kind": m.kind, "higher_is_better": m.higher_is_better, "phases": m.phases, "wide": m.wide}
+            for m in METRICS]
+
+
+# -- formatting ----------------------------------------------------------------------------------------
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_value(m: Metric, value: Any, std: Any = None) -> str:
+    """One number as every table shows it, with "± std" over seeds when there is one."""
+    if not _finite(value):
+        return "–"
+    if m.kind == "rank":
+        text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        spread = f"{std:,.1f}" if _finite(std) else None
+    else:
+        text = f"{value:,.{m.digits}f}"
+        spread = f"{std:,.{m.digits}f}" if _finite(std) else None
+    return f"{text} ± {spread}" if spread is not None else text
+
+
+def cell(m: Metric, row: dict) -> str:
+    """A metric's cell in a row: the value (± std), or "before → after" for a phased metric."""
+    parts = [format_value(m, row.get(k), row.get(f"{k}_std")) for k in m.keys()]
+    return " → ".join(parts)
+
+
+def best_row(rows: list[dict]) -> dict | None:
+    """The row with the best primary metric (None for fewer than two rows or no numbers)."""
+    scored = [r for r in rows if _finite(r.get(PRIMARY))]
+    if len(rows) < 2 or not scored:
+        return None
+    lower = metric(PRIMARY).higher_is_better is False
+    return (min if lower else max)(scored, key=lambda r: r[PRIMARY])
+
+
+def _wide() -> list[Metric]:
+    return [m for m in METRICS if m.wide]
+
+
+# -- the outputs ----------------------------------------------------------------------------------------
+
+FIRST_COLUMN = "Input embedding initialization"
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The research table (one column per wide metric; the best row in bold), then the cosines
+    between the strategies' starting vectors as small tables of their own."""
+    best = best_row(rows)
+    head = [FIRST_COLUMN] + [m.heading for m in _wide()]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [cell(m, r) for m in _wide()]
+        label = _md(r.get("label") or r.get("strategy", ""))
+        if r is best:
+            label = f"**{label}**"
+            cells = [f"**{c}**" if m.key == PRIMARY else c for m, c in zip(_wide(), cells)]
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    if rows and rows[0].get("seeds", 1) > 1:
+        lines += ["", f"Mean ± standard deviation over {rows[0]['seeds']} seeds."]
+    for side in ("input", "output"):
+        matrix = cosine_matrix(rows, side)
+        if matrix:
+            names = list(matrix)
+            lines += ["", f"Cosine similarity of the strategies' starting {side} rows (same seed, averaged):", "",
+                      "| | " + " | ".join(_md(n) for n in names) + " |", "|---|" + "---|" * len(names)]
+            for a in names:
+                lines.append(f"| {_md(a)} | " + " | ".join("1" if a == b else
+                                                             f"{matrix[a].get(b):.4f}" if _finite(matrix[a].get(b))
+                                                             else "–" for b in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def cosine_matrix(rows: list[dict], side: str) -> dict[str, dict[str, float]]:
+    """{strategy: {other: cosine}} from each row's ``cos_<side>_vs`` (empty with one strategy)."""
+    found = {r["strategy"]: r.get(f"cos_{side}_vs") or {} for r in rows if "strategy" in r}
+    return found if any(found.values()) else {}
+
+
+CSV_HEAD = ["strategy", "label", "seeds"]
+
+
+def csv_text(rows: list[dict]) -> str:
+    """One line per row: strategy, label, seeds, every metric key (and its std when seeds > 1), stopped."""
+    columns = list(CSV_HEAD)
+    for key in numeric_keys():
+        columns.append(key)
+        if any(f"{key}_std" in r for r in rows):
+            columns.append(f"{key}_std")
+    columns.append("stopped")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def comparison_table(rows: list[dict]) -> dict:
+    """The page's comparison table: {"headers", "data"}, every value formatted as text."""
+    best = best_row(rows)
+    data = []
+    for r in rows:
+        label = r.get("label") or r.get("strategy", "")
+        data.append([label + (" (best)" if r is best else "")] + [cell(m, r) for m in _wide()])
+    return {"headers": [FIRST_COLUMN] + [m.heading for m in _wide()], "data": data}
+
+
+def run_table(result: dict) -> dict:
+    """A fine-tuning run's numbers, one metric a line ({"headers", "data"}), from its ``row``."""
+    row = (result or {}).get("row") or {}
+    if not row:
+        return {"headers": ["Measure", "Value"], "data": [["Result", "none yet"]]}
+    data = [["Initialization", str(row.get("label") or row.get("strategy") or "")]]
+    data += [[m.heading, cell(m, row)] for m in METRICS]
+    data.append(["Stopped early", "yes" if row.get("stopped") else "no"])
+    return {"headers": ["Measure", "Value"], "data": data}
+
+
+def metric_lines() -> str:
+    """What each column means, for a report's footer."""
+    return "\n".join(f"- {m.heading}: {m.meaning}" for m in METRICS) + "\n"
