@@ -7,6 +7,9 @@ stays torch-free.
 
 One ``Service`` lives per process and is shared by every browser tab: the base model, the job
 runner and the run store are process-wide, so reloading the page finds the running job again.
+What the page calls a *target* is one trained model in the store: a fine-tuning run
+(``"<run_id>"``) or one member of a comparison (``"<run_id>:<strategy>-s<seed>"``; ``:`` never
+occurs in a run id).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import fields as dc_fields
 from pathlib import Path
 from typing import Any, Callable
 
+from core.model.slot import ModelSlot
+from core.runs import progress
 from core.spec import limits
 from core.spec.errors import InputError, Problem, fail
-from core.service_runs import RunsMixin
-from core.spec.gloss import FIELD_HELP, LIST_FIELDS, GlossSpec, builtin_examples, load_example
+from core.spec.gloss import (LIST_FIELDS, GlossSpec, builtin_examples, check_prompt, field_limits, load_example,
+                             readable_fields)
+from core.spec.settings import check_max_new_tokens
+from core.train.events import step_events
 
 log = logging.getLogger(__name__)
 
@@ -40,104 +47,32 @@ SPEC_FIELDS = (
 
 
 def _warm_imports() -> None:
-    """Import the model stack in the calling thread before any worker thread needs it.
-
-    ``transformers`` resolves names lazily on first use; two threads resolving them at once can
-    see a half-initialised module ("cannot import name 'LlamaConfig'"). Importing here, once,
-    before the loader thread starts, avoids that race.
-    """
-    from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig,  # noqa: F401
-                              LlamaForCausalLM)
-
-    import core.model.loading  # noqa: F401
+    """Import the engine in the calling thread before a worker thread needs it (``transformers``
+    resolves names lazily, and two threads doing so at once can see a half-initialised module)."""
     import core.experiment.pipeline  # noqa: F401
+    from core.model.slot import _warm_imports as warm_model
+
+    warm_model()
 
 
 def problems_of(exc: InputError) -> list[dict]:
     return [p.to_dict() for p in exc.problems]
 
 
-class ModelSlot:
-    """The process-wide base model, loaded in a background thread with a readable status."""
+def _config_class(kind: str):
+    if kind == "init":
+        from core.embedding.strategies import InitConfig
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loaded = None          # core.model.loading.LoadedModel once ready
-        self._thread: threading.Thread | None = None
-        self._status: dict[str, Any] = {"state": "idle", "request": "", "name": "", "message": "",
-                                        "progress": 0.0, "info": None, "problems": []}
+        return InitConfig
+    if kind == "finetune":
+        from core.train.finetune import FinetuneConfig
 
-    def status(self) -> dict:
-        with self._lock:
-            return json.loads(json.dumps(self._status))
-
-    def _set(self, **kw) -> None:
-        with self._lock:
-            self._status.update(kw)
-
-    def load(self, name: str | None, wait: bool = False) -> dict:
-        """Start loading ``name`` (None or "" = the default) unless it is loading already."""
-        request = (name or "").strip()
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                if self._status["request"] == request:
-                    thread = self._thread
-                else:
-                    raise fail("model", f"{self._status['request'] or 'the default model'} is still loading",
-                               "wait until it is ready, then load another one")
-            else:
-                _warm_imports()
-                self._status.update(state="loading", request=request, message="Checking the model…",
-                                    progress=0.05, problems=[])
-                thread = threading.Thread(target=self._load, args=(request,), name="glosslab-model", daemon=True)
-                self._thread = thread
-                thread.start()
-        if wait:
-            thread.join()
-        return self.status()
-
-    def _load(self, request: str) -> None:
-        from core.model import loading as models
-
-        try:
-            info = models.check_model(request or None)
-            self._set(name=info["name"], progress=0.2,
-                      message=f"Loading {info['name']}" + (f" (about {info['bytes_needed'] / 2**30:.1f} GiB)"
-                                                           if info.get("bytes_needed") else "") + "…")
-            loaded = models.load_model(request or None, progress=lambda m: self._set(message=m, progress=0.5))
-            described = models.describe(loaded)
-            with self._lock:
-                self._loaded = loaded
-                self._status.update(state="ready", name=loaded.name, progress=1.0, info=described,
-                                    message=f"{loaded.name} is ready.")
-        except InputError as exc:
-            self._set(state="failed", progress=0.0, problems=problems_of(exc), message=str(exc))
-        except Exception as exc:  # a model we could not foresee; keep the app alive and say why
-            log.exception("loading model %r failed", request)
-            self._set(state="failed", progress=0.0, message=f"{type(exc).__name__}: {exc}"[:400],
-                      problems=[Problem("model", f"could not be loaded ({type(exc).__name__}: {str(exc)[:200]})",
-                                        "check the name or folder, or leave it empty for the embedded default"
-                                        ).to_dict()])
-
-    def get(self, wait_s: float = 0.0):
-        """The loaded base model; raise an InputError naming the model field if there is none."""
-        thread = self._thread
-        if thread is not None and thread.is_alive() and wait_s > 0:
-            thread.join(wait_s)
-        with self._lock:
-            state, loaded = self._status["state"], self._loaded
-        if state == "ready" and loaded is not None:
-            return loaded
-        if state == "loading":
-            raise fail("model", "is still loading", "wait a moment and try again (see the Model tab)")
-        if state == "failed" and loaded is not None:
-            return loaded  # the previous model stays usable after a failed switch
-        raise fail("model", "no model is loaded", "load one in the Model tab (leave the field empty for the default)")
+        return FinetuneConfig
+    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init' or 'finetune'")
 
 
-class Service(RunsMixin):
-    """Everything the page can ask of the engine. See the module docstring (and ``RunsMixin`` for
-    jobs, runs, generation and export)."""
+class Service:
+    """Everything the page can ask of the engine (see the module docstring)."""
 
     def __init__(self, model: str | None = None, runs_dir: str | os.PathLike = "runs",
                  exports_dir: str | os.PathLike | None = None, tiny: bool = False) -> None:
@@ -164,17 +99,7 @@ class Service(RunsMixin):
     @staticmethod
     def field_limits() -> dict[str, dict]:
         """Per spec field: item counts and characters per item, for the counters beside each field."""
-        out = {}
-        for name in SPEC_FIELDS:
-            if name in LIST_FIELDS:
-                lo, hi = limits.COUNTS[name]
-                chars = limits.GLOSS_CHARS if name == "glosses" else limits.TEXT_CHARS
-                out[name] = {"min": lo, "max": hi, "chars": chars, "help": FIELD_HELP[name]}
-            else:
-                chars = {"symbol_id": limits.SYMBOL_ID_CHARS, "new_token": limits.TOKEN_NAME_CHARS,
-                         "notes": limits.NOTES_CHARS}[name]
-                out[name] = {"min": None, "max": None, "chars": chars, "help": FIELD_HELP[name]}
-        return out
+        return field_limits(SPEC_FIELDS)
 
     # -- specs -------------------------------------------------------------------------------
     @staticmethod
@@ -229,22 +154,7 @@ class Service(RunsMixin):
             return spec.to_dict(), []
         except InputError as exc:
             problems = problems_of(exc)
-        try:
-            data = json.loads(content)
-        except (ValueError, RecursionError):
-            return {}, problems
-        if not isinstance(data, dict):
-            return {}, problems
-        readable: dict[str, Any] = {}
-        for name in SPEC_FIELDS:
-            value = data.get(name)
-            if name in LIST_FIELDS and isinstance(value, list):
-                readable[name] = [v for v in value if isinstance(v, str)]
-            elif name == "symbol_id" and isinstance(value, (str, int)) and not isinstance(value, bool):
-                readable[name] = str(value)
-            elif name not in LIST_FIELDS and isinstance(value, str):
-                readable[name] = value
-        return readable, problems
+        return readable_fields(content), problems
 
     def spec_download(self, data: dict) -> str:
         """Write the spec as JSON for download (validated structurally first); return the path."""
@@ -259,6 +169,7 @@ class Service(RunsMixin):
     # -- model -------------------------------------------------------------------------------
     def load_model(self, name: str | None = None, wait: bool = False) -> dict:
         request = (name or "").strip() or self.default_request
+        _warm_imports()
         return self.model.load(request, wait=wait)
 
     def model_status(self) -> dict:
@@ -275,16 +186,14 @@ class Service(RunsMixin):
 
     @staticmethod
     def init_defaults() -> dict:
-        from core.embedding.strategies import InitConfig
-
-        return InitConfig().to_dict()
+        return {f["name"]: f["default"] for f in Service.settings("init")}
 
     @staticmethod
     def init_config(values: dict):
-        """An ``InitConfig`` from widget values (numbers from the page may arrive as floats)."""
+        """An ``InitConfig`` from widget values (whole numbers may arrive as floats)."""
         from core.embedding.strategies import InitConfig
 
-        return InitConfig(**_whole_numbers(values, ("seed", "opt_epochs", "opt_batch_size")))
+        return InitConfig.from_dict(dict(values))
 
     def initialize(self, spec_data: dict, config: dict, on_event: Callable[[dict], None] | None = None) -> dict:
         """Add the token to a copy of the base model with one strategy and evaluate it.
@@ -312,42 +221,28 @@ class Service(RunsMixin):
         with self._lock:
             return self._inits.pop(_fingerprint(spec, config, model_name), None)
 
-    # -- fine-tuning settings ----------------------------------------------------------------
+    # -- settings and results ----------------------------------------------------------------
     @staticmethod
-    def finetune_fields() -> list[dict]:
-        """Every ``FinetuneConfig`` field for the page: name, kind, default, choices, range, help.
+    def settings(kind: str) -> list[dict]:
+        """Every setting of the initialization ("init") or the fine-tuning ("finetune") for the page:
+        name, kind, default, choices, min, max, label, help, advanced (``core.spec.settings``)."""
+        from core.spec import settings
 
-        ``advanced`` marks settings a linguist rarely needs (precision, padding, batching of the
-        validation pass); the page folds them away.
-        """
-        import typing
+        return settings.describe(_config_class(kind))
 
-        from core.train.finetune import FIELD_HELP as FT_HELP
-        from core.train.finetune import FinetuneConfig
+    @staticmethod
+    def setting_labels() -> dict[str, str]:
+        """{field: label} of every setting, to name fields in messages as the page labels them."""
+        from core.spec import settings
 
-        hints = typing.get_type_hints(FinetuneConfig)
-        defaults = FinetuneConfig()
-        out = []
-        for f in dc_fields(FinetuneConfig):
-            hint = hints[f.name]
-            entry: dict[str, Any] = {"name": f.name, "default": getattr(defaults, f.name),
-                                     "help": FT_HELP.get(f.name, ""), "advanced": f.name in _ADVANCED,
-                                     "choices": None, "min": None, "max": None}
-            if typing.get_origin(hint) is typing.Literal:
-                entry.update(kind="choice", choices=list(typing.get_args(hint)))
-            elif hint is bool:
-                entry["kind"] = "bool"
-            elif hint is int:
-                entry["kind"] = "int"
-            elif hint is float:
-                entry["kind"] = "float"
-            else:
-                entry["kind"] = "str"
-            limit = getattr(limits, _RANGES.get(f.name, ""), None)
-            if isinstance(limit, tuple) and len(limit) == 2:
-                entry["min"], entry["max"] = limit
-            out.append(entry)
-        return out
+        return settings.labels(_config_class("finetune"), _config_class("init"))
+
+    @staticmethod
+    def metrics() -> list[dict]:
+        """The results schema (``core.experiment.results``): every metric's keys, label and meaning."""
+        from core.experiment import results
+
+        return results.describe()
 
     @staticmethod
     def finetune_config(values: dict):
@@ -355,27 +250,243 @@ class Service(RunsMixin):
 
         return FinetuneConfig.from_dict(dict(values))
 
+    # -- the process-wide runner and store -----------------------------------------------------
+    @property
+    def store(self):
+        from core.runs.store import RunStore
 
-# Fine-tuning fields and the ranges in core.spec.limits that bound them (shown beside each field).
-_RANGES = {"learning_rate": "LEARNING_RATE", "epochs": "EPOCHS", "batch_size": "BATCH_SIZE",
-           "grad_accum": "GRAD_ACCUM", "warmup_ratio": "WARMUP_RATIO", "weight_decay": "WEIGHT_DECAY",
-           "max_grad_norm": "MAX_GRAD_NORM", "eval_every": "EVAL_EVERY", "lora_r": "LORA_RANK",
-           "lora_alpha": "LORA_ALPHA", "lora_dropout": "DROPOUT", "seed": "SEED_VALUE",
-           "pad_to_length": "PAD_TO_LENGTH"}
-_ADVANCED = {"max_grad_norm", "restore_best", "compute_dtype", "gradient_checkpointing", "pad_to_length",
-             "eval_batch_size", "lr_scheduler", "weight_decay"}
+        if self._store is None:
+            self._store = RunStore(self.runs_dir)
+        return self._store
+
+    @property
+    def runner(self):
+        from core.runs.jobs import JobRunner
+
+        if self._runner is None:
+            self._runner = JobRunner(self.store)
+        return self._runner
+
+    def shutdown(self) -> None:
+        if self._runner is not None:
+            self._runner.shutdown(wait=True)
+
+    # -- starting jobs -------------------------------------------------------------------------
+    def _configs(self, spec_data: dict, init: dict, finetune: dict):
+        """(spec, InitConfig, FinetuneConfig), or one InputError listing every problem of all three."""
+        out: dict[str, Any] = {}
+        problems = [Problem(**p) for p in self.check_spec(spec_data)]
+        problems += _collect(lambda: out.__setitem__("init", self.init_config(init)),
+                             lambda: out.__setitem__("ft", self.finetune_config(finetune)))
+        if not problems:
+            spec = GlossSpec.from_dict(spec_data)
+            problems += _collect(lambda: out["ft"].check_data(len(spec.fine_tuning_sentences),
+                                                              len(spec.validation_sentences)))
+        if problems:
+            raise InputError(problems)
+        return spec, out["init"], out["ft"]
+
+    def start_training(self, spec_data: dict, init: dict, finetune: dict) -> dict:
+        """Queue a fine-tuning job (one strategy); returns the job as ``job()`` shows it."""
+        from core.runs.submit import submit_finetune
+
+        spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
+        base = self.model.get(wait_s=120)
+        ticket = submit_finetune(self.runner, spec, base, init_cfg, ft_cfg,
+                                 init_result=self._take_init(spec, init_cfg, base.name))
+        return self.job(ticket.job_id)
+
+    def start_comparison(self, spec_data: dict, strategies: list[str], seeds, init: dict, finetune: dict) -> dict:
+        from core.experiment.compare import CompareConfig
+        from core.runs.submit import submit_comparison
+
+        spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
+        config = CompareConfig(strategies=list(strategies), seeds=seeds, finetune=ft_cfg, init=init_cfg)
+        base = self.model.get(wait_s=120)
+        return self.job(submit_comparison(self.runner, spec, base, config).job_id)
+
+    def stop_job(self, job_id: str) -> dict:
+        self.runner.stop(job_id)
+        return self.job(job_id)
+
+    # -- watching jobs -------------------------------------------------------------------------
+    def job(self, job_id: str) -> dict:
+        """Where a job (or a stored run) stands: status, queue position, step events, progress,
+        best step, per-member curves of a comparison, and its result once finished."""
+        snap = self.runner.get(job_id)
+        events = self.runner.events(job_id)
+        steps = step_events(events)
+        job = {"id": job_id, "kind": snap["kind"], "title": snap.get("title", ""), "status": snap["status"],
+               "position": snap.get("position"), "error": snap.get("error"), "events": steps,
+               "best": progress.best(steps), "progress": progress.progress(events, steps), "result": None}
+        if snap["kind"] == "compare":
+            job["series"] = progress.series(steps)
+        if snap["status"] not in progress.ACTIVE:
+            result = self.runner.result(job_id)
+            job["result"] = result
+            if snap["kind"] == "compare" and result:
+                job["rows"] = result.get("rows") or []
+        return job
+
+    def latest_job(self, kind: str) -> dict | None:
+        """The running or queued job of this kind ("finetune" or "compare"), else the latest one,
+        of this process or (after a restart) from the store."""
+        kind = "finetune" if kind == "train" else kind
+        mine = [j for j in self.runner.list() if j["kind"] == kind]
+        active = [j for j in mine if j["status"] in progress.ACTIVE]
+        if active or mine:
+            return self.job((active or mine)[-1]["job_id"])
+        stored = [r for r in self.store.list() if r.get("kind") == kind]
+        return self.job(stored[0]["run_id"]) if stored else None
+
+    # -- the run store -------------------------------------------------------------------------
+    def runs(self) -> list[dict]:
+        """Every run, newest first: id, kind, title, status, times, error, and its trained targets."""
+        rows = []
+        for r in self.store.list():
+            run_id = r["run_id"]
+            adapters = self.store.adapters(run_id)
+            rows.append({"id": run_id, "kind": r.get("kind"), "title": r.get("title", ""), "status": r.get("status"),
+                         "created": r.get("created"), "finished": r.get("finished"), "error": r.get("error"),
+                         "has_result": r.get("has_result", False),
+                         "targets": [run_id if a == "" else f"{run_id}:{a}" for a in adapters]})
+        return rows
+
+    def run(self, run_id: str) -> dict:
+        """One run as it was: spec, config, status, step events, curves, result."""
+        data = self.store.open(run_id)
+        status = data["status"]
+        steps = step_events(data["events"])
+        result = data.get("result") or {}
+        out = {"id": run_id, "kind": status.get("kind"), "title": status.get("title", ""),
+               "status": status.get("status"), "error": status.get("error"), "created": status.get("created"),
+               "finished": status.get("finished"), "spec": data["spec"], "config": data["config"],
+               "result": result, "events": steps, "best": progress.best(steps), "path": data["path"],
+               "targets": [run_id if a == "" else f"{run_id}:{a}" for a in data["adapters"]]}
+        if out["kind"] == "compare":
+            out["series"] = progress.series(steps)
+        return out
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete(run_id)
+        with self._cache_lock:
+            for key in [k for k in self._models_cache if k.split(":")[0] == run_id]:
+                del self._models_cache[key]
+
+    # -- a trained model: its generations, new generations, exports ----------------------------
+    def _target(self, target: str) -> tuple[str, str | None]:
+        if not isinstance(target, str) or not target:
+            raise fail("run", "no run was chosen", "choose a run that finished training")
+        run_id, _, member = target.partition(":")
+        folder = self.store.adapter_path(run_id, member or None)
+        if not (folder / "adapter_config.json").is_file():
+            raise fail("run", f"{target!r} has no trained adapter", "choose a run that finished training")
+        return run_id, member or None
+
+    def _member(self, target: str) -> dict:
+        """The result block of a target: the run's result, or its comparison member's."""
+        run_id, member = self._target(target)
+        result = self.store.result(run_id) or {}
+        if member is None:
+            return result
+        found = next((m for m in result.get("members") or [] if m.get("name") == member), None)
+        if found is None:
+            raise fail("run", f"{target!r} has no result yet", "wait until the comparison has finished")
+        return found
+
+    def target_generations(self, target: str) -> dict:
+        """{"before": [...], "after": [...]}: every prompt with the gloss and the token."""
+        m = self._member(target)
+        return {"before": (m.get("evaluation_before") or {}).get("generations") or [],
+                "after": (m.get("evaluation_after") or {}).get("generations") or [],
+                "title": m.get("init", {}).get("spec") or "", "strategy": m.get("strategy", "")}
+
+    def _models(self, target: str) -> dict:
+        """The target's models before and after fine-tuning (kept for the last target used)."""
+        with self._cache_lock:
+            if target in self._models_cache:
+                return self._models_cache[target]
+        from core.runs.export import before_and_after
+
+        run_id, member = self._target(target)
+        models = before_and_after(self.store.adapter_path(run_id, member), self.store.spec(run_id),
+                                  (self.store.config(run_id) or {}).get("init") or {}, self.model.get(wait_s=120))
+        with self._cache_lock:
+            self._models_cache.clear()  # one trained model in memory at a time
+            self._models_cache[target] = models
+        return models
+
+    def generate(self, target: str, prompt: str, max_new_tokens) -> dict:
+        """A custom prompt with {placeholder}, filled with the gloss and with the token, before and
+        after fine-tuning: {"before": row, "after": row} as ``core.experiment.evaluate.generations`` rows."""
+        from dataclasses import replace
+
+        from core.experiment.evaluate import generations
+
+        problems = _collect(lambda: check_prompt(prompt, "prompt"),
+                            lambda: check_max_new_tokens(max_new_tokens, "tokens to generate"))
+        if problems:
+            raise InputError(problems)
+        prompt, max_new_tokens = prompt.strip(), check_max_new_tokens(max_new_tokens)
+        models = self._models(target)
+        spec = replace(models["spec"], generation_prompts=[prompt])
+        out = {}
+        for when in ("before", "after"):
+            model, tokenizer, token_id = models[when]
+            out[when] = generations(model, tokenizer, spec, token_id, max_new_tokens)[0]
+        return out
+
+    def export_adapter(self, target: str) -> dict:
+        """The target's adapter folder as a zip to download, and how to load it."""
+        from core.runs.export import usage, zip_adapter
+
+        run_id, member = self._target(target)
+        name = f"glosslab-{run_id}" + (f"-{member}" if member else "") + "-adapter"
+        out = zip_adapter(self.store.adapter_path(run_id, member), self._download_dir() / f"{name}.zip", name)
+        return {"path": str(out), "message": f"The adapter of {target} is ready to download ({out.name}). "
+                f"Unzip it to get the folder {name}; it needs the base model it was trained on.",
+                "how_to_load": usage(name, merged=False)}
+
+    def export_merged(self, target: str, name: str) -> dict:
+        """Merge the target's adapter into a full-precision model folder under the export folder."""
+        from core.runs.export import export_merged, export_path, read_adapter_metadata, usage
+
+        run_id, member = self._target(target)
+        folder = self.store.adapter_path(run_id, member)
+        meta = read_adapter_metadata(folder)
+        name = (name or "").strip() or re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}-{member or 'merged'}")
+        out = export_path(self.exports_dir, name)
+        base = self.model.get(wait_s=120)
+        path = export_merged(folder, out, base=base if base.name == meta["base_model"] else None)
+        return {"path": str(path), "message": f"Saved the merged model to {path}.", "how_to_load": usage(path, True)}
+
+    def comparison_files(self, job_id: str) -> list[str]:
+        """The comparison's results as CSV, JSON and Markdown files to download."""
+        from core.experiment import results
+
+        result = self.runner.result(job_id) or {}
+        folder = self._download_dir()
+        files = {"comparison.csv": results.csv_text(result.get("rows") or []),
+                 "comparison.json": json.dumps({k: v for k, v in result.items() if k != "members"},
+                                               ensure_ascii=False, indent=2) + "\n",
+                 "comparison.md": result.get("markdown") or ""}
+        paths = []
+        for name, content in files.items():
+            (folder / name).write_text(content, encoding="utf-8")
+            paths.append(str(folder / name))
+        return paths
 
 
 def _fingerprint(spec: GlossSpec, config, model_name: str) -> str:
     return json.dumps([spec.to_dict(), config.to_dict(), model_name], sort_keys=True)
 
 
-def _whole_numbers(values: dict, names: tuple[str, ...]) -> dict:
-    """Turn 3.0 into 3 for integer fields (gr.Number gives floats); leave anything else as typed,
-    so that 3.5 or "abc" still reaches the config's validation and gets its message."""
-    out = dict(values)
-    for name in names:
-        v = out.get(name)
-        if isinstance(v, float) and v.is_integer():
-            out[name] = int(v)
-    return out
+def _collect(*checks) -> list[Problem]:
+    """Run config constructors, collecting every InputError's problems instead of stopping at one."""
+    problems: list[Problem] = []
+    for check in checks:
+        try:
+            check()
+        except InputError as exc:
+            problems += exc.problems
+    return problems

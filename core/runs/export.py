@@ -157,6 +157,45 @@ def export_adapter(adapter_folder: str | Path, out: str | Path) -> Path:
     return out
 
 
+def before_and_after(folder: str | Path, spec_data: dict, init: dict, base) -> dict:
+    """A trained adapter's model and the same token's model before fine-tuning, for generating
+    side by side: {"spec", "before": (model, tokenizer, token id), "after": (…)}.
+
+    The rows before fine-tuning are recomputed with the run's initialization (every strategy is
+    deterministic for its seed); a comparison member's own strategy and seed come from its
+    metadata. ``base`` is used when the adapter was trained on it, else its base model is loaded.
+    """
+    from core.embedding.strategies import InitConfig
+    from core.experiment.pipeline import initialize
+    from core.model.loading import load_model
+    from core.spec.gloss import GlossSpec
+
+    meta = read_adapter_metadata(folder)
+    if base.name != meta["base_model"]:
+        base = load_model(meta["base_model"])
+    spec = GlossSpec.from_dict(spec_data)
+    init = {**init, "strategy": meta.get("strategy", init.get("strategy")), "seed": meta.get("seed", init.get("seed"))}
+    before = initialize(spec, InitConfig.from_dict({k: v for k, v in init.items() if v is not None}), base,
+                        evaluate_after=False, compare_with=())
+    after, tokenizer, token_id = load_adapter(folder, base=base)
+    return {"spec": spec, "before": (before.model, before.tokenizer, before.token_id),
+            "after": (after, tokenizer, token_id)}
+
+
+def zip_adapter(adapter_folder: str | Path, out: str | Path, name: str) -> Path:
+    """The adapter folder as a zip file ``out`` whose entries sit in a folder ``name``."""
+    import zipfile
+
+    src = Path(adapter_folder)
+    read_adapter_metadata(src)
+    out = Path(out)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(src.rglob("*")):
+            if path.is_file():
+                zf.write(path, Path(name) / path.relative_to(src))
+    return out
+
+
 def export_merged(adapter_folder: str | Path, out: str | Path, base=None) -> Path:
     """Merge an adapter into the full-precision base with the token and save it at ``out``."""
     from transformers import AutoTokenizer

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +373,53 @@ def check_spec(spec: GlossSpec | dict | str | bytes, tokenizer=None) -> GlossSpe
         if problems:
             raise InputError(problems)
     return spec
+
+
+def check_prompt(prompt: Any, name: str = "prompt") -> str:
+    """A custom generation prompt: one line of text with {placeholder}; returns it stripped."""
+    prompt = prompt.strip() if isinstance(prompt, str) else ""
+    bad = _bad_character(prompt)
+    if not prompt:
+        raise fail(name, "is empty", f"write a prompt with {PLACEHOLDER}, e.g. 'I went to the {PLACEHOLDER} to'")
+    if PLACEHOLDER not in prompt:
+        raise fail(name, f"has no {PLACEHOLDER}", f"write {PLACEHOLDER} where the gloss or the token should go")
+    if len(prompt) > limits.TEXT_CHARS:
+        raise fail(name, f"has {len(prompt)} characters, over the limit of {limits.TEXT_CHARS}", "shorten it")
+    if bad:
+        raise fail(name, f"contains {bad}", "retype it as plain text on one line")
+    return prompt
+
+
+def readable_fields(content: bytes | str) -> dict[str, Any]:
+    """The fields of a spec file whose type is right, even when others are wrong (so that the page
+    can show them for fixing); empty when the file is not a JSON object. JSON only, never code."""
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    readable: dict[str, Any] = {}
+    for f in fields(GlossSpec):
+        name, value = f.name, data.get(f.name)
+        if name in LIST_FIELDS and isinstance(value, list):
+            readable[name] = [v for v in value if isinstance(v, str)]
+        elif name == "symbol_id" and isinstance(value, (str, int)) and not isinstance(value, bool):
+            readable[name] = str(value)
+        elif name not in LIST_FIELDS and isinstance(value, str):
+            readable[name] = value
+    return readable
+
+
+def field_limits(names: tuple[str, ...]) -> dict[str, dict]:
+    """Per spec field: item counts (lists), characters per item, and its help, for the page's counters."""
+    chars = {"symbol_id": limits.SYMBOL_ID_CHARS, "new_token": limits.TOKEN_NAME_CHARS, "notes": limits.NOTES_CHARS,
+             "glosses": limits.GLOSS_CHARS}
+    out = {}
+    for name in names:
+        lo, hi = limits.COUNTS.get(name, (None, None))
+        out[name] = {"min": lo, "max": hi, "chars": chars.get(name, limits.TEXT_CHARS), "help": FIELD_HELP[name]}
+    return out
 
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"

@@ -20,7 +20,7 @@ import argparse
 import dataclasses
 import math
 import typing
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from core.spec import limits
