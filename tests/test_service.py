@@ -134,7 +134,7 @@ def test_training_starts_from_the_kept_initialization_with_the_same_settings(ser
     init = service.init_defaults() | {"strategy": "first_token"}
     before = service.initialize(tiny_spec_dict(), init)
     assert len(service._inits) >= 1
-    ft = {f["name"]: f["default"] for f in service.finetune_fields()} | {"epochs": 1, "batch_size": 4}
+    ft = {f["name"]: f["default"] for f in service.settings("finetune")} | {"epochs": 1, "batch_size": 4}
     job = service.start_training(tiny_spec_dict(), init, ft)
     assert not any("first_token" in key for key in service._inits)   # handed over to the job
     done = service.runner.wait(job["id"], timeout=300)
@@ -146,7 +146,7 @@ def test_training_starts_from_the_kept_initialization_with_the_same_settings(ser
 
 
 def test_a_queued_job_reports_its_place_and_stopping_it_keeps_it_from_running(service):
-    ft = {f["name"]: f["default"] for f in service.finetune_fields()} | {"epochs": 3, "batch_size": 2}
+    ft = {f["name"]: f["default"] for f in service.settings("finetune")} | {"epochs": 3, "batch_size": 2}
     first = service.start_training(tiny_spec_dict(), service.init_defaults(), ft)
     second = service.start_training(tiny_spec_dict(), service.init_defaults(), ft)
     assert second["status"] == "queued" and second["position"] >= 1
