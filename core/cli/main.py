@@ -2,8 +2,8 @@
 
 Each command module has ``register(subparsers)``, which adds its parser and sets
 ``handler=<function(args) -> exit status>``: ``core.cli.init`` (init), ``core.cli.train``
-(finetune, compare) and ``core.cli.runs`` (runs list|show|delete|export). ``COMMANDS`` lists them
-in the order ``--help`` shows them.
+(finetune, compare), ``core.cli.runs`` (runs list|show|delete|export) and ``core.cli.settings``
+(settings). ``COMMANDS`` lists them in the order ``--help`` shows them.
 
 Exit status: 0 done; 2 bad input (argparse errors, and every ``InputError``: the message names the
 field and the fix, never a traceback); 1 an unexpected internal error (one line; the traceback
@@ -18,11 +18,11 @@ import contextlib
 import sys
 import traceback
 
-from core.cli import init, runs, train
+from core.cli import init, runs, settings, train
 from core.cli.common import emit_json, say
 from core.spec.errors import InputError
 
-COMMANDS = (init, train, runs)
+COMMANDS = (init, train, runs, settings)
 
 
 # -- parser and entry point -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Experiments built from the rooms below: one initialization end to end (``pipeline``), its
-evaluation (``evaluate``), comparisons of strategies × seeds (``compare``), and the one schema of
-every metric a run or a comparison reports (``results``).
+"""Experiments built from the rooms below.
+
+Owns: one initialization end to end (``pipeline``), its evaluation (``evaluate``), comparisons of
+strategies × seeds (``compare``), and the one schema of every metric a run or a comparison
+reports (``results``).
 
 May import: ``core.spec``, ``core.model``, ``core.embedding``, ``core.train``.
 """

@@ -261,6 +261,8 @@ def markdown(cls: type, *, skip: tuple[str, ...] = ()) -> str:
         else:
             values = "text"
         flags = ", ".join(f"`{f}`" for f in (flag(name), *s.flags))
+        if s.kind == "bool":
+            flags += f" / `--no-{name.replace('_', '-')}`"
         if s.negative_flag:
             flags += f", `{s.negative_flag}`"
         default = f"`{_show(s.default)}`"

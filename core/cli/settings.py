@@ -1,0 +1,65 @@
+"""``python -m core settings``: every setting and every reported number, as the README shows them.
+
+The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
+``FinetuneConfig`` and ``CompareConfig``; ``core.experiment.results.METRICS``), so the README's
+copy is checked against this command's output by a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from core.cli.common import emit_json
+from core.embedding.strategies import STRATEGIES, InitConfig
+from core.experiment import results
+from core.experiment.compare import CompareConfig
+from core.spec import settings
+from core.train.finetune import FinetuneConfig
+
+SECTIONS = (("Initialization (`init`, the Initialize tab)", InitConfig, ()),
+            ("Fine-tuning (`finetune`, `compare`, the Train tab)", FinetuneConfig, ()),
+            ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("settings", help="list every setting and every reported number (Markdown)",
+                              description="Print the tables of settings (defaults, ranges, flags) and of the "
+                                          "numbers that runs and comparisons report, as the README shows them.")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
+    p.set_defaults(handler=run)
+
+
+def strategies_markdown() -> str:
+    lines = ["| Strategy | Name | Output row | What it does |", "|---|---|---|---|"]
+    for s in STRATEGIES.values():
+        output = "calculated (least squares)" if s.calculated_output else "random"
+        lines.append(f"| {s.label} | `{s.name}` | {output} | {s.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_markdown() -> str:
+    lines = ["| Number | Keys | Better | Meaning |", "|---|---|---|---|"]
+    for m in results.METRICS:
+        better = {True: "higher", False: "lower", None: "–"}[m.higher_is_better]
+        keys = ", ".join(f"`{k}`" for k in m.keys())
+        lines.append(f"| {m.label} | {keys} | {better} | {m.meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown() -> str:
+    parts = []
+    for title, cls, skip in SECTIONS:
+        parts.append(f"#### {title}\n\n{settings.markdown(cls, skip=skip)}")
+    parts.append(f"#### Strategies\n\n{strategies_markdown()}")
+    parts.append(f"#### Numbers in results (runs, comparisons, CSV, JSON)\n\n{metrics_markdown()}")
+    return "\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json:
+        emit_json(args, {"init": settings.describe(InitConfig), "finetune": settings.describe(FinetuneConfig),
+                         "compare": [d for d in settings.describe(CompareConfig)],
+                         "metrics": results.describe()})
+    else:
+        args.stdout.write(markdown())
+    return 0

@@ -1,0 +1,107 @@
+"""The shape of the house: imports point down, no cycle, small files, rooms that say what they own."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Each room of core/ with the rooms it may import (besides itself and the helpers below).
+FLOORS = ["spec", "model", "embedding", "train", "experiment", "runs"]
+HELPERS = {"core.atomic", "core.quiet", "core.jsonsafe"}
+
+
+def _modules() -> dict[str, Path]:
+    files = [p for d in ("core", "glossui") for p in (ROOT / d).rglob("*.py")]
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p for p in files}
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Our modules that ``path`` imports, at the top or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] in ("core", "glossui")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] not in ("core", "glossui"):
+                continue
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            found |= subs if subs else {node.module}
+            if len(subs) < len(node.names):
+                found.add(node.module)
+    return {m for m in found if m in known}
+
+
+def _graph() -> dict[str, set[str]]:
+    mods = _modules()
+    return {m: _imports(p, set(mods)) - {m} for m, p in mods.items()}
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in graph[m]:
+            if state.get(n) == 1:
+                cycles.append(" -> ".join(path[path.index(n):] + [m, n]) if n in path else f"{m} -> {n}")
+            elif n not in state:
+                visit(n, path + [m])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+    assert cycles == []
+
+
+def _room(module: str) -> str | None:
+    """The room of core/ a module belongs to (``core.spec.gloss`` → ``spec``), else None."""
+    parts = module.split(".")
+    if parts[0] == "core" and len(parts) > 1 and (len(parts) > 2 or parts[1] in FLOORS):
+        return parts[1]
+    return None
+
+
+def test_imports_in_core_point_down():
+    wrong = []
+    for m, deps in _graph().items():
+        room = _room(m)
+        if room not in FLOORS:
+            continue
+        allowed = set(FLOORS[: FLOORS.index(room) + 1])
+        for d in deps:
+            if d in HELPERS:
+                continue
+            if d.startswith("glossui") or d in ("core.service", "core") or d.startswith("core.cli") \
+                    or _room(d) not in allowed:
+                wrong.append(f"{m} imports {d}")
+    assert wrong == []
+
+
+def test_helpers_import_nothing_of_ours():
+    graph = _graph()
+    assert {m: graph[m] for m in HELPERS if graph[m]} == {}
+
+
+def test_files_are_small_and_core_has_few_top_level_modules():
+    long = [str(p.relative_to(ROOT)) for p in _modules().values() if len(p.read_text().splitlines()) > 500]
+    assert long == []
+    top = [p.name for p in (ROOT / "core").glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    assert len(top) <= 6, top
+
+
+def test_every_room_says_what_it_owns_and_may_import():
+    for room in FLOORS + ["cli"]:
+        doc = ast.get_docstring(ast.parse((ROOT / "core" / room / "__init__.py").read_text())) or ""
+        assert "Owns:" in doc and "May import:" in doc, room
+
+
+def test_no_importlib_for_our_own_modules_and_no_gradio_in_core():
+    for m, p in _modules().items():
+        text = p.read_text()
+        assert "importlib.import_module(\"core" not in text and "import_module('core" not in text, m
+        if m.startswith("core"):
+            assert "import gradio" not in text and "from gradio" not in text, m
