@@ -16,7 +16,7 @@ the same vector, whatever else has used the global random state.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import torch
@@ -40,8 +40,10 @@ MEAN_RESIZING_EPSILON = 1e-9
 
 
 @dataclass
-class InitConfig:
+class InitConfig(settings.Config):
     """How to initialise the new token's rows. Invalid values raise one ``InputError`` naming each field."""
+
+    WHAT = "initialization settings"
 
     strategy: StrategyName = setting("average", label="Initialization strategy", choices=choices_of(StrategyName),
                                      help="How the new token's input row starts (see the strategies table).")
@@ -64,16 +66,6 @@ class InitConfig:
     opt_batch_size: int = setting(64, label="Optimization batch size", range=limits.BATCH_SIZE,
                                   help="Optimized strategy: contexts per step.")
 
-    def __post_init__(self) -> None:
-        settings.validate(self)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data) -> "InitConfig":
-        """From JSON or widget values; unknown keys are refused by name."""
-        return settings.from_values(cls, data, "initialization settings")
 
 
 @dataclass

@@ -147,6 +147,24 @@ def check_value(c: Collector, name: str, value: Any, *, kind: str, range: tuple 
 
 # -- a config class's settings --------------------------------------------------------------------
 
+class Config:
+    """Base of a config dataclass whose fields are ``setting(...)`` declarations: validated on
+    construction, read from JSON or widget values by name, written back as a dict."""
+
+    WHAT = "settings"  # how messages name the whole config, e.g. "fine-tuning settings"
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        """From JSON or widget values; unknown keys are refused by name."""
+        return from_values(cls, data, cls.WHAT)
+
+
 def settings_of(cls_or_obj: Any) -> dict[str, Setting]:
     """{field name: Setting} of a config dataclass, in declaration order."""
     return {f.name: f.metadata[KEY] for f in dataclasses.fields(cls_or_obj) if KEY in f.metadata}

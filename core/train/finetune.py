@@ -35,9 +35,11 @@ LoraTargets = Literal["attention", "attention_mlp"]  # the keys of core.train.ql
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(settings.Config):
     """Every hyperparameter of method.md Step 2, with the research's defaults (``core.spec.settings``
     generates the page's widgets, the CLI's flags and the README's table from these declarations)."""
+
+    WHAT = "fine-tuning settings"
 
     learning_rate: float = setting(3e-4, label="Learning rate", range=limits.LEARNING_RATE, positive=True,
                                    flags=("--lr",),
@@ -82,17 +84,6 @@ class FinetuneConfig:
     eval_batch_size: int = setting(0, label="Validation batch size", range=(0, limits.BATCH_SIZE[1]), advanced=True,
                                    help="Validation sentences per forward pass; 0 = up to 64 at once "
                                         "(the research used 1).")
-
-    def __post_init__(self) -> None:
-        settings.validate(self)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> "FinetuneConfig":
-        """From JSON or widget values; unknown keys are refused by name."""
-        return settings.from_values(cls, data, "fine-tuning settings")
 
     def steps_per_epoch(self, n_sentences: int) -> int:
         """Optimizer steps in one pass (as ``Trainer`` counts them: a short last group still steps)."""
