@@ -12,6 +12,7 @@ import html
 import math
 import re
 
+from core.experiment import results
 from glossui import strings as S
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -37,6 +38,13 @@ def problem_text(p: dict) -> str:
 
 
 _ITEM = re.compile(r"^(?P<name>[^()]+?)(?: \(item (?P<item>\d+)\))?$")
+_SETTING_LABELS: dict[str, str] = {}
+
+
+def add_labels(labels: dict[str, str]) -> None:
+    """Labels of settings by field name (the engine describes them; the page adds them when it is
+    built), so that a problem names a setting the way its widget does."""
+    _SETTING_LABELS.update(labels)
 
 
 def field_label(field: str) -> str:
@@ -46,7 +54,7 @@ def field_label(field: str) -> str:
     if not m:
         return field
     name, item = m.group("name"), m.group("item")
-    labels = S.FIELD_LABELS | S.INIT_LABELS | S.FT_LABELS | S.OTHER_LABELS
+    labels = S.FIELD_LABELS | _SETTING_LABELS | S.OTHER_LABELS
     label = labels.get(name)
     if label is None:
         return field
@@ -97,6 +105,10 @@ def table(headers: list[str], rows: list[list]) -> dict:
 
 
 # -- evaluation ------------------------------------------------------------------------------
+# Generations side by side: the prompt, then four texts (gloss and token, before and after fine-tuning).
+GEN_WIDTHS = ["16%", "21%", "21%", "21%", "21%"]
+
+
 def rank_table(testing: list[dict]) -> dict:
     words = list(testing[0]["rank_targets"]) if testing else []
     headers = ["Testing context", "Kind", "Rank of the new token"] + [f"Rank of '{w}'" for w in words] + ["Top 5"]
@@ -161,38 +173,10 @@ def key_values(rows: list[list], headers=("Measure", "Value")) -> dict:
 
 
 # -- jobs and runs ---------------------------------------------------------------------------
-def _pm(row: dict, key: str, digits: int = 4) -> str:
-    """A value with its ± standard deviation over seeds when there is one."""
-    value = row.get(key)
-    if value is None:
-        return "–"
-    std = row.get(f"{key}_std")
-    return num(value, digits) + (f" ± {num(std, 2)}" if std is not None else "")
-
-
-def _arrow(row: dict, key: str, digits: int = 3) -> str:
-    return f"{_pm(row, key + '_before', digits)} → {_pm(row, key + '_after', digits)}"
-
-
-COMPARE_HEAD = ["Input embedding initialization", "Best epoch", "Validation loss", "Training loss",
-                "Cosine before/after: input", "Cosine before/after: output",
-                "MRR, testing-positive (before → after)", "Median rank, testing-negative (before → after)",
-                "Generation agreement (before → after)", "Time per epoch (s)"]
-
-
 def compare_table(rows: list[dict]) -> dict:
-    """The research table's shape, with the objective test quality as numbers."""
-    best = min((r["eval_loss"] for r in rows if isinstance(r.get("eval_loss"), (int, float))), default=None)
-    data = []
-    for r in rows:
-        label = r.get("label") or r.get("strategy", "")
-        if best is not None and r.get("eval_loss") == best and len(rows) > 1:
-            label += " (best)"
-        data.append([label, _pm(r, "best_epoch", 3), _pm(r, "eval_loss"), _pm(r, "train_loss"),
-                     _pm(r, "cos_input_before_after", 6), _pm(r, "cos_output_before_after", 6),
-                     _arrow(r, "mrr_positive"), _arrow(r, "median_rank_negative", 4),
-                     _arrow(r, "gen_agreement"), _pm(r, "time_per_epoch_s", 3)])
-    return table(COMPARE_HEAD, data)
+    """The research table's shape, one column per metric of the results schema."""
+    out = results.comparison_table(rows)
+    return table(out["headers"], out["data"])
 
 
 def series_table(series: dict[str, list[dict]], limit: int = 400) -> dict:
@@ -203,25 +187,8 @@ def series_table(series: dict[str, list[dict]], limit: int = 400) -> dict:
 
 
 def run_result_rows(result: dict) -> list[list]:
-    """Key numbers of a fine-tuning run (its ``row``), before → after where both exist."""
-    row = result.get("row") or {}
-    if not row:
-        return [["Result", "none yet"]]
-    return [
-        ["Initialization", row.get("label") or row.get("strategy")],
-        ["Best step (epoch)", f"{row.get('best_step')} ({num(row.get('best_epoch'), 3)})"],
-        ["Validation loss at the best step", row.get("eval_loss")],
-        ["Training loss at the best step", row.get("train_loss")],
-        ["Validation loss before fine-tuning", row.get("initial_eval_loss")],
-        ["Cosine of the input row, before vs after", num(row.get("cos_input_before_after"), 6)],
-        ["Cosine of the output row, before vs after", num(row.get("cos_output_before_after"), 6)],
-        ["Time per epoch (s)", row.get("time_per_epoch_s")],
-        ["MRR on testing-positive contexts (before → after)", _arrow(row, "mrr_positive")],
-        ["Median rank on testing-negative contexts (before → after)", _arrow(row, "median_rank_negative", 4)],
-        ["Generation agreement (before → after)", _arrow(row, "gen_agreement")],
-        ["Generation similarity (before → after)", _arrow(row, "gen_similarity")],
-        ["Stopped early", bool(row.get("stopped"))],
-    ]
+    """Every number of a fine-tuning run (its ``row``) as the results schema formats it."""
+    return results.run_table(result or {})["data"]
 
 
 RUNS_HEAD = ["Run", "Kind", "Title", "Status", "Created", "Finished", "Error"]

@@ -79,17 +79,7 @@ MODEL_PROGRESS = "Model loading progress"
 INIT_HEAD = ("Choose how the new token's **input** embedding starts; its **output** embedding is "
              "calculated by least squares from the contexts (except for *random input and output*). "
              "Then see how the model ranks the new token on the held-out testing contexts.")
-STRATEGY_LABEL = "Initialization strategy"
-SEED_LABEL = "Random seed"
-RANDOM_SCALE_LABEL = "Scale of random vectors"
-RANDOM_SCALE_INFO = ("matched: like the model's embedding rows (fair baseline); "
-                     "unit: unit-variance noise (as in the research).")
-NEGATIVE_LOGIT_LABEL = "Target logit for negative contexts"
 OPT_TITLE = "Optimization settings (strategy: optimized)"
-OPT_LR_LABEL = "Learning rate"
-OPT_EPOCHS_LABEL = "Epochs"
-OPT_INIT_LABEL = "Start from"
-OPT_BATCH_LABEL = "Batch size"
 INIT_RUN = "Initialize"
 INIT_RUNNING = "Initializing with {strategy}…"
 INIT_DONE = "Initialized {token} (id {token_id}) with **{strategy}** in {seconds:.1f} s."
@@ -195,39 +185,7 @@ UNEXPECTED = ("Something went wrong ({kind}). Nothing you saved was lost; the de
 PROBLEM_LINE = "{field}: {problem}"
 PROBLEM_FIX = " — {fix}"
 
-# Fine-tuning settings (labels by FinetuneConfig field; help comes from the engine).
-FT_LABELS = {
-    "learning_rate": "Learning rate",
-    "epochs": "Epochs",
-    "batch_size": "Batch size",
-    "grad_accum": "Gradient accumulation",
-    "lr_scheduler": "Learning-rate schedule",
-    "warmup_ratio": "Warm-up ratio",
-    "weight_decay": "Weight decay",
-    "max_grad_norm": "Gradient clipping norm",
-    "eval_every": "Validate every N steps",
-    "restore_best": "Keep the best step",
-    "lora_r": "LoRA rank (r)",
-    "lora_alpha": "LoRA alpha",
-    "lora_dropout": "LoRA dropout",
-    "use_rslora": "Rank-stabilized LoRA",
-    "lora_targets": "LoRA on",
-    "seed": "Random seed",
-    "compute_dtype": "Compute precision",
-    "gradient_checkpointing": "Gradient checkpointing",
-    "pad_to_length": "Pad every sentence to N tokens",
-    "eval_batch_size": "Validation batch size",
-}
-INIT_LABELS = {
-    "strategy": STRATEGY_LABEL,
-    "seed": SEED_LABEL,
-    "random_scale": RANDOM_SCALE_LABEL,
-    "negative_logit": NEGATIVE_LOGIT_LABEL,
-    "opt_lr": "Optimization learning rate",
-    "opt_epochs": "Optimization epochs",
-    "opt_init": "Optimization start",
-    "opt_batch_size": "Optimization batch size",
-}
+# Labels of other values that a problem may name (settings are labelled by the engine).
 OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "strategies": COMPARE_STRATEGIES, "seeds": COMPARE_SEEDS,
                 "export name": EXPORT_FOLDER, "model": "Model", "run": RUN_PICK}
 HYPER_TITLE = "QLoRA hyperparameters (research defaults)"

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from gradio_client import Client
 
 from core.train.events import step_events
-from core.service import SPEC_FIELDS, Service
+from core.service import SPEC_FIELDS
 from core.spec.gloss import LIST_FIELDS
 from core.runs.store import FINISHED, RUN_ID, STATUSES, RunStore
-from glossui.runner import INIT_FIELDS
+from glossui.tabs import initialize, train
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure
 from tests.test_ui_browser import app  # noqa: F401 - the module-scoped app on the tiny model
@@ -36,22 +36,39 @@ JOB_TIMEOUT_S = 150
 
 
 # -- helpers shared with tests/test_app_trust.py ---------------------------------------------------
-def spec_values(spec: dict) -> list[str]:
-    """The Gloss tab's text boxes for ``spec``: one item a line, in the page's order."""
-    return ["\n".join(spec[n]) if n in LIST_FIELDS else str(spec.get(n) or "") for n in SPEC_FIELDS]
+def spec_values(spec: dict) -> dict[str, str]:
+    """The Gloss tab's text boxes for ``spec`` (one item a line), by elem_id."""
+    return {f"spec-{n}": "\n".join(spec[n]) if n in LIST_FIELDS else str(spec.get(n) or "") for n in SPEC_FIELDS}
 
 
-def start_args(spec: dict, init: dict | None = None, finetune: dict | None = None) -> list:
-    """Positional inputs of the Train tab's Start: Initialize settings, hyperparameters, spec fields.
+def endpoint_args(client: Client, api_name: str, values: dict) -> list:
+    """Positional arguments of the page's endpoint ``api_name``, each input given by its elem_id.
 
-    Defaults are the page's own (``InitConfig`` and ``FinetuneConfig``); ``init`` and ``finetune``
-    override some of them by name."""
-    init_values = Service.init_defaults() | (init or {})
-    ft_values = {f["name"]: f["default"] for f in Service.finetune_fields()} | (finetune or {})
-    ft_names = [f["name"] for f in Service.finetune_fields()]
-    unknown = set(finetune or {}) - set(ft_names)
-    assert not unknown, f"not fine-tuning settings: {unknown}"
-    return [init_values[n] for n in INIT_FIELDS] + [ft_values[n] for n in ft_names] + spec_values(spec)
+    The page's handlers take their inputs as a set of components, which Gradio passes in the
+    order the page created them; this reads that order from the app's config. An input not in
+    ``values`` gets the page's own default (its component's initial value), as a user who did
+    not touch it would send; every name in ``values`` must be an input of the endpoint."""
+    dep = next(d for d in client.config["dependencies"] if d.get("api_name") == api_name.lstrip("/"))
+    components = {c["id"]: c for c in client.config["components"]}
+    inputs = [components[i] for i in dep["inputs"] if not components[i].get("skip_api")]
+    ids = [c["props"].get("elem_id") for c in inputs]
+    unknown = set(values) - set(ids)
+    assert not unknown, f"not inputs of {api_name}: {unknown}"
+    return [values[i] if i in values else c["props"].get("value") for i, c in zip(ids, inputs)]
+
+
+def start_values(spec: dict, init: dict | None = None, finetune: dict | None = None) -> dict:
+    """The inputs of the Train tab's Start by elem_id: Initialize settings, hyperparameters, spec fields.
+
+    Settings not given keep the page's defaults (``InitConfig`` and ``FinetuneConfig``); ``init``
+    and ``finetune`` override some of them by name."""
+    return ({initialize.elem_id(n): v for n, v in (init or {}).items()}
+            | {train.elem_id(n): v for n, v in (finetune or {}).items()} | spec_values(spec))
+
+
+def start_args(client: Client, spec: dict, init: dict | None = None, finetune: dict | None = None) -> list:
+    """Positional inputs of the Train tab's Start (``/start_training``) for ``client``'s app."""
+    return endpoint_args(client, "/start_training", start_values(spec, init, finetune))
 
 
 def plain(markdown: str) -> str:
@@ -119,7 +136,7 @@ def _user(name: str, url: str, barrier: threading.Barrier) -> dict:
     """One user: press Start (together with the other user), then watch the job until it ends."""
     cfg = USERS[name]
     client = Client(url, verbose=False)
-    args = start_args(cfg["spec"], cfg["init"], cfg["finetune"])
+    args = start_args(client, cfg["spec"], cfg["init"], cfg["finetune"])
     barrier.wait(timeout=30)
     first = client.predict(*args, api_name="/start_training")
     job_id = job_id_of(first[0])

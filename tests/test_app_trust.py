@@ -36,7 +36,8 @@ from core.spec import limits
 from core.spec.gloss import GlossSpec, builtin_examples
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure, record
-from tests.test_app_concurrency import job_id_of, no_traceback, plain, spec_values, start_args, wait_job
+from tests.test_app_concurrency import (endpoint_args, job_id_of, no_traceback, plain, spec_values, start_args,
+                                        start_values, wait_job)
 from tests.test_ui_browser import start_app, stop_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,8 @@ def client(app) -> Client:
 @pytest.fixture(scope="module")
 def trained(app, client) -> str:
     """The id of a short fine-tuning run made through the app (for generation and export cases)."""
-    first = client.predict(*start_args(tiny_spec_dict(), finetune={"epochs": 1, "batch_size": 2, "grad_accum": 1}),
+    first = client.predict(*start_args(client, tiny_spec_dict(),
+                                       finetune={"epochs": 1, "batch_size": 2, "grad_accum": 1}),
                            api_name="/start_training")
     assert "Job" in plain(first[0]), first[0]
     last = wait_job(client)
@@ -89,7 +91,11 @@ class Ctx:
 
 def check(ctx: Ctx, **changes) -> str:
     """Check the wool shop spec with ``changes`` (lists given as lists, one item a line in the box)."""
-    return ctx.client.predict(*spec_values(wool_shop() | changes), api_name="/check_spec")
+    return ctx.client.predict(*check_args(ctx.client, wool_shop() | changes), api_name="/check_spec")
+
+
+def check_args(client: Client, spec: dict) -> list:
+    return endpoint_args(client, "/check_spec", spec_values(spec))
 
 
 def upload(ctx: Ctx, content: bytes, name: str = "spec.json") -> str:
@@ -99,12 +105,14 @@ def upload(ctx: Ctx, content: bytes, name: str = "spec.json") -> str:
 
 
 def train(ctx: Ctx, **finetune) -> str:
-    args = start_args(tiny_spec_dict(), finetune={"batch_size": 2, "grad_accum": 1} | finetune)
+    args = start_args(ctx.client, tiny_spec_dict(), finetune={"batch_size": 2, "grad_accum": 1} | finetune)
     return ctx.client.predict(*args, api_name="/start_training")[0]
 
 
 def compare(ctx: Ctx, strategies: list[str], seeds) -> str:
-    args = [strategies, seeds] + start_args(tiny_spec_dict(), finetune={"batch_size": 2, "grad_accum": 1})
+    values = start_values(tiny_spec_dict(), finetune={"batch_size": 2, "grad_accum": 1})
+    args = endpoint_args(ctx.client, "/start_comparison",
+                         values | {"compare-strategies": strategies, "compare-seeds": seeds})
     return ctx.client.predict(*args, api_name="/start_comparison")[0]
 
 
@@ -260,7 +268,7 @@ def test_bad_input_gets_a_message_naming_the_field(app, client, trained, tmp_pat
     assert clean, text
     assert named, f"{case}: expected {needles} in {text!r}"
     # A valid action in the same app still works.
-    after = plain(client.predict(*spec_values(wool_shop()), api_name="/check_spec"))
+    after = plain(client.predict(*check_args(client, wool_shop()), api_name="/check_spec"))
     assert "The spec is valid" in after, after
 
 
@@ -299,7 +307,7 @@ def test_password_protection(tmp_path, how):
     proc, url = start_app(tmp_path / "runs", tmp_path / "app.log", extra=extra, env=env)
     try:
         ok = Client(url, auth=(user, password), verbose=False)
-        status = plain(ok.predict(*spec_values(wool_shop()), api_name="/check_spec"))
+        status = plain(ok.predict(*check_args(ok, wool_shop()), api_name="/check_spec"))
         assert "The spec is valid" in status
         with pytest.raises(ValueError, match="Could not login"):
             Client(url, auth=(user, "wool:shop-43"), verbose=False)

@@ -25,7 +25,7 @@ def service(tmp_path_factory):
 
 
 def test_importing_the_service_and_the_ui_does_not_import_torch():
-    code = "import sys, core.service, glossui, glossui.runner, glossui.plots; print('torch' in sys.modules)"
+    code = "import sys, core.service, glossui, glossui.page, glossui.plots; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,4 +1,8 @@
-"""The page's handlers without a browser: Runner methods on the tiny model."""
+"""The page's handlers without a browser: the tabs' handlers as wired by ``build_page``, on the tiny model.
+
+Each handler takes one dict ``{component: value}`` and returns one dict ``{component: update}``;
+an output it does not return is left as it was on the page.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import pytest
 
 from core.service import SPEC_FIELDS, Service
 from glossui import render
-from glossui.runner import INIT_FIELDS, Runner, handler, spec_to_values, values_to_spec
+from glossui.layout import build_page
+from glossui.page import handler, spec_from_texts, spec_to_texts
 from tests.conftest import tiny_spec_dict
 
 HOSTILE = "<script>alert(1)</script> <b>bold</b> *star*"
@@ -26,90 +31,137 @@ class Progress:
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory):
+def page(tmp_path_factory):
     svc = Service(tiny=True, runs_dir=tmp_path_factory.mktemp("runs"))
     assert svc.load_model(wait=True)["state"] == "ready"
-    return Runner(svc)
+    return build_page(svc)
 
 
-def values(spec: dict | None = None) -> list[str]:
-    return spec_to_values(spec or tiny_spec_dict())
+def texts(spec: dict | None = None) -> dict[str, str]:
+    """The Gloss tab's text for ``spec``, by field name."""
+    return spec_to_texts(spec or tiny_spec_dict(), SPEC_FIELDS)
 
 
-def test_fields_round_trip_one_item_a_line():
+def spec_in(page, spec: dict | None = None) -> dict:
+    """The Gloss tab's boxes holding ``spec``, as handler input."""
+    return {page.spec_fields[name]: text for name, text in texts(spec).items()}
+
+
+def settings_in(page, tab: str, kind: str, base: dict, changes: dict) -> dict:
+    """A tab's settings widgets holding the engine's defaults, ``base`` and ``changes`` (by field name)."""
+    widgets = page[tab]["settings"]
+    unknown = set(changes) - set(widgets)
+    assert not unknown, f"not {kind} settings: {unknown}"
+    cfg = {f["name"]: f["default"] for f in page.service.settings(kind)} | base | changes
+    return {w: cfg[name] for name, w in widgets.items()}
+
+
+def init_values(page, **changes) -> dict:
+    return settings_in(page, "initialize", "init", {}, changes)
+
+
+def test_fields_round_trip_one_item_a_line(page):
     spec = tiny_spec_dict()
-    vals = values(spec)
-    assert vals[SPEC_FIELDS.index("positive_contexts")].count("\n") == len(spec["positive_contexts"]) - 1
+    vals = texts(spec)
+    assert vals["positive_contexts"].count("\n") == len(spec["positive_contexts"]) - 1
     # blank lines and stray spaces do not make items
-    vals[SPEC_FIELDS.index("glosses")] = "  wool shop \n\n yarn shop\n"
-    assert values_to_spec(vals) == spec
+    vals["glosses"] = "  wool shop \n\n yarn shop\n"
+    assert spec_from_texts(vals) == spec
+    assert page.spec_of({page.spec_fields[n]: v for n, v in vals.items()}) == spec
 
 
-def test_blank_example_empties_every_field(runner):
-    out = runner.load_example("(blank)")
-    assert len(out) == len(SPEC_FIELDS) + 1
-    assert all(u["value"] == "" for u in out[:-1])
-    assert "blank" in out[-1]
+def test_the_settings_widgets_come_from_the_engines_descriptions(page):
+    init, ft = page["initialize"]["settings"], page["train"]["settings"]
+    described = {f["name"]: f for f in page.service.settings("init")}
+    assert list(init) == list(described)
+    assert [w.elem_id for w in init.values()] == [
+        "init-strategy", "init-seed", "init-random-scale", "init-negative-logit", "opt-lr", "opt-epochs",
+        "opt-init", "opt-batch-size"]
+    assert all(w.label == described[n]["label"] for n, w in init.items())
+    assert [v for _, v in init["strategy"].choices] == [s["name"] for s in page.service.strategies()]
+    fields = page.service.settings("finetune")
+    assert [w.elem_id for w in ft.values()] == [f"ft-{f['name']}" for f in fields if not f["advanced"]] + \
+        [f"ft-{f['name']}" for f in fields if f["advanced"]]
+    assert all(ft[f["name"]].label == f["label"] for f in fields)
 
 
-def test_counters_say_how_many_items_and_the_limits(runner):
-    update = runner.counter("positive_contexts")("one\n\ntwo\n")
+def test_blank_example_empties_every_field(page):
+    status = page["gloss"]["status"]
+    out = page.fn("load_example")({page["gloss"]["example"]: "(blank)"})
+    assert set(out) == set(page.spec_fields.values()) | {status}
+    assert all(out[box]["value"] == "" for box in page.spec_fields.values())
+    assert "blank" in out[status]
+
+
+def test_counters_say_how_many_items_and_the_limits(page):
+    box = page.spec_fields["positive_contexts"]
+    update = page.fn("count_positive_contexts")({box: "one\n\ntwo\n"})[box]
     assert update["info"].startswith("2 items (needs 3 to 500")
-    update = runner.counter("symbol_id")("29111")
+    box = page.spec_fields["symbol_id"]
+    update = page.fn("count_symbol_id")({box: "29111"})[box]
     assert update["info"].startswith("5 of 12 characters")
 
 
-def test_check_lists_every_problem_with_field_and_fix(runner):
+def check(page, spec: dict | None = None) -> str:
+    return page.fn("check_spec")(spec_in(page, spec))[page["gloss"]["status"]]
+
+
+def test_check_lists_every_problem_with_field_and_fix(page):
     spec = tiny_spec_dict() | {"positive_contexts": ["only one"], "generation_prompts": ["no slot"]}
-    status = runner.check_spec(*values(spec))
+    status = check(page, spec)
     assert "2 problems" in status
     assert "Positive contexts \\(positive\\_contexts\\)" in status
     assert "Generation prompts \\(generation\\_prompts, item 1\\)" in status
     assert "add 2 more" in status
-    assert runner.check_spec(*values()).startswith("The spec is valid for tiny")
+    assert check(page).startswith("The spec is valid for tiny")
 
 
-def test_user_text_is_escaped_in_messages(runner):
+def test_user_text_is_escaped_in_messages(page):
     spec = tiny_spec_dict() | {"glosses": [HOSTILE, HOSTILE]}
-    status = runner.check_spec(*values(spec))
+    status = check(page, spec)
     assert "<script>" not in status and "&lt;script&gt;" in status and "<b>" not in status
 
 
-def test_upload_fills_fields_and_reports_problems_inline(runner):
+def test_upload_fills_fields_and_reports_problems_inline(page):
+    fields, status = page.spec_fields, page["gloss"]["status"]
+    upload = page.fn("upload_spec")
+    box = page["gloss"]["upload"]
     good = json.dumps(tiny_spec_dict()).encode()
-    out = runner.upload_spec(good)
-    assert [u["value"] for u in out[:-1]] == values()
-    assert "uploaded" in out[-1]
+    out = upload({box: good})
+    assert {name: out[b]["value"] for name, b in fields.items()} == texts()
+    assert "uploaded" in out[status]
 
-    out = runner.upload_spec(b'{"symbol_id": "1", "glosses": ')
-    assert all(u == gr.skip() for u in out[:-1])
-    assert "spec file" in out[-1] and "JSON" in out[-1]
+    out = upload({box: b'{"symbol_id": "1", "glosses": '})
+    assert set(out) == {status}          # every field left as it was
+    assert "spec file" in out[status] and "JSON" in out[status]
 
     partly = tiny_spec_dict() | {"target_tokens": "wool"}
-    out = runner.upload_spec(json.dumps(partly).encode())
-    assert out[SPEC_FIELDS.index("positive_contexts")]["value"] == values()[SPEC_FIELDS.index("positive_contexts")]
-    assert out[SPEC_FIELDS.index("target_tokens")]["value"] == ""
-    assert "target\\_tokens" in out[-1]
+    out = upload({box: json.dumps(partly).encode()})
+    assert out[fields["positive_contexts"]]["value"] == texts()["positive_contexts"]
+    assert out[fields["target_tokens"]]["value"] == ""
+    assert "target\\_tokens" in out[status]
 
 
-def test_download_writes_the_spec_or_lists_problems(runner):
-    file, status = runner.download_spec(*values())
-    path = file["value"]
+def test_download_writes_the_spec_or_lists_problems(page):
+    file, status = page["gloss"]["file"], page["gloss"]["status"]
+    out = page.fn("download_spec")(spec_in(page))
+    path = out[file]["value"]
     assert json.loads(open(path, encoding="utf-8").read())["glosses"] == ["wool shop", "yarn shop"]
-    path, status = runner.download_spec(*values(tiny_spec_dict() | {"glosses": []}))
-    assert path is None and "glosses" in status
+    out = page.fn("download_spec")(spec_in(page, tiny_spec_dict() | {"glosses": []}))
+    assert out[file] is None and "glosses" in out[status]
 
 
-def test_model_tab_reports_ready_and_failures(runner, tmp_path):
-    bar, status, table, timer = runner.model_tick()
-    assert status.startswith("Ready: tiny\\-random") and timer.active is False
-    assert ["hidden size", "64"] in table["data"]
+def test_model_tab_reports_ready_and_failures(page, tmp_path):
+    m = page["model"]
+    out = page.fn("model_tick")()
+    assert out[m["status"]].startswith("Ready: tiny\\-random") and out[m["timer"]].active is False
+    assert ["hidden size", "64"] in out[m["info"]]["data"]
     empty = tmp_path / "empty"
     empty.mkdir()
-    runner.service.model.load(str(empty), wait=True)
-    bar, status, table, timer = runner.model_tick()
-    assert "Could not load" in status and "no config\\.json" in status
-    runner.service.load_model("", wait=True)
+    page.service.model.load(str(empty), wait=True)
+    out = page.fn("model_tick")()
+    assert "Could not load" in out[m["status"]] and "no config\\.json" in out[m["status"]]
+    page.service.load_model("", wait=True)
 
 
 def test_handler_turns_failures_into_readable_messages():
@@ -133,22 +185,42 @@ def test_handler_turns_failures_into_readable_messages():
     assert "internal detail" not in err.value.message
 
 
-def test_strategy_help_opens_the_optimization_settings_only_for_optimized(runner):
-    text, acc = runner.strategy_help("optimized")
+def test_handler_puts_input_problems_in_its_message_component():
+    from core.spec.errors import fail
+
+    message = gr.Markdown()
+
+    @handler(message=message)
+    def bad_input(values: dict) -> dict:
+        raise fail("opt_lr", "<i>-1</i> is not a positive number", "give e.g. 0.01")
+
+    out = bad_input({})
+    assert set(out) == {message}
+    assert "opt\\_lr" in out[message] and "give e\\.g\\. 0\\.01" in out[message] and "<i>" not in out[message]
+
+
+def test_strategy_help_opens_the_optimization_settings_only_for_optimized(page):
+    c = page["initialize"]
+    strategy = c["settings"]["strategy"]
+    out = page.fn("strategy_help")({strategy: "optimized"})
+    text, acc = out[c["strategy_help"]], out[c["opt_accordion"]]
     assert "Optimized" in text and acc["open"] is True
-    text, acc = runner.strategy_help("random_both")
+    out = page.fn("strategy_help")({strategy: "random_both"})
+    text, acc = out[c["strategy_help"]], out[c["opt_accordion"]]
     assert "Output row: random" in text and acc["open"] is False
 
 
-def init_values(runner, **changes) -> list:
-    cfg = runner.service.init_defaults() | changes
-    return [cfg[n] for n in INIT_FIELDS]
+def initialize(page, **changes) -> dict:
+    spec = changes.pop("spec", None)
+    return page.fn("initialize")(init_values(page, **changes) | spec_in(page, spec), Progress())
 
 
-def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(runner):
+def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(page):
+    c = page["initialize"]
     progress = Progress()
-    out = runner.initialize(progress, *init_values(runner, strategy="optimized", opt_epochs=4), *values())
-    message, fit, quality, ranks, plot, nearest, gens = out
+    out = page.fn("initialize")(init_values(page, strategy="optimized", opt_epochs=4) | spec_in(page), progress)
+    message, fit, quality, ranks, plot, nearest, gens = (out[c[k]] for k in (
+        "message", "fit", "quality", "ranks", "opt_plot", "nearest", "generations"))
     assert all(u["visible"] for u in (fit, quality, ranks, nearest, gens))
     ranks, nearest, gens = ranks["value"], nearest["value"], gens["value"]
     assert "Optimized" in message and "\\[BLISS\\_29111\\]" in message
@@ -164,17 +236,19 @@ def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(runner):
     assert any(kw.get("unit") == "epochs" for _, kw in progress.calls)
 
 
-def test_initialize_with_bad_settings_names_the_fields_inline(runner):
-    out = runner.initialize(Progress(), *init_values(runner, opt_lr=-1.0, seed=1.5), *values())
-    assert "opt\\_lr" in out[0] and "seed" in out[0] and "give e\\.g\\. 0\\.01" in out[0]
-    assert all(u == gr.skip() for u in out[1:])
+def test_initialize_with_bad_settings_names_the_fields_inline(page):
+    message = page["initialize"]["message"]
+    out = initialize(page, opt_lr=-1.0, seed=1.5)
+    assert "opt\\_lr" in out[message] and "seed" in out[message]
+    assert "give a value from" in out[message] and "e\\.g\\. 0\\.01" in out[message]
+    assert set(out) == {message}        # the results shown before are left as they were
 
 
-def test_initialize_with_an_invalid_spec_lists_problems_and_leaves_results(runner):
-    spec = tiny_spec_dict() | {"testing_negative_contexts": []}
-    out = runner.initialize(Progress(), *init_values(runner), *values(spec))
-    assert "testing\\_negative\\_contexts" in out[0]
-    assert all(u == gr.skip() for u in out[1:])
+def test_initialize_with_an_invalid_spec_lists_problems_and_leaves_results(page):
+    message = page["initialize"]["message"]
+    out = initialize(page, spec=tiny_spec_dict() | {"testing_negative_contexts": []})
+    assert "testing\\_negative\\_contexts" in out[message]
+    assert set(out) == {message}
 
 
 def test_markdown_escaping_shows_text_literally():
@@ -183,36 +257,44 @@ def test_markdown_escaping_shows_text_literally():
 
 
 # -- jobs: train, compare, runs, generate, export ------------------------------------------------
-def ft_values(runner, **changes) -> list:
-    fields = runner.service.finetune_fields()
-    cfg = {f["name"]: f["default"] for f in fields} | {"epochs": 2, "batch_size": 2, "grad_accum": 1} | changes
-    return [cfg[f["name"]] for f in fields]
+def ft_values(page, **changes) -> dict:
+    return settings_in(page, "train", "finetune", {"epochs": 2, "batch_size": 2, "grad_accum": 1}, changes)
+
+
+def start_training(page, **ft_changes) -> dict:
+    return page.fn("start_training")(init_values(page) | ft_values(page, **ft_changes) | spec_in(page))
 
 
 @pytest.fixture(scope="module")
-def jobs(runner):
+def jobs(page):
     """A finished fine-tuning job and a finished two-strategy comparison (started through the handlers)."""
-    train_out = runner.start_training(*init_values(runner), *ft_values(runner), *values())
-    compare_out = runner.start_comparison(["average", "random_both"], 1, *init_values(runner),
-                                          *ft_values(runner, epochs=1), *values())
-    train_id, compare_id = train_out[0]["id"], compare_out[0]["id"]
+    c = page["compare"]
+    train_out = start_training(page)
+    compare_out = page.fn("start_comparison")({c["strategies"]: ["average", "random_both"], c["seeds"]: 1}
+                                              | init_values(page) | ft_values(page, epochs=1) | spec_in(page))
+    train_id, compare_id = train_out[page["train"]["job"]]["id"], compare_out[c["job"]]["id"]
     for job_id in (train_id, compare_id):
-        assert runner.service.runner.wait(job_id, timeout=600)["status"] == "done"
+        assert page.service.runner.wait(job_id, timeout=600)["status"] == "done"
     return {"train": train_id, "compare": compare_id, "train_out": train_out, "compare_out": compare_out}
 
 
-def test_start_training_reports_the_job_and_a_second_one_is_queued(jobs):
-    state, status, bar, plot, events, result, timer = jobs["train_out"]
-    assert state["id"] == jobs["train"] and timer.active is True
-    assert render.md(jobs["train"]) in status
-    compare_status = jobs["compare_out"][1]
+def test_start_training_reports_the_job_and_a_second_one_is_queued(page, jobs):
+    t = page["train"]
+    out = jobs["train_out"]
+    assert set(out) >= {t["job"], t["status"], t["progress"], t["plot"], t["events"], t["result"], t["timer"]}
+    assert out[t["job"]]["id"] == jobs["train"] and out[t["timer"]].active is True
+    assert render.md(jobs["train"]) in out[t["status"]]
+    compare_status = jobs["compare_out"][page["compare"]["status"]]
     assert "queued" in compare_status and "1 job ahead" in compare_status
 
 
-def test_train_view_draws_the_curve_the_table_and_the_result(runner, jobs):
-    state, status, bar, fig, events, result, timer = runner.train_view({"id": jobs["train"]}, False)
+def test_train_view_draws_the_curve_the_table_and_the_result(page, jobs):
+    t = page["train"]
+    out = page.fn("train_view")({t["job"]: {"id": jobs["train"]}, t["log_scale"]: False})
+    state, status, bar, fig, events, result, timer = (out[t[k]] for k in (
+        "job", "status", "progress", "plot", "events", "result", "timer"))
     assert "finished" in status and timer.active is False and bar == ""
-    steps = runner.service.job(jobs["train"])["events"]
+    steps = page.service.job(jobs["train"])["events"]
     assert len(events["data"]) == len(steps) and [int(r[0]) for r in events["data"]] == [e["step"] for e in steps]
     assert fig["visible"] is True
     fig = fig["value"]
@@ -221,29 +303,35 @@ def test_train_view_draws_the_curve_the_table_and_the_result(runner, jobs):
     assert fig.layout.yaxis.type == "linear"
     assert result["visible"] and result["value"]["data"][0][1] == "Averaged input; calculated output"
     # log scale redraws; an unchanged job skips the redraw on a tick
-    assert runner.train_view(state, True)[3]["value"].layout.yaxis.type == "log"
-    tick = runner.train_tick(state, False)
-    assert tick[3] == gr.skip() and tick[4] == gr.skip()
+    log = page.fn("train_view")({t["job"]: state, t["log_scale"]: True})
+    assert log[t["plot"]]["value"].layout.yaxis.type == "log"
+    tick = page.fn("train_tick")({t["job"]: state, t["log_scale"]: False})
+    assert t["plot"] not in tick and t["events"] not in tick and t["status"] in tick
 
 
-def test_bad_hyperparameters_are_listed_inline_with_their_fields(runner):
-    out = runner.start_training(*init_values(runner), *ft_values(runner, epochs=0, learning_rate=float("nan"),
-                                                                 batch_size=50), *values())
-    message = out[1]
+def test_bad_hyperparameters_are_listed_inline_with_their_fields(page):
+    status = page["train"]["status"]
+    out = start_training(page, epochs=0, learning_rate=float("nan"), batch_size=50)
+    message = out[status]
     assert "**Epochs**" in message and "Learning rate \\(learning\\_rate\\)" in message
-    assert all(o == gr.skip() for i, o in enumerate(out) if i != 1)
+    assert set(out) == {status}         # every other output left as it was
     # batch larger than the data is checked against the spec
-    out = runner.start_training(*init_values(runner), *ft_values(runner, batch_size=50), *values())
-    assert "batch\\_size" in out[1] and "fine\\-tuning sentences" in out[1]
+    out = start_training(page, batch_size=50)
+    assert "batch\\_size" in out[status] and "fine\\-tuning sentences" in out[status]
 
 
-def test_stop_without_a_running_job_says_so(runner, jobs):
-    assert runner.stop_job({"id": jobs["train"]}) == render.md("There is no running or queued job to stop.")
-    assert runner.stop_job(None).startswith("There is no")
+def test_stop_without_a_running_job_says_so(page, jobs):
+    t = page["train"]
+    stop = page.fn("stop_train_job")
+    none = render.md("There is no running or queued job to stop.")
+    assert stop({t["job"]: {"id": jobs["train"]}})[t["status"]] == none
+    assert stop({t["job"]: None})[t["status"]].startswith("There is no")
 
 
-def test_comparison_view_has_the_table_the_overlay_and_downloads(runner, jobs):
-    state, status, bar, fig, data, table, files, timer = runner.compare_view({"id": jobs["compare"]}, False)
+def test_comparison_view_has_the_table_the_overlay_and_downloads(page, jobs):
+    c = page["compare"]
+    out = page.fn("compare_view")({c["job"]: {"id": jobs["compare"]}, c["log_scale"]: False})
+    status, fig, data, table, files = (out[c[k]] for k in ("status", "plot", "data", "table", "files"))
     assert {r[0] for r in data["data"]} == {"average", "random_both"}
     assert "finished" in status and "Lowest validation loss" in status
     assert [t.name for t in fig["value"].data] == ["average", "random_both"]
@@ -255,78 +343,104 @@ def test_comparison_view_has_the_table_the_overlay_and_downloads(runner, jobs):
     assert csv_text.splitlines()[0].startswith("strategy,label,seeds,best_epoch,eval_loss")
     assert len(csv_text.strip().splitlines()) == 3
     assert json.load(open(paths[1], encoding="utf-8"))["rows"][0]["strategy"] == "average"
-    assert "| Input Embedding Initialization |" in open(paths[2], encoding="utf-8").read()
+    assert "| Input embedding initialization |" in open(paths[2], encoding="utf-8").read()   # the results schema
 
 
-def test_runs_list_open_and_pickers(runner, jobs):
-    table, runs_pick, gen_pick, export_pick = runner.refresh_runs(None)
-    ids = [r[0] for r in table["value"]["data"]]
+def open_run(page, run_id: str) -> tuple:
+    r = page["runs"]
+    out = page.fn("open_run")({r["pick"]: run_id})
+    return tuple(out.get(r[k]) for k in ("summary", "plot", "result", "generations", "spec", "config"))
+
+
+def test_runs_list_open_and_pickers(page, jobs):
+    r = page["runs"]
+    out = page.fn("refresh_runs")({r["pick"]: None})
+    table, gen_pick = out[r["table"]], out[page["generate"]["pick"]]
+    assert r["pick"] in out and page["export"]["pick"] in out
+    ids = [row[0] for row in table["value"]["data"]]
     assert jobs["train"] in ids and jobs["compare"] in ids
     targets = [c[1] for c in gen_pick["choices"]]
     assert jobs["train"] in targets
     assert f"{jobs['compare']}:average-s0" in targets and f"{jobs['compare']}:random_both-s0" in targets
-    summary, fig, result, gens, spec, config = runner.open_run(jobs["train"])
+    summary, fig, result, gens, spec, config = open_run(page, jobs["train"])
     assert "done" in summary and spec["value"]["glosses"] == ["wool shop", "yarn shop"]
     assert config["value"]["finetune"]["epochs"] == 2
     assert gens["value"]["headers"][3] == "With the gloss (after)"
-    summary, fig, result, gens, spec, config = runner.open_run(jobs["compare"])
+    summary, fig, result, gens, spec, config = open_run(page, jobs["compare"])
     assert len(result["value"]["data"]) == 2 and gens["visible"] is False
-    out = runner.open_run("../../etc")
-    assert "run\\_id" in out[0] and "not a valid run id" in out[0]
+    summary = open_run(page, "../../etc")[0]
+    assert "run\\_id" in summary and "not a valid run id" in summary
 
 
-def test_generations_side_by_side_and_a_custom_prompt(runner, jobs):
-    message, table = runner.run_generations(f"{jobs['compare']}:average-s0")
+def test_generations_side_by_side_and_a_custom_prompt(page, jobs):
+    g = page["generate"]
+    out = page.fn("run_generations")({g["pick"]: f"{jobs['compare']}:average-s0"})
+    message, table = out[g["message"]], out[g["table"]]
     assert "average" in message and table["value"]["headers"] == [
         "Prompt", "With the gloss (before)", "With the token (before)", "With the gloss (after)",
         "With the token (after)"]
     assert [r[0] for r in table["value"]["data"]] == tiny_spec_dict()["generation_prompts"]
-    message, table = runner.generate_custom(jobs["train"], "no placeholder", 8, Progress())
-    assert "Your own prompt \\(prompt\\)" in message and "\\{placeholder\\}" in message and table == gr.skip()
-    message, table = runner.generate_custom(jobs["train"], "She went to the {placeholder} and", 6, Progress())
-    row = table["value"]["data"][0]
+
+    def custom(prompt: str, n: int) -> dict:
+        return page.fn("generate_custom")({g["pick"]: jobs["train"], g["prompt"]: prompt, g["max_new_tokens"]: n},
+                                          Progress())
+
+    out = custom("no placeholder", 8)
+    message = out[g["message"]]
+    assert "Your own prompt \\(prompt\\)" in message and "\\{placeholder\\}" in message and g["custom"] not in out
+    row = custom("She went to the {placeholder} and", 6)[g["custom"]]["value"]["data"][0]
     assert row[0] == "She went to the {placeholder} and"
     assert row[1].startswith("She went to the wool shop and") and row[2].startswith("She went to the [BLISS_29111] and")
     assert row[3].startswith("She went to the wool shop and") and row[4].startswith("She went to the [BLISS_29111]")
 
 
-def test_export_adapter_zip_and_merged_folder_names_are_checked(runner, jobs, tmp_path):
+def test_export_adapter_zip_and_merged_folder_names_are_checked(page, jobs, tmp_path):
     import zipfile
 
-    file, message, how = runner.export_adapter(jobs["train"])
-    names = zipfile.ZipFile(file["value"]).namelist()
+    e = page["export"]
+    out = page.fn("export_adapter")({e["pick"]: jobs["train"]})
+    names = zipfile.ZipFile(out[e["file"]]["value"]).namelist()
     assert any(n.endswith("adapter_config.json") for n in names) and any(n.endswith("glosslab.json") for n in names)
-    assert "load_adapter" in how["value"]
-    message, how = runner.export_merged(jobs["train"], "../outside")
-    assert "export name" in message and how == gr.skip()
-    message, how = runner.export_merged(f"{jobs['compare']}:average-s0", "merged-average")
-    assert "merged\\-average" in message and "AutoModelForCausalLM.from_pretrained" in how["value"]
-    assert (runner.service.exports_dir / "merged-average" / "config.json").is_file()
+    assert "load_adapter" in out[e["how"]]["value"]
+    merged = page.fn("export_merged")
+    out = merged({e["pick"]: jobs["train"], e["folder"]: "../outside"}, Progress())
+    assert "export name" in out[e["message"]] and e["how"] not in out
+    out = merged({e["pick"]: f"{jobs['compare']}:average-s0", e["folder"]: "merged-average"}, Progress())
+    assert "merged\\-average" in out[e["message"]] and "AutoModelForCausalLM.from_pretrained" in out[e["how"]]["value"]
+    assert (page.service.exports_dir / "merged-average" / "config.json").is_file()
 
 
-def test_page_load_reattaches_to_the_latest_jobs(runner, jobs):
-    out = runner.on_load({}, False)
-    assert out[0]["id"] == jobs["train"] and out[7]["id"] == jobs["compare"]
+def on_load(page, remembered: dict) -> tuple[str, str]:
+    """The jobs a page load reattaches to (train, compare), for a browser that remembers ``remembered``."""
+    train = page.fn("train_load")({page.remembered: remembered})[page["train"]["job"]]
+    compare = page.fn("compare_load")({page.remembered: remembered})[page["compare"]["job"]]
+    return train["id"], compare["id"]
 
 
-def test_page_load_reattaches_to_this_browsers_own_job(runner, jobs):
+def test_page_load_reattaches_to_the_latest_jobs(page, jobs):
+    assert on_load(page, {}) == (jobs["train"], jobs["compare"])
+
+
+def test_page_load_reattaches_to_this_browsers_own_job(page, jobs):
     """Another user's later job does not replace the one this browser remembers."""
-    other = runner.start_training(*init_values(runner), *ft_values(runner, epochs=1), *values())[0]["id"]
-    assert runner.service.runner.wait(other, timeout=600)["status"] == "done"
-    assert runner.on_load({}, False)[0]["id"] == other  # a fresh browser sees the latest job
-    mine = runner.on_load({"train": jobs["train"], "compare": jobs["compare"]}, False)
-    assert mine[0]["id"] == jobs["train"] and mine[7]["id"] == jobs["compare"]
-    remembered = runner.remember("train")({"id": other}, {"compare": jobs["compare"]})
-    assert remembered == {"train": other, "compare": jobs["compare"]}
-    assert runner.on_load({"train": "20000101-000000-gone-000000"}, False)[0]["id"] == other  # deleted: latest
+    other = start_training(page, epochs=1)[page["train"]["job"]]["id"]
+    assert page.service.runner.wait(other, timeout=600)["status"] == "done"
+    assert on_load(page, {})[0] == other  # a fresh browser sees the latest job
+    assert on_load(page, {"train": jobs["train"], "compare": jobs["compare"]}) == (jobs["train"], jobs["compare"])
+    out = page.fn("remember_train_job")({page["train"]["job"]: {"id": other},
+                                         page.remembered: {"compare": jobs["compare"]}})
+    assert out[page.remembered] == {"train": other, "compare": jobs["compare"]}
+    assert on_load(page, {"train": "20000101-000000-gone-000000"})[0] == other  # deleted: latest
 
 
-def test_delete_asks_first_then_removes_the_run(runner, jobs):
-    row, text = runner.ask_delete(jobs["compare"])
-    assert row["visible"] is True and "cannot be undone" in text
-    row, summary, table, *picks = runner.delete_run(jobs["compare"])
-    assert row["visible"] is False and "Deleted" in summary
-    assert jobs["compare"] not in [r[0] for r in table["value"]["data"]]
+def test_delete_asks_first_then_removes_the_run(page, jobs):
+    r = page["runs"]
+    out = page.fn("ask_delete")({r["pick"]: jobs["compare"]})
+    assert out[r["confirm_row"]]["visible"] is True and "cannot be undone" in out[r["confirm_text"]]
+    out = page.fn("delete_run")({r["pick"]: jobs["compare"]})
+    assert out[r["confirm_row"]]["visible"] is False and "Deleted" in out[r["summary"]]
+    assert jobs["compare"] not in [row[0] for row in out[r["table"]]["value"]["data"]]
+    assert all(p in out for p in (r["pick"], page["generate"]["pick"], page["export"]["pick"]))
 
 
 # -- app.py ----------------------------------------------------------------------------------------

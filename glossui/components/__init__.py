@@ -1,1 +1,0 @@
-"""One builder per tab: each returns its components by name; ``glossui.layout`` wires them."""

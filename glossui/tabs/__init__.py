@@ -1,0 +1,3 @@
+"""One module per tab. Each exposes ``ID`` (the tab's id), ``TITLE`` (its label) and
+``build(page)``, which creates the tab's components, publishes them with ``page.add(ID, ...)``
+and wires its own events. ``glossui.layout.TABS`` lists them in page order."""

@@ -1,0 +1,64 @@
+"""The Compare tab: strategies × seeds on the same base, one overlay chart, the results table, downloads."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from glossui import plots, render
+from glossui import strings as S
+from glossui.page import JobPanel, Page, handler, shown
+
+ID = "compare"
+TITLE = S.TAB_COMPARE
+
+
+def build(page: Page) -> None:
+    service = page.service
+    strategies = service.strategies()
+    init, finetune = page["initialize"]["settings"], page["train"]["settings"]
+    c: dict = {}
+    gr.Markdown(S.COMPARE_HEAD)
+    choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in strategies]
+    research = [s["name"] for s in strategies if s.get("research")]
+    with gr.Row():
+        c["strategies"] = gr.CheckboxGroup(choices=choices, value=research, label=S.COMPARE_STRATEGIES,
+                                           scale=4, elem_id="compare-strategies")
+        c["seeds"] = gr.Number(value=1, precision=0, label=S.COMPARE_SEEDS, info=S.COMPARE_SEEDS_INFO, scale=1,
+                               elem_id="compare-seeds")
+    with gr.Row():
+        c["start"] = gr.Button(S.COMPARE_START, variant="primary", elem_id="compare-start")
+        c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="compare-stop")
+    panel = JobPanel(page, "compare", S.COMPARE_PLOT_LABEL, S.COMPARE_NONE, bar_text=True)
+    c |= panel.components()
+    with gr.Accordion(S.COMPARE_DATA_LABEL, open=False):
+        c["data"] = gr.Dataframe(label=S.COMPARE_DATA_LABEL, interactive=False, datatype="str", max_height=320,
+                                 elem_id="compare-data")
+    c["table"] = gr.Dataframe(label=S.COMPARE_TABLE_LABEL, interactive=False, visible=False, datatype="str",
+                              wrap=True, elem_id="compare-table")
+    c["files"] = gr.File(label=S.COMPARE_DOWNLOADS, file_count="multiple", interactive=False,
+                         visible=False, elem_id="compare-files")
+    page.add(ID, c)
+
+    def draw(job: dict, log_scale: bool) -> dict:
+        """The overlay chart, its data, the results table and (once done) the download files."""
+        series = job.get("series") or {}
+        rows = job.get("rows") or []
+        table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
+        files = shown(service.comparison_files(job["id"])) if job["status"] == "done" and rows \
+            else gr.update(visible=False)
+        return {panel.plot: shown(plots.compare_figure(series, log_scale)), c["data"]: render.series_table(series),
+                c["table"]: table, c["files"]: files}
+
+    panel.wire(stop=c["stop"], tab_outputs=[c["data"], c["table"], c["files"]], draw=draw,
+               count=lambda job: sum(len(v) for v in (job.get("series") or {}).values()))
+
+    @handler(message=panel.status)
+    def start_comparison(values: dict) -> dict:
+        """The chosen strategies and seeds, the Initialize and Train settings and the spec in."""
+        job = service.start_comparison(page.spec_of(values), list(values[c["strategies"]] or []),
+                                       values[c["seeds"]], page.settings_of("initialize", values),
+                                       page.settings_of("train", values))
+        return panel.view({"id": job["id"]}, False)
+
+    c["start"].click(start_comparison, page.inputs(init, finetune, page.spec_fields) | {c["strategies"], c["seeds"]},
+                     panel.outputs, show_progress_on=panel.status, api_name="start_comparison")

@@ -1,0 +1,81 @@
+"""The Train tab: QLoRA settings (built from the engine's description of the fine-tuning
+settings), Start and Stop, progress, and the live loss chart."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from glossui import plots, render
+from glossui import strings as S
+from glossui.page import JobPanel, Page, handler, setting_grid, shown
+
+ID = "train"
+TITLE = S.TAB_TRAIN
+
+
+def elem_id(name: str) -> str:
+    return f"ft-{name}"
+
+
+def settings_inputs(fields: list[dict]) -> dict:
+    """One widget per fine-tuning setting, common ones first, the advanced ones folded away."""
+    common = [f for f in fields if not f.get("advanced")]
+    advanced = [f for f in fields if f.get("advanced")]
+    with gr.Group():
+        widgets = setting_grid(common, elem_id)
+    if advanced:
+        with gr.Accordion(S.ADVANCED_TITLE, open=False):
+            widgets |= setting_grid(advanced, elem_id)
+    return widgets
+
+
+def build(page: Page) -> None:
+    service = page.service
+    init = page["initialize"]["settings"]
+    c: dict = {}
+    gr.Markdown(S.TRAIN_HEAD)
+    c["strategy_note"] = gr.Markdown(elem_id="train-strategy", container=True)
+    with gr.Accordion(S.HYPER_TITLE, open=True, elem_id="train-hyper"):
+        c["settings"] = settings_inputs(service.settings("finetune"))
+    with gr.Row():
+        c["start"] = gr.Button(S.TRAIN_START, variant="primary", elem_id="train-start")
+        c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="train-stop")
+    panel = JobPanel(page, "train", S.LOSS_PLOT_LABEL, S.JOB_NONE)
+    c |= panel.components()
+    with gr.Accordion(S.EVENTS_LABEL, open=False, elem_id="train-events-acc"):
+        c["events"] = gr.Dataframe(label=S.EVENTS_LABEL, interactive=False, datatype="str", max_height=320,
+                                   elem_id="train-events")
+    c["result"] = gr.Dataframe(label=S.TRAIN_RESULT, interactive=False, visible=False, datatype="str",
+                               wrap=True, column_widths=["60%", "40%"], elem_id="train-result")
+    page.add(ID, c)
+
+    def draw(job: dict, log_scale: bool) -> dict:
+        """The loss chart, its data as a table, and the run's result once there is one."""
+        events = job.get("events") or []
+        fig = plots.loss_figure(events, log_scale, title=f"Job {job['id']}: {job.get('title', '')}")
+        result = job.get("result")
+        table = shown(render.key_values(render.run_result_rows(result))) if result else gr.update(visible=False)
+        return {panel.plot: shown(fig), c["events"]: render.events_table(events), c["result"]: table}
+
+    panel.wire(stop=c["stop"], tab_outputs=[c["events"], c["result"]], draw=draw,
+               count=lambda job: len(job.get("events") or []))
+
+    @handler
+    def train_strategy_note(values: dict) -> dict:
+        name = values[init["strategy"]]
+        label = next((s["label"] for s in service.strategies() if s["name"] == name), name)
+        return {c["strategy_note"]: S.TRAIN_STRATEGY.format(strategy=render.md(label))}
+
+    @handler(message=panel.status)
+    def start_training(values: dict) -> dict:
+        """The Initialize settings, these settings and the spec in; the new job's view out."""
+        job = service.start_training(page.spec_of(values), page.settings_of("initialize", values),
+                                     page.settings_of(ID, values))
+        return panel.view({"id": job["id"]}, False)
+
+    init["strategy"].change(train_strategy_note, {init["strategy"]}, [c["strategy_note"]], show_progress="hidden",
+                            api_name="train_strategy_note")
+    page.demo.load(train_strategy_note, {init["strategy"]}, [c["strategy_note"]],
+                   api_name="train_strategy_note_on_start")
+    c["start"].click(start_training, page.inputs(init, c["settings"], page.spec_fields), panel.outputs,
+                     show_progress_on=panel.status, api_name="start_training")
