@@ -260,10 +260,13 @@ class JobRunner:
             self._finish(job, "stopped" if job.stop_flag.is_set() else "done")
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:
-        job.status = status
-        job.error = error
-        job.finished = time.time()
-        self._persist(job)
+        # Under the lock, like ``stop``: a stop asked for while the job ends can never write
+        # "stopping" over the final status.
+        with self._cond:
+            job.status = status
+            job.error = error
+            job.finished = time.time()
+            self._persist(job)
         job.events.append(type="status", status=status, **({"error": error} if error else {}))
         job.events.close()
         job.done_flag.set()
