@@ -105,3 +105,15 @@ def test_no_importlib_for_our_own_modules_and_no_gradio_in_core():
         assert "importlib.import_module(\"core" not in text and "import_module('core" not in text, m
         if m.startswith("core"):
             assert "import gradio" not in text and "from gradio" not in text, m
+
+
+def test_every_core_module_has_its_test_file():
+    missing = []
+    for path in (ROOT / "core").rglob("*.py"):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        rel = path.relative_to(ROOT)
+        expected = ROOT / "tests" / rel.parent / f"test_{path.name}"
+        if not expected.is_file():
+            missing.append(str(rel))
+    assert missing == []

@@ -1,8 +1,8 @@
 """core/runs/submit.py: everything is checked before a job is queued; a fine-tuning stores its
 adapter and result; a comparison stores one adapter per member under adapters/<strategy>-s<seed>.
 
-The queueing, stopping and reloading of real fine-tuning jobs is in tests/test_jobs.py, the
-comparison's numbers in tests/test_compare.py; this file checks what submit adds."""
+The queueing, stopping and reloading of real fine-tuning jobs is in tests/core/runs/test_jobs.py, the
+comparison's numbers in tests/core/experiment/test_compare.py; this file checks what submit adds."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
 from tests.conftest import TOKEN, tiny_spec_dict
 
-# The quick settings of tests/test_jobs.py and tests/test_compare.py: 4 sentences, 2 per step.
+# The quick settings of tests/core/runs/test_jobs.py and tests/core/experiment/test_compare.py: 4 sentences, 2 per step.
 QUICK = dict(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2)
 
 

@@ -1,7 +1,7 @@
 """core/cli/train.py: ``finetune`` and ``compare`` flags reach the configs, bad values exit 2 naming
 the setting before the model loads, ``--json`` prints one object with ``rows``, Ctrl-C and failures.
 
-tests/test_compare.py runs both commands end to end once and checks a few bad values, and
+tests/core/experiment/test_compare.py runs both commands end to end once and checks a few bad values, and
 tests/test_bad_inputs.py checks epochs, learning rate, batch size, dropout, warm-up, seeds and
 strategies; this file covers the other flags and the command's own behaviour."""
 

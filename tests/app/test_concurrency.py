@@ -28,14 +28,14 @@ from core.runs.store import FINISHED, RUN_ID, STATUSES, RunStore
 from glossui.tabs import initialize, train
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure
-from tests.test_ui_browser import app  # noqa: F401 - the module-scoped app on the tiny model
+from tests.glossui.test_browser import app  # noqa: F401 - the module-scoped app on the tiny model
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 RUNS_HEAD = ["Run", "Kind", "Title", "Status", "Created", "Finished", "Error"]
 JOB_TIMEOUT_S = 150
 
 
-# -- helpers shared with tests/test_app_trust.py ---------------------------------------------------
+# -- helpers shared with tests/app/test_trust.py ---------------------------------------------------
 def spec_values(spec: dict) -> dict[str, str]:
     """The Gloss tab's text boxes for ``spec`` (one item a line), by elem_id."""
     return {f"spec-{n}": "\n".join(spec[n]) if n in LIST_FIELDS else str(spec.get(n) or "") for n in SPEC_FIELDS}

@@ -15,7 +15,7 @@ import pytest
 
 from core import atomic
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _listing(folder: Path) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The command line: reports, --json, --out, exit statuses, and registered commands."""
+"""``python -m core init``: the readable report, --json, --out, bad options, and ``python -m core``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from core.cli import main as cli
 from core.spec.gloss import DATA_DIR
 from tests.conftest import TOKEN, tiny_spec_dict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -142,45 +142,6 @@ def test_out_that_is_a_busy_folder_is_refused_before_any_work(capsys, spec_file,
     (busy / "keep.txt").write_text("mine")
     code, _, err = run(capsys, "init", spec_file, "--model", "tiny-random", "--out", busy)
     assert code == 2 and "out:" in err and "Copying" not in err
-
-
-def test_internal_error_is_one_line_unless_debug(capsys, spec_file, monkeypatch):
-    import core.experiment.pipeline
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("shape mismatch\nsecond line")
-
-    monkeypatch.setattr(core.experiment.pipeline, "initialize", broken)
-    code, _, err = run(capsys, "init", spec_file, "--model", "tiny-random")
-    assert code == 1 and "Traceback" not in err
-    assert "internal error: RuntimeError: shape mismatch" in err and "second line" not in err
-    code, _, err = run(capsys, "init", spec_file, "--model", "tiny-random", "--debug")
-    assert code == 1 and "Traceback" in err
-
-
-def test_a_command_module_registers_itself(capsys, monkeypatch):
-    import types
-
-    extra = types.ModuleType("extra_commands_for_test")
-
-    def register(subparsers):
-        p = subparsers.add_parser("hello")
-        p.add_argument("--json", action="store_true")
-        p.set_defaults(handler=lambda args: print("hello from a registered command") or 0)
-
-    extra.register = register
-    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, extra))
-    code, out, _ = run(capsys, "hello")
-    assert code == 0 and out == "hello from a registered command\n"
-    # With --json anything a command prints goes to stderr.
-    code, out, err = run(capsys, "hello", "--json")
-    assert code == 0 and out == "" and "hello from a registered command" in err
-
-
-def test_usage_errors_exit_2(capsys):
-    assert cli.main([]) == 2
-    assert cli.main(["init"]) == 2
-    assert cli.main(["--help"]) == 0
 
 
 def _module_run(*argv: str) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ from core.spec.settings import setting
 from core.train.finetune import FinetuneConfig
 from core.train.qlora import LORA_TARGETS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass

@@ -36,11 +36,11 @@ from core.spec import limits
 from core.spec.gloss import GlossSpec, builtin_examples
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure, record
-from tests.test_app_concurrency import (endpoint_args, job_id_of, no_traceback, plain, spec_values, start_args,
+from tests.app.test_concurrency import (endpoint_args, job_id_of, no_traceback, plain, spec_values, start_args,
                                         start_values, wait_job)
-from tests.test_ui_browser import start_app, stop_app
+from tests.glossui.test_browser import start_app, stop_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wool_shop() -> dict:

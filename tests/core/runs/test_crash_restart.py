@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.conftest import tiny_spec_dict
 from tests.reliability import figure
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _cli(*args: str, runs: Path, timeout: float = 180) -> subprocess.CompletedProcess:

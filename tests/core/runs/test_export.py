@@ -28,11 +28,7 @@ def test_export_names_stay_inside_the_export_folder(tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model fine-tuned for a few steps, with its adapter saved."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import tiny_spec_dict
+    from tests.conftest import tiny_spec_dict
 
     from core.model.loading import load_model
     from core.spec.gloss import GlossSpec

@@ -1,6 +1,6 @@
 """core/train/qlora.py: the 4-bit copy, what is trainable, the token's rows, dtype and device choices.
 
-tests/test_finetune.py already checks the PEFT model's layer types, the row forward against PEFT's
+tests/core/train/test_finetune.py already checks the PEFT model's layer types, the row forward against PEFT's
 own path, gradients after an evaluation and the shared 4-bit base; this file covers the rest.
 """
 

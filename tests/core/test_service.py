@@ -14,7 +14,7 @@ from core.service import SPEC_FIELDS, Service
 from core.spec.gloss import GlossSpec, LIST_FIELDS, builtin_examples
 from tests.conftest import tiny_spec_dict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_ui_browser import (app, browser, choose_containing, fill_number, load_spec,  # noqa: F401
+from tests.glossui.test_browser import (app, browser, choose_containing, fill_number, load_spec,  # noqa: F401
                                    open_tab, page, shot)
 
 TABS = ["1. Gloss", "2. Model", "3. Initialize", "4. Train", "5. Compare", "6. Generate", "7. Runs", "8. Export"]

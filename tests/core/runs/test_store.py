@@ -17,7 +17,7 @@ from core.spec.errors import InputError
 from core.train.events import EventLog, read_jsonl
 from core.runs.store import RunStore, current_owner, owner_alive
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_ui_browser import (CHROMIUM, browser, fill_number, load_spec, open_tab, shot,  # noqa: F401
+from tests.glossui.test_browser import (CHROMIUM, browser, fill_number, load_spec, open_tab, shot,  # noqa: F401
                                    start_app, status_text, stop_app, table_rows, wait_ready)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

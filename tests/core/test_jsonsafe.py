@@ -62,6 +62,6 @@ def test_nested_containers_keys_and_paths():
 
 def test_module_imports_no_torch_or_numpy():
     code = "import sys, core.jsonsafe; print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
