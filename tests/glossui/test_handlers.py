@@ -85,6 +85,32 @@ def test_the_settings_widgets_come_from_the_engines_descriptions(page):
     assert all(ft[f["name"]].label == f["label"] for f in fields)
 
 
+def test_one_declared_setting_gets_its_widget_and_reaches_the_engine(tmp_path, monkeypatch):
+    """Adding a setting is one field: the Train tab builds its widget, and its value reaches the config."""
+    from dataclasses import dataclass
+
+    import core.service
+    from core.spec.settings import setting
+    from core.train.finetune import FinetuneConfig
+
+    @dataclass
+    class Extended(FinetuneConfig):
+        label_smoothing: float = setting(0.0, label="Label smoothing", range=(0.0, 0.5),
+                                         help="Share of the probability spread over the other tokens.")
+
+    real = core.service._config_class
+    monkeypatch.setattr(core.service, "_config_class", lambda kind: Extended if kind == "finetune" else real(kind))
+    monkeypatch.setattr(Service, "finetune_config", staticmethod(lambda values: Extended.from_dict(dict(values))))
+    svc = Service(tiny=True, runs_dir=tmp_path / "runs")
+    page = build_page(svc)
+    widget = page["train"]["settings"]["label_smoothing"]
+    assert widget.elem_id == "ft-label_smoothing" and widget.label == "Label smoothing"
+    assert "0 to 0.5" in widget.info
+    values = {w: (0.25 if n == "label_smoothing" else f["default"])
+              for f in svc.settings("finetune") for n, w in page["train"]["settings"].items() if n == f["name"]}
+    assert svc.finetune_config(page.settings_of("train", values)).label_smoothing == 0.25
+
+
 def test_blank_example_empties_every_field(page):
     status = page["gloss"]["status"]
     out = page.fn("load_example")({page["gloss"]["example"]: "(blank)"})
