@@ -8,12 +8,15 @@ copy is checked against this command's output by a test.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from core.cli.common import emit_json
+from core import atomic
+from core.cli.common import emit_json, say
 from core.embedding.strategies import STRATEGIES, InitConfig
 from core.experiment import results
 from core.experiment.compare import CompareConfig
 from core.spec import settings
+from core.spec.errors import fail
 from core.train.finetune import FinetuneConfig
 
 SECTIONS = (("Initialization (`init`, the Initialize tab)", InitConfig, ()),
@@ -26,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Print the tables of settings (defaults, ranges, flags) and of the "
                                           "numbers that runs and comparisons report, as the README shows them.")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
+    p.add_argument("--readme", default=None, metavar="README.md",
+                   help="rewrite the tables between the settings markers of this file instead of printing them")
     p.set_defaults(handler=run)
 
 
@@ -55,7 +60,25 @@ def markdown() -> str:
     return "\n".join(parts)
 
 
+START, END = "<!-- settings:start -->\n", "<!-- settings:end -->"
+
+
+def write_readme(path: str) -> Path:
+    """Replace what stands between the settings markers of ``path`` with the generated tables."""
+    file = Path(path)
+    text = file.read_text(encoding="utf-8") if file.is_file() else ""
+    if START not in text or END not in text:
+        raise fail("readme", f"{path!r} has no {START.strip()} … {END} markers",
+                   "add both markers where the tables belong")
+    head, rest = text.split(START, 1)
+    atomic.write_text(file, head + START + markdown() + END + rest.split(END, 1)[1])
+    return file
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.readme:
+        say(f"Wrote the settings tables into {write_readme(args.readme)}")
+        return 0
     if args.json:
         emit_json(args, {"init": settings.describe(InitConfig), "finetune": settings.describe(FinetuneConfig),
                          "compare": [d for d in settings.describe(CompareConfig)],

@@ -26,3 +26,16 @@ def test_json_has_each_kind_of_setting_and_the_metrics(capsys):
     assert [m["key"] for m in data["metrics"]] == [m.key for m in results.METRICS]
     ft = {d["name"]: d for d in data["finetune"]}
     assert ft["learning_rate"]["default"] == 3e-4 and ft["learning_rate"]["min"] == 1e-7
+
+
+def test_readme_option_rewrites_only_the_marked_tables(tmp_path, capsys):
+    from core.cli.settings import markdown
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n<!-- settings:start -->\nold tables\n<!-- settings:end -->\nafter\n")
+    assert cli.main(["settings", "--readme", str(readme)]) == 0
+    assert readme.read_text() == "# Title\n<!-- settings:start -->\n" + markdown() + "<!-- settings:end -->\nafter\n"
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert cli.main(["settings", "--readme", str(plain)]) == 2
+    assert "readme:" in capsys.readouterr().err and plain.read_text() == "no markers\n"
