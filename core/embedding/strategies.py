@@ -281,12 +281,31 @@ def _input_vector(model, tokenizer, spec, config: InitConfig, on_epoch=None) -> 
     return STRATEGIES[config.strategy].input_vector(model, tokenizer, spec, config)
 
 
+# Strategies whose input vector uses ``config.seed`` (a random draw); ``optimized`` does when it
+# starts from a random vector. Every other computation here is deterministic.
+SEEDED_STRATEGIES = ("random", "random_both", "mean_resizing")
+
+
+def depends_on_seed(config: InitConfig) -> bool:
+    """Whether ``initial_rows`` can give different rows for another ``config.seed``.
+
+    False for the sub-token strategies (average, last_token, first_token, pca, attention) and for
+    ``optimized`` from the average: the optimization has no random draw (fixed batches, no dropout,
+    the model frozen). A comparison initializes and evaluates those once for all its seeds.
+    """
+    if config.strategy == "optimized":
+        return config.opt_init != "average"
+    return config.strategy in SEEDED_STRATEGIES
+
+
 def initial_rows(model, tokenizer, spec, config: InitConfig,
-                 on_epoch: Callable[[dict], None] | None = None) -> InitRows:
+                 on_epoch: Callable[[dict], None] | None = None, output_fit: OutputFit | None = None) -> InitRows:
     """The new token's input and output rows for ``config.strategy`` (see the module docstring).
 
     ``on_epoch`` receives ``{"epoch", "epochs", "train_loss", "val_loss", "seconds"}`` after every
-    epoch of the optimized strategy; other strategies never call it.
+    epoch of the optimized strategy; other strategies never call it. ``output_fit``: the calculated
+    output row already computed for this model, spec and ``config.negative_logit`` (it depends on
+    nothing else; a comparison computes it once for all its members).
     """
     started = time.perf_counter()
     input_row, details = _input_vector(model, tokenizer, spec, config, on_epoch)
@@ -297,8 +316,12 @@ def initial_rows(model, tokenizer, spec, config: InitConfig,
         details["output_random"] = _scale_details(output, output_row, config.random_scale)
         fit = None
     else:
-        fit = output_embedding(model, tokenizer, spec, negative_logit=config.negative_logit)
-        output_row = fit.vector
+        fit = output_fit
+        if fit is None or fit.negative_logit != float(config.negative_logit):
+            fit = output_embedding(model, tokenizer, spec, negative_logit=config.negative_logit)
+        else:
+            details["output_fit_shared"] = True  # computed for an earlier member; not in "seconds"
+        output_row = fit.vector.clone()  # the fit may be shared: each member gets rows of its own
     details.update({"strategy": config.strategy, "input_norm": float(input_row.norm()),
                     "output_norm": float(output_row.norm()),
                     "seconds": round(time.perf_counter() - started, 4)})

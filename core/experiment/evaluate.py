@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import statistics
+import time
 
 import torch
 
@@ -180,15 +181,31 @@ def quality(rank_rows: list[dict]) -> dict:
     }
 
 
-def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> dict:
-    """Ranks on every testing context, generations, nearest tokens and the quality numbers."""
+def add_time(timings: dict[str, float] | None, key: str, started: float) -> float:
+    """Add the seconds since ``started`` to ``timings[key]`` (when ``timings`` is a dict); returns now."""
+    now = time.perf_counter()
+    if timings is not None:
+        timings[key] = timings.get(key, 0.0) + now - started
+    return now
+
+
+def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+             timings: dict[str, float] | None = None) -> dict:
+    """Ranks on every testing context, generations, nearest tokens and the quality numbers.
+
+    ``timings``: seconds are added to its ``evaluation`` (ranks, nearest tokens) and ``generation`` entries.
+    """
+    started = time.perf_counter()
     testing = rank_table(model, tokenizer, spec, token_id)
+    nearest = nearest_tokens(model, tokenizer, token_id)
+    started = add_time(timings, "evaluation", started)
     gens = generations(model, tokenizer, spec, token_id, max_new_tokens)
+    add_time(timings, "generation", started)
     scores = quality(testing)
     scores["generation_similarity"] = generation_similarity(gens)
     return {
         "testing": testing,
         "generations": gens,
-        "nearest": nearest_tokens(model, tokenizer, token_id),
+        "nearest": nearest,
         "quality": scores,
     }

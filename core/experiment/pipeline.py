@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch
@@ -25,7 +25,8 @@ from core.model.loading import LoadedModel
 from core.model.tokens import untie_embeddings
 from core.spec.gloss import GlossSpec, check_spec
 from core.spec.settings import check_max_new_tokens
-from core.embedding.strategies import STRATEGIES, InitConfig, InitRows, initial_rows, input_vectors
+from core.embedding.output import OutputFit
+from core.embedding.strategies import STRATEGIES, InitConfig, InitRows, depends_on_seed, initial_rows, input_vectors
 from core.model.tokens import add_token
 
 EventFn = Callable[[dict], None]
@@ -82,6 +83,15 @@ class InitResult:
         })
 
 
+def copy_base(base: LoadedModel) -> tuple[torch.nn.Module, Any]:
+    """A deep copy of the base model (untied, in eval mode) and of its tokenizer, to add a token to."""
+    model = copy.deepcopy(base.model)
+    tokenizer = copy.deepcopy(base.tokenizer)
+    untie_embeddings(model)  # a no-op for models from load_model; keeps the rule for any other
+    model.eval()
+    return model, tokenizer
+
+
 def _emit(on_event: EventFn | None, stage: str, message: str, **extra) -> None:
     if on_event is not None:
         on_event({"stage": stage, "message": message, **extra})
@@ -90,12 +100,15 @@ def _emit(on_event: EventFn | None, stage: str, message: str, **extra) -> None:
 def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedModel,
                on_event: EventFn | None = None, evaluate_after: bool = True,
                max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-               compare_with: tuple[str, ...] = COMPARE_WITH) -> InitResult:
+               compare_with: tuple[str, ...] = COMPARE_WITH, output_fit: OutputFit | None = None,
+               timings: dict[str, float] | None = None) -> InitResult:
     """Add ``spec``'s token to a copy of ``base`` with ``config.strategy``'s rows, then evaluate.
 
     Raises ``InputError`` (every problem at once) when the spec does not suit this tokenizer.
     ``compare_with`` names strategies whose input vectors are compared with the chosen one by
-    cosine (an empty tuple skips it).
+    cosine (an empty tuple skips it). ``output_fit``: the calculated output row, when already
+    computed for this base and spec (see ``initial_rows``). ``timings``: seconds are added to its
+    ``initialization``, ``evaluation`` and ``generation`` entries.
     """
     start = time.perf_counter()
     config = config if config is not None else InitConfig()
@@ -104,10 +117,7 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     spec = check_spec(spec, base.tokenizer)
 
     _emit(on_event, "copy", "Copying the base model")
-    model = copy.deepcopy(base.model)
-    tokenizer = copy.deepcopy(base.tokenizer)
-    untie_embeddings(model)  # a no-op for models from load_model; keeps the rule for any other
-    model.eval()
+    model, tokenizer = copy_base(base)
 
     _emit(on_event, "embeddings", f"Computing the output fit and the {config.strategy} input vector",
           strategy=config.strategy)
@@ -115,7 +125,7 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     def on_epoch(entry: dict) -> None:
         _emit(on_event, "optimize", f"Optimizing the input vector: epoch {entry.get('epoch')}", **entry)
 
-    rows = initial_rows(model, tokenizer, spec, config, on_epoch=on_epoch)
+    rows = initial_rows(model, tokenizer, spec, config, on_epoch=on_epoch, output_fit=output_fit)
 
     cosines: dict = {}
     others = [name for name in compare_with if name != config.strategy]
@@ -128,13 +138,60 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     _emit(on_event, "add_token", f"Adding {spec.new_token} to the vocabulary")
     token_id = add_token(model, tokenizer, spec.new_token, rows.input_row, rows.output_row)
 
+    if timings is not None:
+        timings["initialization"] = timings.get("initialization", 0.0) + time.perf_counter() - start
     evaluation: dict = {}
     if evaluate_after:
         _emit(on_event, "evaluate", "Ranking testing contexts and generating text")
-        evaluation = evaluate(model, tokenizer, spec, token_id, max_new_tokens)
+        evaluation = evaluate(model, tokenizer, spec, token_id, max_new_tokens, timings=timings)
 
     seconds = time.perf_counter() - start
     _emit(on_event, "done", f"Done in {seconds:.1f} s", seconds=seconds)
     return InitResult(model=model, tokenizer=tokenizer, token_id=token_id, token=spec.new_token,
                       strategy=config.strategy, rows=rows, evaluation=evaluation, seconds=seconds,
                       config=config, spec=spec, model_name=base.name, cosines=cosines)
+
+
+@dataclass
+class InitCache:
+    """What the members of one comparison compute once and share (``core.experiment.compare.run_member``).
+
+    * ``fits``: the calculated output row by ``negative_logit``; it depends on the base model and
+      the spec only, so every strategy with a calculated output row gets the same one.
+    * ``before``: for a strategy whose rows do not depend on the seed (``depends_on_seed``), the
+      first seed's initialization (rows, evaluation before fine-tuning, generations) and its
+      generation agreement, without the model. A later seed gets a fresh copy of the base with
+      those rows: the same numbers the whole initialization would give again.
+    """
+
+    fits: dict = field(default_factory=dict)
+    before: dict = field(default_factory=dict)
+
+    @staticmethod
+    def key(init_config: InitConfig, max_new_tokens: int) -> tuple:
+        settings_ = replace(init_config, seed=0).to_dict()
+        return tuple(sorted((k, repr(v)) for k, v in settings_.items())) + (("max_new_tokens", max_new_tokens),)
+
+    def remember(self, init_result: InitResult, agreement_before: float | None, max_new_tokens: int) -> None:
+        fit = init_result.rows.output_fit
+        if fit is not None:
+            self.fits.setdefault(fit.negative_logit, fit)
+        config = init_result.config
+        if config is not None and not depends_on_seed(config) and init_result.evaluation:
+            self.before.setdefault(self.key(config, max_new_tokens),
+                                   (replace(init_result, model=None, tokenizer=None), agreement_before))
+
+    def recall(self, spec, base, init_config: InitConfig, max_new_tokens: int
+               ) -> tuple[InitResult, float | None] | None:
+        """An earlier seed's initialization with a fresh model, or None (not seed-independent, not seen)."""
+        if depends_on_seed(init_config):
+            return None
+        found = self.before.get(self.key(init_config, max_new_tokens))
+        if found is None:
+            return None
+        cached, agreement_before = found
+        model, tokenizer = copy_base(base)
+        token_id = add_token(model, tokenizer, spec.new_token, cached.rows.input_row, cached.rows.output_row)
+        if token_id != cached.token_id:  # cannot happen with the same base; never reuse wrong numbers
+            return None
+        return replace(cached, model=model, tokenizer=tokenizer, config=init_config), agreement_before

@@ -17,6 +17,9 @@ without gradients repacks its weights for a fast inference kernel that has no ba
 training after an evaluation would then silently stop gradients flowing through the frozen 4-bit
 layers. ``quantize_4bit`` turns that repacking off, so evaluation and training use the same kernel
 (and the validation loss is computed exactly as the training loss). A test guards this.
+That same kernel dequantizes every frozen 4-bit matrix again at every call (forward, backward, each
+generated token); ``keep_dequantized`` keeps the dequantized matrices of a small model instead, with
+the same numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -111,6 +115,73 @@ def _keep_training_kernel(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
+# The frozen 4-bit weights of a model being fine-tuned are dequantized once and kept when the
+# dequantized copies take at most this many bytes (212 MB for the default model), instead of at
+# every forward pass, every backward pass and every generated token. See ``keep_dequantized``.
+DEQUANTIZED_BYTES_MAX = 2 * 2**30
+
+
+def _dequantized_weight(layer) -> torch.Tensor | None:
+    """The matrix bitsandbytes dequantizes at every call of ``layer`` (a ``Linear4bit``), or None
+    where the forward and backward passes would not use the very same matrix."""
+    import bitsandbytes.functional as bnbf
+
+    state = layer.weight.quant_state
+    packed = layer.weight.data.view(-1, 1)
+    absmax = state.absmax
+    if state.nested:  # exactly as bitsandbytes' gemm_4bit computes the per-block scales
+        absmax = torch.ops.bitsandbytes.dequantize_blockwise.default(
+            state.absmax, state.state2.absmax, state.state2.code, state.state2.blocksize, torch.float32) + state.offset
+    forward = torch.ops.bitsandbytes.dequantize_4bit.default(packed, absmax, state.blocksize, state.quant_type,
+                                                             state.shape, layer.compute_dtype)
+    backward = bnbf.dequantize_4bit(packed, state).to(layer.compute_dtype)  # MatMul4Bit.backward's matrix
+    return forward if torch.equal(forward, backward) else None
+
+
+def _dequantized_forward(layer, x: torch.Tensor) -> torch.Tensor:
+    """``Linear4bit.forward`` with the dequantized matrix kept: bitsandbytes' CPU ``gemm_4bit`` is
+    ``linear(x, dequantize_4bit(W))`` and its backward ``grad @ dequantize_4bit(W)``, so the same
+    numbers, without dequantizing a frozen matrix again at every pass."""
+    weight = layer.__dict__.get("_glosslab_dequantized")
+    if weight is None:
+        state = getattr(layer.weight, "quant_state", None)
+        if x.device.type != "cpu" or layer.bias is not None or layer.compute_dtype is None or state is None \
+                or getattr(state, "packing_format_for_cpu", False):
+            return type(layer).forward(layer, x)
+        weight = _dequantized_weight(layer)
+        if weight is None:
+            layer.forward = types.MethodType(type(layer).forward, layer)  # never try again
+            return layer.forward(x)
+        layer.__dict__["_glosslab_dequantized"] = weight
+    return torch.nn.functional.linear(x.to(layer.compute_dtype), weight).to(x.dtype)
+
+
+def keep_dequantized(model, max_bytes: int | None = None) -> bool:
+    """Make every 4-bit layer of ``model`` dequantize its frozen matrix once, at its first call.
+
+    Only where bitsandbytes' 4-bit matrix product is its generic one (dequantize, then multiply:
+    on the CPU in bitsandbytes 0.50) and the dequantized copies fit in ``max_bytes`` (default:
+    ``DEQUANTIZED_BYTES_MAX`` as it is now; 0 turns this off, as bench/compare.py does for today's
+    path); otherwise nothing changes. Returns whether it applied. The 4-bit weights stay as they
+    are (saved adapters, the shared 4-bit base); only the forward pass of this model's layers changes.
+    """
+    import bitsandbytes as bnb
+
+    max_bytes = DEQUANTIZED_BYTES_MAX if max_bytes is None else max_bytes
+
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    if not layers or torch._C._dispatch_has_kernel_for_dispatch_key("bitsandbytes::gemm_4bit", "CPU"):
+        return False
+    if any(m.weight.device.type != "cpu" or m.compute_dtype is None for m in layers):
+        return False
+    size = sum(math.prod(m.weight.quant_state.shape) * m.compute_dtype.itemsize for m in layers)
+    if size > max_bytes:
+        return False
+    for m in layers:
+        m.forward = types.MethodType(_dequantized_forward, m)
+    return True
+
+
 def prepare(model, token_id: int, config, device: str | None = None, quantized=None):
     """Quantize a copy of ``model`` and add LoRA and the token's trainable rows: a ``PeftModel``.
 
@@ -144,6 +215,7 @@ def prepare(model, token_id: int, config, device: str | None = None, quantized=N
     with quiet():
         peft_model = get_peft_model(qmodel, lora)
     use_row_forward(peft_model)
+    keep_dequantized(peft_model)
     return peft_model
 
 

@@ -188,3 +188,33 @@ def test_the_4bit_layers_compute_in_the_chosen_dtype(with_token):
     q_proj = peft_model.get_base_model().model.layers[0].self_attn.q_proj.base_layer
     assert q_proj.compute_dtype == torch.float32
 
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_kept_dequantized_matrices_give_the_numbers_of_bitsandbytes(with_token, dtype):
+    """``keep_dequantized`` (applied by ``prepare``) changes the speed, never a logit or a gradient."""
+    import bitsandbytes as bnb
+
+    from core.train.qlora import keep_dequantized
+
+    model, _, token_id = with_token
+    config = FinetuneConfig(compute_dtype=dtype, lora_dropout=0.0)
+    kept, plain = (prepare(model, token_id, config, device="cpu") for _ in range(2))
+    plain_layers = [m for m in plain.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert plain_layers and all("forward" in vars(m) for m in plain_layers)
+    for m in plain_layers:  # back to bitsandbytes' own forward (dequantize at every call)
+        del m.forward
+    ids = torch.tensor([[1, 5, token_id, 7, 9], [3, token_id, 2, 8, 4]])
+    grads = []
+    for peft_model in (kept, plain):
+        peft_model.train()
+        out = peft_model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        grads.append((out.logits.detach(), {n: p.grad.clone() for n, p in peft_model.named_parameters()
+                                             if p.requires_grad and p.grad is not None}))
+    (logits_k, grads_k), (logits_p, grads_p) = grads
+    assert torch.equal(logits_k, logits_p)
+    assert grads_k.keys() == grads_p.keys() and all(torch.equal(grads_k[n], grads_p[n]) for n in grads_k)
+    assert all("_glosslab_dequantized" in vars(m) for m in kept.modules() if isinstance(m, bnb.nn.Linear4bit))
+    assert not keep_dequantized(plain, max_bytes=0)  # too big for the budget: nothing changes
+    assert all("forward" not in vars(m) for m in plain_layers)
