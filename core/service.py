@@ -68,7 +68,11 @@ def _config_class(kind: str):
         from core.train.finetune import FinetuneConfig
 
         return FinetuneConfig
-    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init' or 'finetune'")
+    if kind == "compare":
+        from core.experiment.compare import CompareConfig
+
+        return CompareConfig
+    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune' or 'compare'")
 
 
 class Service:
@@ -224,8 +228,9 @@ class Service:
     # -- settings and results ----------------------------------------------------------------
     @staticmethod
     def settings(kind: str) -> list[dict]:
-        """Every setting of the initialization ("init") or the fine-tuning ("finetune") for the page:
-        name, kind, default, choices, min, max, label, help, advanced (``core.spec.settings``)."""
+        """Every setting of the initialization ("init"), the fine-tuning ("finetune") or a comparison
+        ("compare") for the page: name, kind, default, choices, min, max, label, help, advanced
+        (``core.spec.settings``)."""
         from core.spec import settings
 
         return settings.describe(_config_class(kind))
@@ -235,7 +240,7 @@ class Service:
         """{field: label} of every setting, to name fields in messages as the page labels them."""
         from core.spec import settings
 
-        return settings.labels(_config_class("finetune"), _config_class("init"))
+        return settings.labels(_config_class("compare"), _config_class("finetune"), _config_class("init"))
 
     @staticmethod
     def metrics() -> list[dict]:
@@ -296,12 +301,13 @@ class Service:
                                  init_result=self._take_init(spec, init_cfg, base.name))
         return self.job(ticket.job_id)
 
-    def start_comparison(self, spec_data: dict, strategies: list[str], seeds, init: dict, finetune: dict) -> dict:
+    def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict) -> dict:
+        """Queue a comparison: ``compare`` holds its own settings (strategies, seeds, …) by name."""
         from core.experiment.compare import CompareConfig
         from core.runs.submit import submit_comparison
 
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
-        config = CompareConfig(strategies=list(strategies), seeds=seeds, finetune=ft_cfg, init=init_cfg)
+        config = CompareConfig.from_dict({**compare, "finetune": ft_cfg, "init": init_cfg})
         base = self.model.get(wait_s=120)
         return self.job(submit_comparison(self.runner, spec, base, config).job_id)
 
@@ -461,15 +467,16 @@ class Service:
         return {"path": str(path), "message": f"Saved the merged model to {path}.", "how_to_load": usage(path, True)}
 
     def comparison_files(self, job_id: str) -> list[str]:
-        """The comparison's results as CSV, JSON and Markdown files to download."""
-        from core.experiment import results
+        """The comparison's results as CSV, JSON and Markdown files and the report (HTML, Markdown) to download."""
+        from core.experiment import report, results
 
         result = self.runner.result(job_id) or {}
         folder = self._download_dir()
         files = {"comparison.csv": results.csv_text(result.get("rows") or []),
                  "comparison.json": json.dumps({k: v for k, v in result.items() if k != "members"},
                                                ensure_ascii=False, indent=2) + "\n",
-                 "comparison.md": result.get("markdown") or ""}
+                 "comparison.md": result.get("markdown") or "",
+                 "report.html": report.report_html(result), "report.md": report.report_markdown(result)}
         paths = []
         for name, content in files.items():
             (folder / name).write_text(content, encoding="utf-8")

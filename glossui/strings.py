@@ -121,9 +121,7 @@ NOTHING_TO_STOP = "There is no running or queued job to stop."
 COMPARE_HEAD = ("Run several strategies from the same base model, spec and hyperparameters (those of "
                 "the **Train** tab), once per seed, and compare them the way the research table does, "
                 "with numbers for test quality.")
-COMPARE_STRATEGIES = "Strategies to compare"
-COMPARE_SEEDS = "Seeds per strategy"
-COMPARE_SEEDS_INFO = "1 to 10; with several, the table shows mean ± standard deviation."
+VERDICT = "**Verdict.** {sentence}"
 COMPARE_START = "Start the comparison"
 COMPARE_PLOT_LABEL = "Validation loss of every strategy"
 COMPARE_TABLE_LABEL = "Results"
@@ -186,8 +184,7 @@ PROBLEM_LINE = "{field}: {problem}"
 PROBLEM_FIX = " — {fix}"
 
 # Labels of other values that a problem may name (settings are labelled by the engine).
-OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "strategies": COMPARE_STRATEGIES, "seeds": COMPARE_SEEDS,
-                "export name": EXPORT_FOLDER, "model": "Model", "run": RUN_PICK}
+OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "export name": EXPORT_FOLDER, "model": "Model", "run": RUN_PICK}
 HYPER_TITLE = "QLoRA hyperparameters (research defaults)"
 ADVANCED_TITLE = "Advanced settings"
 RANGE_INFO = "{lo} to {hi}. "

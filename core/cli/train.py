@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
     settings.add_argument(p, "strategies", settings.settings_of(CompareConfig)["strategies"])
     settings.add_argument(p, "seeds", settings.settings_of(CompareConfig)["seeds"])
-    p.add_argument("--out", default=None, metavar="DIR", help="also write comparison.json and comparison.md here")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="also write comparison.json, comparison.md, report.html and report.md here")
     add_common_arguments(p)
     _add_finetune_options(p)
     p.set_defaults(handler=run_compare)
@@ -179,9 +180,12 @@ def run_compare(args: argparse.Namespace) -> int:
         extra = {"seconds": result["seconds"], "markdown": result["markdown"]}
         if out is not None:
             from core.atomic import write_text
+            from core.experiment import report
 
             write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
             write_text(out / "comparison.md", result["markdown"])
+            write_text(out / "report.html", report.report_html(result))
+            write_text(out / "report.md", report.report_markdown(result))
             extra["saved_to"] = str(out)
     return _finish(args, status, result, run_id, rows, extra)
 

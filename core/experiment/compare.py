@@ -34,11 +34,12 @@ from core.spec import limits
 from core.spec import settings
 from core.spec.errors import Collector
 from core.spec.settings import MAX_NEW_TOKENS, setting
-from core.experiment import results
-from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, cosine_matrix, evaluate
+from core.experiment import results, stats
+from core.experiment.verdict import LEAK_RANK, judge
+from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, add_time, cosine_matrix, evaluate
 from core.train.events import StopRequested
 from core.train.finetune import FinetuneConfig, TrainedModel, finetune
-from core.experiment.pipeline import InitResult, initialize
+from core.experiment.pipeline import InitCache, InitResult, initialize
 from core.jsonsafe import jsonable
 from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
 
@@ -51,13 +52,19 @@ def strategy_label(name: str) -> str:
 
 
 @dataclass
-class CompareConfig:
+class CompareConfig(settings.Config):
     """Which strategies, how many seeds, and the settings every member shares."""
+
+    WHAT = "comparison settings"
 
     strategies: list[str] = setting(list(RESEARCH_STRATEGIES), label="Strategies to compare",
                                     help="Strategy names separated by commas, or 'all'; the default is the research's five.")
-    seeds: int = setting(1, label="Seeds per strategy", range=limits.SEEDS,
-                         help="Each strategy runs once per seed (0, 1, …); the same seeds for every strategy.")
+    seeds: int = setting(3, label="Seeds per strategy", range=limits.SEEDS,
+                         help="Each strategy runs once per seed (0, 1, …); the same seeds for every strategy, "
+                              "so differences are paired.")
+    leak_rank: int = setting(LEAK_RANK, label="Leak threshold (rank)", range=limits.LEAK_RANK,
+                             help="Flag a strategy whose token ranks this well or better on the testing-negative "
+                                  "contexts after fine-tuning.")
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     init: InitConfig = field(default_factory=InitConfig)  # its strategy and seed are set per member
     max_new_tokens: int = MAX_NEW_TOKENS.field()
@@ -76,7 +83,7 @@ class CompareConfig:
                       "a strategy", "choose from: " + ", ".join(STRATEGIES))
             if len(set(map(str, self.strategies))) != len(self.strategies):
                 c.add("strategies", "names a strategy twice", "list each strategy once")
-        for name in ("seeds", "max_new_tokens"):
+        for name in ("seeds", "leak_rank", "max_new_tokens"):
             setattr(self, name, settings.settings_of(self)[name].check(name, getattr(self, name), c))
         if not isinstance(self.finetune, FinetuneConfig):
             c.add("finetune", "is not a fine-tuning configuration", "build it with FinetuneConfig(...)")
@@ -91,7 +98,7 @@ class CompareConfig:
 
     def to_dict(self) -> dict:
         return {"strategies": list(self.strategies), "seeds": self.seeds, "finetune": self.finetune.to_dict(),
-                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens}
+                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens, "leak_rank": self.leak_rank}
 
 
 # -- generation agreement ----------------------------------------------------------------------------
@@ -161,6 +168,7 @@ class Member:
     agreement_before: float | None
     agreement_after: float | None
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per kind of work (see ``run_member``)
 
     @property
     def name(self) -> str:
@@ -170,7 +178,9 @@ class Member:
         """The flat numbers of this member (one seed of a table row), as ``core.experiment.results`` declares them."""
         return {"strategy": self.strategy, "seed": self.seed, "label": strategy_label(self.strategy),
                 "calculated_output": STRATEGIES[self.strategy].calculated_output,
-                **results.measure(self), "stopped": self.trained.result.stopped}
+                **results.measure(self), "steps": self.trained.result.max_steps,
+                "early_stopped": self.trained.result.early_stopped,
+                "stopped": self.trained.result.stopped}
 
     def detail(self) -> dict:
         """Everything about this member, JSON-able (the curves are in ``finetune.history``)."""
@@ -182,6 +192,7 @@ class Member:
             "rows_before": {"input": self.trained.rows_before[0], "output": self.trained.rows_before[1]},
             "rows_after": {"input": self.trained.rows_after[0], "output": self.trained.rows_after[1]},
             "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         })
 
     def release(self) -> None:
@@ -213,27 +224,50 @@ def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callab
 
 def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
                should_stop: Callable[[], bool] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-               init_result: InitResult | None = None, quantized_cache: dict | None = None) -> Member:
+               init_result: InitResult | None = None, quantized_cache: dict | None = None,
+               reuse: InitCache | None = None) -> Member:
     """Initialize (unless ``init_result`` is given), fine-tune, and evaluate one strategy.
 
     ``quantized_cache``: a dict shared by the members of a comparison; the first stores the 4-bit
     base with the token in it and the others start from a copy (see ``core.train.finetune.prepare``).
+    ``reuse``: shared by the members of a comparison too (see ``InitCache``); None computes everything.
+    The member's ``timings`` hold seconds of ``initialization`` (rows, model copies), ``evaluation``
+    (ranks, nearest tokens, generation agreement), ``generation`` (greedy text), ``quantization``
+    (the 4-bit base, once per comparison) and ``training`` (``finetune``: LoRA set-up and training).
     """
     from core.spec.gloss import check_spec
 
     emit = emit or (lambda event: None)
     start = time.perf_counter()
+    timings: dict[str, float] = {}
     spec = check_spec(spec, base.tokenizer)
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    agreement_before: float | None = None
+    recalled = None
+    if init_result is None and reuse is not None:
+        started = time.perf_counter()
+        recalled = reuse.recall(spec, base, init_config, max_new_tokens)
+        if recalled is not None:
+            add_time(timings, "initialization", started)
+            init_result, agreement_before = recalled
+            emit({"type": "phase", "phase": "init:reuse",
+                  "message": f"Reusing the initialization and the evaluation before fine-tuning of an earlier "
+                             f"seed ({init_config.strategy} does not depend on the seed)"})
     if init_result is None:
+        fit = reuse.fits.get(float(init_config.negative_logit)) if reuse is not None else None
         init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit, should_stop),
-                                 max_new_tokens=max_new_tokens, compare_with=())
+                                 max_new_tokens=max_new_tokens, compare_with=(), output_fit=fit, timings=timings)
     spec = init_result.spec or spec
     if should_stop is not None and should_stop():
         raise StopRequested()
-    emit({"type": "phase", "phase": "agreement_before", "message": "Scoring generations before fine-tuning"})
-    agreement_before = generation_agreement(init_result.model, init_result.tokenizer, spec,
-                                            init_result.evaluation.get("generations", []))
+    if recalled is None:
+        emit({"type": "phase", "phase": "agreement_before", "message": "Scoring generations before fine-tuning"})
+        started = time.perf_counter()
+        agreement_before = generation_agreement(init_result.model, init_result.tokenizer, spec,
+                                                init_result.evaluation.get("generations", []))
+        add_time(timings, "evaluation", started)
+        if reuse is not None:
+            reuse.remember(init_result, agreement_before, max_new_tokens)
     quantized = None
     if quantized_cache is not None:
         from core.train.qlora import compute_dtype, pick_device, quantize_4bit
@@ -241,31 +275,36 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
         key = (init_result.token, len(init_result.tokenizer), config.compute_dtype)
         if key not in quantized_cache:
             emit({"type": "phase", "phase": "quantize_base", "message": "Quantizing the base model to 4 bits (once)"})
+            started = time.perf_counter()
             quantized_cache.clear()
             quantized_cache[key] = quantize_4bit(init_result.model, compute_dtype(config, pick_device()))
+            add_time(timings, "quantization", started)
         quantized = quantized_cache[key]
+    started = time.perf_counter()
     trained = finetune(init_result.model, init_result.tokenizer, init_result.token_id, spec, config,
                        on_event=emit, should_stop=should_stop, quantized=quantized)
+    add_time(timings, "training", started)
     emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
-    evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens)
+    evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens,
+                                timings=timings)
+    started = time.perf_counter()
     agreement_after = generation_agreement(trained.model, trained.tokenizer, spec, evaluation_after["generations"])
+    add_time(timings, "evaluation", started)
     return Member(init_config.strategy, init_config.seed, init_result, trained, evaluation_after,
-                  agreement_before, agreement_after, time.perf_counter() - start)
+                  agreement_before, agreement_after, time.perf_counter() - start, timings)
 
 
 # -- the comparison ----------------------------------------------------------------------------------
 
-def _summary(values: list) -> tuple[float | None, float | None]:
-    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
-    if not nums:
-        return None, None
-    mean = statistics.fmean(nums)
-    return mean, (statistics.stdev(nums) if len(nums) > 1 else None)
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def summarize(member_rows: list[dict], starts: dict[int, dict[str, dict[str, torch.Tensor]]]) -> list[dict]:
-    """One row per strategy: numbers averaged over seeds (``<name>_std`` when several), and the
-    cosine of its starting rows with every other strategy's (same seed, averaged)."""
+    """One row per strategy: every metric's mean over seeds under its own key and as ``<key>_mean``,
+    its standard deviation ``<key>_std`` and 95 % t-interval ``<key>_ci95`` (None with one seed;
+    ``core.experiment.stats``), and the cosine of its starting rows with every other strategy's
+    (same seed, averaged)."""
     rows = []
     strategies = list(dict.fromkeys(r["strategy"] for r in member_rows))
     for strategy in strategies:
@@ -273,10 +312,10 @@ def summarize(member_rows: list[dict], starts: dict[int, dict[str, dict[str, tor
         row = {"strategy": strategy, "label": mine[0]["label"], "calculated_output": mine[0]["calculated_output"],
                "seeds": len(mine), "stopped": any(r["stopped"] for r in mine)}
         for key in results.numeric_keys():
-            mean, std = _summary([r[key] for r in mine])
-            row[key] = None if mean is None else round(mean, 6)
-            if len(mine) > 1:
-                row[f"{key}_std"] = None if std is None else round(std, 6)
+            s = stats.summary([r[key] for r in mine])
+            row[key] = row[f"{key}_mean"] = _round(s["mean"])
+            row[f"{key}_std"] = _round(s["std"])
+            row[f"{key}_ci95"] = [_round(v) for v in s["ci95"]] if s["ci95"] else None
         for side in ("input", "output"):
             vs: dict[str, list[float]] = {}
             for seed_starts in starts.values():
@@ -300,24 +339,29 @@ class ComparisonResult:
     spec_title: str
     seconds: float
     stopped: bool
+    verdict: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return jsonable({"kind": "compare", "model": self.model, "spec": self.spec_title,
-                         "config": self.config.to_dict(), "rows": self.rows, "members": self.members,
-                         "markdown": results.markdown_table(self.rows), "seconds": round(self.seconds, 3),
-                         "stopped": self.stopped})
+                         "config": self.config.to_dict(), "verdict": self.verdict, "rows": self.rows,
+                         "members": self.members, "markdown": self.to_markdown(),
+                         "seconds": round(self.seconds, 3), "stopped": self.stopped})
 
     def to_markdown(self) -> str:
-        return results.markdown_table(self.rows)
+        """The verdict first, then the research table."""
+        head = f"**Verdict.** {self.verdict['sentence']}\n\n" if self.verdict.get("sentence") else ""
+        return head + results.markdown_table(self.rows)
 
 
 def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emit | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   save_member: Callable[[Member], None] | None = None) -> ComparisonResult:
+                   save_member: Callable[[Member], None] | None = None, reuse: bool = True) -> ComparisonResult:
     """Every strategy × seed from a fresh copy of ``base``; events tagged with strategy and seed.
 
     ``save_member`` is called after each member (e.g. to store its adapter) before its models
     are released. A stop ends the member in progress at its next step and skips the rest.
+    ``reuse=False`` computes every member from scratch (see ``InitCache``; for the benchmark and tests):
+    the same numbers, slower.
     """
     from core.spec.gloss import check_spec
 
@@ -331,6 +375,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     total = len(config.members)
     stopped = False
     quantized_cache: dict = {}
+    shared = InitCache() if reuse else None
     for index, (strategy, seed) in enumerate(config.members):
         if should_stop is not None and should_stop():
             stopped = True
@@ -346,7 +391,8 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
         ft_config = replace(config.finetune, seed=seed)
         try:
             member = run_member(spec, base, init_config, ft_config, emit=tagged, should_stop=should_stop,
-                                max_new_tokens=config.max_new_tokens, quantized_cache=quantized_cache)
+                                max_new_tokens=config.max_new_tokens, quantized_cache=quantized_cache,
+                                reuse=shared)
         except StopRequested:
             stopped = True
             break
@@ -364,4 +410,6 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
             break
     quantized_cache.clear()
     rows = summarize(member_rows, starts)
-    return ComparisonResult(config, rows, details, base.name, spec.title, time.perf_counter() - start, stopped)
+    verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
+    return ComparisonResult(config, rows, details, base.name, spec.title, time.perf_counter() - start, stopped,
+                            verdict)

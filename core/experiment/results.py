@@ -210,17 +210,22 @@ CSV_HEAD = ["strategy", "label", "seeds"]
 
 
 def csv_text(rows: list[dict]) -> str:
-    """One line per row: strategy, label, seeds, every metric key (and its std when seeds > 1), stopped."""
-    columns = list(CSV_HEAD)
-    for key in numeric_keys():
-        columns.append(key)
-        if any(f"{key}_std" in r for r in rows):
-            columns.append(f"{key}_std")
-    columns.append("stopped")
+    """One line per row: strategy, label, seeds, every metric's mean, whether it is tied with the
+    best, stopped; then, when there are several seeds, every metric's std and 95 % interval."""
+    keys = numeric_keys()
+    columns = [*CSV_HEAD, *keys, "tied_with_best", "flags", "stopped"]
+    spread = any(r.get(f"{k}_std") is not None for r in rows for k in keys)
+    if spread:
+        columns += [f"{k}_{part}" for k in keys for part in ("std", "ci95_low", "ci95_high")]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    for r in rows:
+        line = {**r, "flags": " ".join(r.get("flags") or [])}
+        for k in keys:
+            ci = r.get(f"{k}_ci95") or (None, None)
+            line[f"{k}_ci95_low"], line[f"{k}_ci95_high"] = ci
+        writer.writerow(line)
     return out.getvalue()
 
 

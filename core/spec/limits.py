@@ -46,9 +46,11 @@ DROPOUT = (0.0, 0.9)
 WARMUP_RATIO = (0.0, 0.5)
 WEIGHT_DECAY = (0.0, 1.0)
 SEEDS = (1, 10)
+LEAK_RANK = (1, 100_000)  # the rank at or above which a token counts as predicted where it does not belong
 SEED_VALUE = (0, 2**31 - 1)
 MAX_GRAD_NORM = (1e-3, 1000.0)
 NEGATIVE_LOGIT = (-100.0, 100.0)  # the output row's target logit after a negative context
+PATIENCE = (0, 1000)      # evaluations without improvement before training stops (0 = off)
 EVAL_EVERY = (1, 1000)     # optimizer steps between validation losses
 PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
 

@@ -84,6 +84,11 @@ class FinetuneConfig(settings.Config):
     eval_batch_size: int = setting(0, label="Validation batch size", range=(0, limits.BATCH_SIZE[1]), advanced=True,
                                    help="Validation sentences per forward pass; 0 = up to 64 at once "
                                         "(the research used 1).")
+    early_stopping_patience: int = setting(0, label="Stop after N evaluations without improvement",
+                                           range=limits.PATIENCE, flags=("--patience",),
+                                           help="Train until converged: 0 = every epoch; N = stop once the "
+                                                "validation loss has not improved for N evaluations in a row "
+                                                "(epochs is then the most it trains).")
 
     def steps_per_epoch(self, n_sentences: int) -> int:
         """Optimizer steps in one pass (as ``Trainer`` counts them: a short last group still steps)."""
@@ -125,6 +130,7 @@ class FinetuneResult:
     compute_dtype: str
     cos_input_before_after: float
     cos_output_before_after: float
+    early_stopped: bool = False  # ended by early stopping (the validation loss had stopped improving)
     history: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -209,7 +215,8 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
           on_event: Callable[[dict], Any] | None = None,
           should_stop: Callable[[], bool] | None = None) -> FinetuneResult:
     """Fine-tune a model from ``prepare`` in place on ``spec``'s sentences; returns what happened."""
-    from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainingArguments
+    from transformers import (DataCollatorForLanguageModeling, EarlyStoppingCallback, PrinterCallback, Trainer,
+                              TrainingArguments)
 
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     tok = _training_tokenizer(tokenizer)
@@ -234,13 +241,19 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
             warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
             weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, optim="adamw_torch",
             eval_strategy="steps", eval_steps=config.eval_every, eval_on_start=True,
+            # The Trainer tracks the best validation loss for early stopping; our recorder keeps the
+            # best weights in memory, so no checkpoint is saved.
+            metric_for_best_model="eval_loss", greater_is_better=False,
             save_strategy="no", logging_strategy="steps", logging_steps=1, report_to="none",
             disable_tqdm=True, seed=config.seed, data_seed=config.seed, use_cpu=device == "cpu",
             dataloader_pin_memory=False, remove_unused_columns=False)
+        callbacks = [recorder.callback]
+        if config.early_stopping_patience:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
         collator = DataCollatorForLanguageModeling(tok, mlm=False)
         with quiet():
             trainer = Trainer(model=peft_model, args=args, train_dataset=train_set, eval_dataset=val_set,
-                              data_collator=collator, callbacks=[recorder.callback])
+                              data_collator=collator, callbacks=callbacks)
             trainer.remove_callback(PrinterCallback)
             if should_stop is not None and should_stop():
                 raise StopRequested()
@@ -269,6 +282,7 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
         epochs_done=round(epochs_done, 4), train_seconds=round(recorder.train_seconds, 3),
         time_per_epoch_s=round(recorder.train_seconds / epochs_done, 3) if epochs_done else 0.0,
         stopped=recorder.stopped, restored_best=bool(restored),
+        early_stopped=bool(config.early_stopping_patience) and not recorder.stopped and steps < recorder.max_steps,
         trainable_parameters=sum(p.numel() for p in peft_model.parameters() if p.requires_grad),
         train_tokens_per_epoch=int(train_set.tokens), device=device,
         compute_dtype=str(compute_dtype(config, device.split(":")[0])).replace("torch.", ""),

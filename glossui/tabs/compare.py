@@ -6,7 +6,7 @@ import gradio as gr
 
 from glossui import plots, render
 from glossui import strings as S
-from glossui.page import JobPanel, Page, handler, shown
+from glossui.page import JobPanel, Page, handler, setting_grid, shown
 
 ID = "compare"
 TITLE = S.TAB_COMPARE
@@ -20,14 +20,18 @@ def build(page: Page) -> None:
     gr.Markdown(S.COMPARE_HEAD)
     choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in strategies]
     research = [s["name"] for s in strategies if s.get("research")]
-    with gr.Row():
-        c["strategies"] = gr.CheckboxGroup(choices=choices, value=research, label=S.COMPARE_STRATEGIES,
-                                           scale=4, elem_id="compare-strategies")
-        c["seeds"] = gr.Number(value=1, precision=0, label=S.COMPARE_SEEDS, info=S.COMPARE_SEEDS_INFO, scale=1,
-                               elem_id="compare-seeds")
+    described = {f["name"]: f for f in service.settings("compare")}
+    c["strategies"] = gr.CheckboxGroup(choices=choices, value=research, label=described["strategies"]["label"],
+                                       elem_id="compare-strategies")
+    # The comparison's own numbers (seeds, the leak threshold, …) from the engine's descriptions.
+    c["settings"] = setting_grid([f for n, f in described.items() if n != "strategies"],
+                                 lambda name: "compare-" + name.replace("_", "-"))
+    c["seeds"] = c["settings"]["seeds"]
     with gr.Row():
         c["start"] = gr.Button(S.COMPARE_START, variant="primary", elem_id="compare-start")
         c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="compare-stop")
+    # The verdict first, above the chart and the table, once the comparison has one.
+    c["verdict"] = gr.Markdown(visible=False, elem_id="compare-verdict", container=True)
     panel = JobPanel(page, "compare", S.COMPARE_PLOT_LABEL, S.COMPARE_NONE, bar_text=True)
     c |= panel.components()
     with gr.Accordion(S.COMPARE_DATA_LABEL, open=False):
@@ -43,22 +47,25 @@ def build(page: Page) -> None:
         """The overlay chart, its data, the results table and (once done) the download files."""
         series = job.get("series") or {}
         rows = job.get("rows") or []
+        sentence = ((job.get("result") or {}).get("verdict") or {}).get("sentence")
+        verdict = shown(S.VERDICT.format(sentence=render.md(sentence))) if sentence else gr.update(visible=False)
         table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         files = shown(service.comparison_files(job["id"])) if job["status"] == "done" and rows \
             else gr.update(visible=False)
         return {panel.plot: shown(plots.compare_figure(series, log_scale)), c["data"]: render.series_table(series),
-                c["table"]: table, c["files"]: files}
+                c["table"]: table, c["files"]: files, c["verdict"]: verdict}
 
-    panel.wire(stop=c["stop"], tab_outputs=[c["data"], c["table"], c["files"]], draw=draw,
+    panel.wire(stop=c["stop"], tab_outputs=[c["data"], c["table"], c["files"], c["verdict"]], draw=draw,
                count=lambda job: sum(len(v) for v in (job.get("series") or {}).values()))
 
     @handler(message=panel.status)
     def start_comparison(values: dict) -> dict:
         """The chosen strategies and seeds, the Initialize and Train settings and the spec in."""
-        job = service.start_comparison(page.spec_of(values), list(values[c["strategies"]] or []),
-                                       values[c["seeds"]], page.settings_of("initialize", values),
+        own = {"strategies": list(values[c["strategies"]] or []),
+               **{name: values[w] for name, w in c["settings"].items()}}
+        job = service.start_comparison(page.spec_of(values), own, page.settings_of("initialize", values),
                                        page.settings_of("train", values))
         return panel.view({"id": job["id"]}, False)
 
-    c["start"].click(start_comparison, page.inputs(init, finetune, page.spec_fields) | {c["strategies"], c["seeds"]},
+    c["start"].click(start_comparison, page.inputs(init, finetune, c["settings"], page.spec_fields) | {c["strategies"]},
                      panel.outputs, show_progress_on=panel.status, api_name="start_comparison")

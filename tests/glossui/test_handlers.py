@@ -296,7 +296,8 @@ def jobs(page):
     """A finished fine-tuning job and a finished two-strategy comparison (started through the handlers)."""
     c = page["compare"]
     train_out = start_training(page)
-    compare_out = page.fn("start_comparison")({c["strategies"]: ["average", "random_both"], c["seeds"]: 1}
+    compare_out = page.fn("start_comparison")({c["strategies"]: ["average", "random_both"]}
+                                              | settings_in(page, "compare", "compare", {}, {"seeds": 1})
                                               | init_values(page) | ft_values(page, epochs=1) | spec_in(page))
     train_id, compare_id = train_out[page["train"]["job"]]["id"], compare_out[c["job"]]["id"]
     for job_id in (train_id, compare_id):
@@ -364,7 +365,7 @@ def test_comparison_view_has_the_table_the_overlay_and_downloads(page, jobs):
     labels = [r[0] for r in table["value"]["data"]]
     assert labels[0].startswith("Averaged input") and labels[1].startswith("Random input & output")
     paths = files["value"]
-    assert [p.rsplit("/", 1)[1] for p in paths] == ["comparison.csv", "comparison.json", "comparison.md"]
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["comparison.csv", "comparison.json", "comparison.md", "report.html", "report.md"]
     csv_text = open(paths[0], encoding="utf-8").read()
     assert csv_text.splitlines()[0].startswith("strategy,label,seeds,best_epoch,eval_loss")
     assert len(csv_text.strip().splitlines()) == 3

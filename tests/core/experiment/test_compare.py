@@ -23,7 +23,7 @@ REQUIRED = {"strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_befo
 
 def test_config_defaults_and_problems():
     c = CompareConfig()
-    assert c.strategies == list(RESEARCH_STRATEGIES) and c.seeds == 1
+    assert c.strategies == list(RESEARCH_STRATEGIES) and c.seeds == 3 and c.leak_rank == 10  # paired seeds by default
     assert CompareConfig(strategies="all").strategies == list(STRATEGIES)
     assert CompareConfig(strategies="average, random_both", seeds=2).members == [
         ("average", 0), ("random_both", 0), ("average", 1), ("random_both", 1)]
@@ -138,8 +138,14 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     assert steps and all(e["strategy"] in ("average", "random_both") and e["seed"] in (0, 1) for e in steps)
     assert len([e for e in steps if (e["strategy"], e["seed"]) == ("average", 1)]) == 3  # step 0, 1, 2
     data = result.to_dict()
-    # 4 table lines, blank, footer; then per side a blank, a title, a blank and a 4-line cosine table.
-    assert data["markdown"].count("\n") == 6 + 2 * 7 and not result.stopped
+    # The verdict and a blank; 4 table lines, blank, footer; then per side a blank, a title, a blank and
+    # a 4-line cosine table.
+    assert data["markdown"].startswith("**Verdict.** " + result.verdict["sentence"] + "\n\n")
+    assert data["markdown"].count("\n") == 2 + 6 + 2 * 7 and not result.stopped
+    assert set(data["verdict"]) == {"metric", "winner", "tied_with_winner", "flags", "sentence", "seeds_to_separate"}
+    for row in data["rows"]:
+        assert len(row["eval_loss_ci95"]) == 2 and row["eval_loss_mean"] == row["eval_loss"]
+        assert row["eval_loss_ci95"][0] <= row["eval_loss"] <= row["eval_loss_ci95"][1]
     # The two strategies start from different rows and the base model is untouched.
     assert result.rows[0]["cos_output_vs"]["random_both"] < 0.99
     assert tiny_spec.new_token not in base.tokenizer.get_vocab()
@@ -178,7 +184,8 @@ def test_calculated_output_beats_random_output_on_the_default_model(default_mode
 
     full = load_example("wool_shop")
     spec = dataclasses.replace(full, generation_prompts=full.generation_prompts[:2])
-    config = CompareConfig(strategies=["average", "random_both"], finetune=FinetuneConfig(epochs=1), max_new_tokens=4)
+    config = CompareConfig(strategies=["average", "random_both"], seeds=1, finetune=FinetuneConfig(epochs=1),
+                           max_new_tokens=4)
     result = run_comparison(spec, default_model, config)
     by = {r["strategy"]: r for r in result.rows}
     assert REQUIRED <= set(by["average"])

@@ -48,9 +48,15 @@ def test_the_best_row_is_the_lowest_primary_metric_and_only_among_several():
 def test_csv_has_every_key_and_the_spread_only_with_several_seeds():
     one = results.csv_text([{"strategy": "a", "label": "A", "seeds": 1, "eval_loss": 0.5, "stopped": False}])
     head = one.splitlines()[0].split(",")
-    assert head[:3] == results.CSV_HEAD and head[3:-1] == results.numeric_keys() and head[-1] == "stopped"
-    two = results.csv_text([{"strategy": "a", "seeds": 2, "eval_loss": 0.5, "eval_loss_std": 0.1}])
-    assert "eval_loss_std" in two.splitlines()[0].split(",")
+    keys = results.numeric_keys()
+    assert head[:3] == results.CSV_HEAD and head[3:3 + len(keys)] == keys
+    assert head[3 + len(keys):] == ["tied_with_best", "flags", "stopped"]
+    two = results.csv_text([{"strategy": "a", "seeds": 2, "eval_loss": 0.5, "eval_loss_std": 0.1,
+                             "eval_loss_ci95": [0.3, 0.7], "flags": ["unstable", "not_converged"]}])
+    head, line = two.splitlines()[0].split(","), next(csv.DictReader(io.StringIO(two)))
+    assert {"eval_loss_std", "eval_loss_ci95_low", "eval_loss_ci95_high"} <= set(head)
+    assert (line["eval_loss_ci95_low"], line["eval_loss_ci95_high"]) == ("0.3", "0.7")
+    assert line["flags"] == "unstable not_converged"
 
 
 @pytest.fixture
@@ -80,8 +86,9 @@ def test_one_declared_metric_reaches_every_output(extra_metric, tmp_path, capsys
     assert [r["token_characters"] for r in data["rows"]] == [len(TOKEN), len(TOKEN)]
     markdown = (out / "comparison.md").read_text()
     assert markdown == data["markdown"]
-    assert "| Characters in the new token |" in markdown.splitlines()[0] + "|"
-    assert expected in markdown.splitlines()[2]
+    table = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert "| Characters in the new token |" in table[0] + "|"
+    assert expected in table[1] and expected in table[2]
     saved = json.loads((out / "comparison.json").read_text())
     assert all(m["row"]["token_characters"] == len(TOKEN) for m in saved["members"])
 
@@ -93,7 +100,7 @@ def test_one_declared_metric_reaches_every_output(extra_metric, tmp_path, capsys
     assert [r["token_characters"] for r in rows] == [str(float(len(TOKEN)))] * 2
     page = render.compare_table(service.run(compare_id)["result"]["rows"])
     column = page["headers"].index("Characters in the new token")
-    assert [r[column] for r in page["data"]] == [expected, expected]
+    assert [r[column] for r in page["data"]] == [f"{expected} ± 0.0"] * 2  # three seeds by default
 
     code = cli.main(["finetune", str(spec), "--strategy", "average", "--runs", str(runs), *TINY_RUN])
     finetuned = json.loads(capsys.readouterr().out)

@@ -143,10 +143,12 @@ def test_gradients_survive_an_evaluation(with_token, tiny_spec):
     for name in first:
         assert torch.allclose(first[name], second[name], atol=1e-6, rtol=1e-5), name
     if has_avx512bf16():
-        # Without our guard, the same sequence loses the gradient paths through the 4-bit layers.
+        # Without our guard, the same sequence loses the gradient paths through the 4-bit layers
+        # (with bitsandbytes' own forward: ``keep_dequantized``'s never reaches that kernel).
         for module in peft_model.modules():
             if hasattr(module, "support_avx512bf16_for_cpu"):
                 module.support_avx512bf16_for_cpu = True
+                vars(module).pop("forward", None)
         evaluate_once()
         with pytest.warns(UserWarning):
             third = _grads(peft_model, batch)
@@ -273,3 +275,28 @@ def test_a_batch_larger_than_the_data_is_refused_before_any_work(with_token, tin
     with pytest.raises(InputError) as err:
         finetune(model, tokenizer, token_id, tiny_spec, FinetuneConfig(batch_size=50))
     assert err.value.fields == ["batch_size"]
+
+
+def test_early_stopping_ends_when_the_validation_loss_stops_improving(with_token, tiny_spec):
+    """Train until converged: at most ``epochs``, stopping after ``patience`` evaluations without a new best."""
+    model, tokenizer, token_id = with_token
+    patience = 2
+    # A learning rate this high overshoots: the validation loss soon stops improving.
+    config = FinetuneConfig(epochs=40, batch_size=2, grad_accum=1, learning_rate=0.5, early_stopping_patience=patience)
+    events: list[dict] = []
+    result = train(prepare(model, token_id, config), tokenizer, token_id, tiny_spec, config, on_event=events.append)
+    losses = [e["eval_loss"] for e in events]
+    assert result.early_stopped and not result.stopped and result.steps < result.max_steps == 80
+    # It stopped exactly ``patience`` evaluations after the last new best, counted from the first
+    # step's evaluation (the one before training is not part of the count).
+    best_seen, since_best, stop_at = math.inf, 0, None
+    for step, loss in enumerate(losses[1:], start=1):
+        if loss < best_seen:
+            best_seen, since_best = loss, 0
+        else:
+            since_best += 1
+        if since_best >= patience:
+            stop_at = step
+            break
+    assert stop_at == result.steps
+    assert FinetuneConfig().early_stopping_patience == 0  # the research default trains every epoch
