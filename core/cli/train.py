@@ -177,7 +177,7 @@ def run_compare(args: argparse.Namespace) -> int:
     rows = [_row(r) for r in (result or {}).get("rows", [])]
     extra: dict = {}
     if result:
-        extra = {"seconds": result["seconds"], "markdown": result["markdown"]}
+        extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"]}
         if out is not None:
             from core.atomic import write_text
             from core.experiment import report

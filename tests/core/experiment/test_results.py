@@ -84,6 +84,8 @@ def test_one_declared_metric_reaches_every_output(extra_metric, tmp_path, capsys
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert [r["token_characters"] for r in data["rows"]] == [len(TOKEN), len(TOKEN)]
+    assert data["verdict"]["sentence"] and data["markdown"].startswith("**Verdict.** " + data["verdict"]["sentence"])
+    assert all(r["token_characters_ci95"] == [len(TOKEN), len(TOKEN)] for r in data["rows"])
     markdown = (out / "comparison.md").read_text()
     assert markdown == data["markdown"]
     table = [line for line in markdown.splitlines() if line.startswith("| ")]
