@@ -40,6 +40,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/input_optimization.py
 	$(BIN)/python bench/finetune.py
+	$(BIN)/python bench/compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -35,20 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
+
 KINDS = ("initialization", "quantization", "training", "evaluation", "generation")
 TIMES = ("time_per_epoch_s", "init_seconds")  # row keys that are wall-clock times
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 1536, reps: int = 6) -> float:
-    """Best-of GFLOP/s of an n×n matrix product on this machine, now (as bench/finetune.py)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    best = 0.0
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
-    return best
 
 
 def split(result) -> dict[str, float]:

@@ -30,17 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-
-def matmul_peak(dtype: torch.dtype, n: int = 1536, reps: int = 6) -> float:
-    """Best-of GFLOP/s of an n×n matrix product on this machine, now."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    best = 0.0
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
-    return best
+from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
 
 
 def run(label: str, init, spec, config, reference: bool):
