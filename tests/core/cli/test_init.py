@@ -11,24 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.cli import main as cli
 from core.spec.gloss import DATA_DIR
+from tests.core.cli.conftest import run
 from tests.conftest import TOKEN, tiny_spec_dict
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def spec_file(tmp_path) -> Path:
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(tiny_spec_dict()), encoding="utf-8")
-    return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def check_json_fields(data: dict) -> None:

@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
-
 from core.cli import main as cli
-from tests.conftest import tiny_spec_dict
-
-
-@pytest.fixture
-def spec_file(tmp_path) -> Path:
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(tiny_spec_dict()), encoding="utf-8")
-    return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.core.cli.conftest import run
 
 
 def test_every_command_is_listed_in_the_help(capsys):

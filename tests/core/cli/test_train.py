@@ -14,23 +14,10 @@ import pytest
 
 import core.cli.train as cli_train
 import core.runs.submit as submit_module
-from core.cli.main import main
+from tests.core.cli.conftest import run
 from tests.conftest import tiny_spec_dict
 
 QUICK = ["--model", "tiny-random", "--epochs", "1", "--batch-size", "2", "--grad-accum", "1", "--no-progress"]
-
-
-@pytest.fixture
-def spec_file(tmp_path) -> Path:
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(tiny_spec_dict()), encoding="utf-8")
-    return path
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_json(out: str) -> dict:
