@@ -113,7 +113,10 @@ def build(page: Page) -> None:
         @handler
         def refresh_on_finish(values: dict) -> dict:
             state = values[job]
-            return run_lists(values[pick]) if state and state.get("status") in ("done", "stopped", "failed") else {}
+            if state and state.get("status") in ("done", "stopped", "failed"):
+                return run_lists(values[pick])
+            # Gradio reads an empty dict as one value, not as "no updates": name a component to skip.
+            return {c["table"]: gr.skip()}
 
         return refresh_on_finish
 

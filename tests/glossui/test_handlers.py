@@ -111,6 +111,16 @@ def test_one_declared_setting_gets_its_widget_and_reaches_the_engine(tmp_path, m
     assert svc.finetune_config(page.settings_of("train", values)).label_smoothing == 0.25
 
 
+def test_a_job_panel_that_did_not_just_finish_leaves_the_run_lists_alone(page):
+    """The status of a job panel changes on every page load; only a finished job refreshes the runs."""
+    train = page["train"]
+    out = page.fn("refresh_on_train_finish")({train["job"]: None, page["runs"]["pick"]: None})
+    assert out and all(update == gr.skip() for update in out.values())
+    out = page.fn("refresh_on_train_finish")({train["job"]: {"id": "x", "status": "running"},
+                                              page["runs"]["pick"]: None})
+    assert out and all(update == gr.skip() for update in out.values())
+
+
 def test_blank_example_empties_every_field(page):
     status = page["gloss"]["status"]
     out = page.fn("load_example")({page["gloss"]["example"]: "(blank)"})
