@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each room of core/ with the rooms it may import (besides itself and the helpers below).
-FLOORS = ["spec", "model", "embedding", "train", "experiment", "runs"]
+FLOORS = ["spec", "model", "embedding", "authoring", "train", "experiment", "runs"]
 HELPERS = {"core.atomic", "core.quiet", "core.jsonsafe"}
 
 
