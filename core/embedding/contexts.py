@@ -105,3 +105,17 @@ def next_token_logits(model, tokenizer, texts: list[str], batch_size: int = 32) 
     """Logits [N, V] (float32, CPU) of the token that would follow each text."""
     with eval_mode(model):
         return logits_from_hidden(model, last_hidden(model, tokenizer, texts, batch_size))
+
+
+def n_candidates(model, tokenizer) -> int:
+    """How many logits are real tokens. Some models pad the output matrix beyond the tokenizer
+    (rows for ids no text can produce); those rows are not candidates and are left out."""
+    rows = model.get_output_embeddings().weight.shape[0]
+    return min(rows, len(tokenizer))
+
+
+def ranks_of(logits: torch.Tensor, ids: torch.Tensor | int) -> torch.Tensor:
+    """Rank (1 = top) of ``ids`` in each row of ``logits`` [N, V]; ``ids`` is one id or one per row."""
+    ids = torch.as_tensor(ids, device=logits.device).expand(logits.shape[0])
+    chosen = logits.gather(1, ids[:, None])
+    return (logits > chosen).sum(dim=1) + 1

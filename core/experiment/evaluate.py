@@ -16,16 +16,9 @@ import torch
 
 from core.model import tokens
 from core.spec.settings import MAX_NEW_TOKENS
-from core.embedding.contexts import eval_mode, next_token_logits
+from core.embedding.contexts import eval_mode, n_candidates, next_token_logits, ranks_of  # noqa: F401
 
 DEFAULT_MAX_NEW_TOKENS = MAX_NEW_TOKENS.default
-
-
-def n_candidates(model, tokenizer) -> int:
-    """How many logits are real tokens. Some models pad the output matrix beyond the tokenizer
-    (rows for ids no text can produce); those rows are not candidates and are left out."""
-    rows = model.get_output_embeddings().weight.shape[0]
-    return min(rows, len(tokenizer))
 
 
 def target_ids(tokenizer, spec) -> dict[str, int]:
@@ -36,13 +29,6 @@ def target_ids(tokenizer, spec) -> dict[str, int]:
     """
     return {word: tokenizer.encode(text, add_special_tokens=False)[0]
             for word, text in zip(spec.target_tokens, spec.target_texts)}
-
-
-def ranks_of(logits: torch.Tensor, ids: torch.Tensor | int) -> torch.Tensor:
-    """Rank (1 = top) of ``ids`` in each row of ``logits`` [N, V]; ``ids`` is one id or one per row."""
-    ids = torch.as_tensor(ids, device=logits.device).expand(logits.shape[0])
-    chosen = logits.gather(1, ids[:, None])
-    return (logits > chosen).sum(dim=1) + 1
 
 
 def rank_table(model, tokenizer, spec, token_id: int) -> list[dict]:

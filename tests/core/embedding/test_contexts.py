@@ -65,3 +65,13 @@ def test_empty_text_is_refused(tiny):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="no tokens"):
         last_hidden(model, tokenizer, ["the", ""])
+
+
+def test_ranks_count_strictly_higher_logits_and_candidates_stop_at_the_tokenizer(tiny):
+    from core.embedding.contexts import n_candidates, ranks_of
+
+    logits = torch.tensor([[0.5, 2.0, 2.0, -1.0], [4.0, 1.0, 0.0, 3.0]])
+    assert ranks_of(logits, 1).tolist() == [1, 3]
+    assert ranks_of(logits, torch.tensor([3, 3])).tolist() == [4, 2]
+    model, tokenizer = tiny
+    assert n_candidates(model, tokenizer) == min(model.get_output_embeddings().weight.shape[0], len(tokenizer))
