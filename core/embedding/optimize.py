@@ -188,11 +188,16 @@ class PrefixCache:
         x = e.to(device=self.device, dtype=self.dtype).view(1, 1, -1).expand(batch, 1, -1)
         return self._forward(x, None, index)
 
+    def hidden_rows(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Like ``hidden`` with one vector per selected context (``x`` [B, D]): ``ĥ_c(x_c)``."""
+        return self._forward(x.to(device=self.device, dtype=self.dtype).unsqueeze(1), None, index)
+
     @torch.no_grad()
-    def continue_with(self, ids: list[int]) -> torch.Tensor:
-        """Contextual embedding [N, D] of the last of ``ids`` read after every context."""
-        input_ids = torch.tensor([ids], device=self.device).expand(len(self), -1)
-        return self._forward(None, input_ids, None)
+    def continue_with(self, ids: list[int], index: torch.Tensor | None = None) -> torch.Tensor:
+        """Contextual embedding [N, D] of the last of ``ids`` read after every (selected) context."""
+        batch = len(self) if index is None else index.shape[0]
+        input_ids = torch.tensor([ids], device=self.device).expand(batch, -1)
+        return self._forward(None, input_ids, index)
 
 
 def cached_targets(cache: PrefixCache, glosses: list[list[int]]) -> torch.Tensor:

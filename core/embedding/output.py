@@ -86,3 +86,63 @@ def output_embedding(model, tokenizer, spec, negative_logit: float = -10.0) -> O
         negative_logit=float(negative_logit),
         targets=targets.to(torch.float32),
     )
+
+
+@torch.no_grad()
+def _target_logits(model, hidden: torch.Tensor, ids: list[int]) -> torch.Tensor:
+    """``logits_from_hidden(model, hidden)[:, ids]`` without the product over the whole vocabulary.
+
+    The same arithmetic on the chosen rows of the output matrix (dtype, bias and soft-capping as the
+    model's own forward pass), so that a batch of many symbols never holds an [N × vocabulary] matrix.
+    """
+    head = model.get_output_embeddings()
+    weight = head.weight
+    index = torch.tensor(ids, device=weight.device)
+    logits = torch.nn.functional.linear(hidden.to(device=weight.device, dtype=weight.dtype),
+                                        weight.index_select(0, index),
+                                        None if head.bias is None else head.bias.index_select(0, index)).float()
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits.cpu()
+
+
+def _fit(hidden: torch.Tensor, targets: torch.Tensor, n_positive: int, negative_logit: float) -> OutputFit:
+    w = solve_min_norm(hidden, targets)
+    errors = hidden.to(torch.float64) @ w - targets.to(torch.float64)
+    return OutputFit(vector=w.to(torch.float32), residual=float(errors.pow(2).mean().sqrt()),
+                     max_abs_error=float(errors.abs().max()), n_positive=n_positive,
+                     n_negative=hidden.shape[0] - n_positive, negative_logit=float(negative_logit),
+                     targets=targets.to(torch.float32))
+
+
+@torch.no_grad()
+def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10.0,
+                      extra_negatives: list[list[str]] | None = None) -> list[OutputFit]:
+    """Step 1a for several specs at once: ONE batched pass of hidden states over every distinct
+    context of every spec, then one least-squares fit per spec with its own targets.
+
+    Spec ``k``'s system is exactly ``output_embedding``'s: the rows of its positive contexts
+    (target: the best of ITS target tokens' logits) and of its negative contexts (target:
+    ``negative_logit``), followed by ``extra_negatives[k]`` (more negative contexts, e.g. the other
+    symbols' positives, so that the rows learn to tell the symbols apart). A context that several
+    specs share is run once. The fits are separate solves because each spec has other rows.
+    """
+    extra = extra_negatives if extra_negatives is not None else [[] for _ in specs]
+    if len(extra) != len(specs):
+        raise ValueError("one list of extra negative contexts per spec")
+    rows: dict[str, int] = {}
+    for spec, more in zip(specs, extra):
+        for text in [*spec.positive_contexts, *spec.negative_contexts, *more]:
+            rows.setdefault(text, len(rows))
+    hidden = last_hidden(model, tokenizer, list(rows))
+    fits = []
+    for spec, more in zip(specs, extra):
+        positives = [rows[c] for c in spec.positive_contexts]
+        negatives = [rows[c] for c in [*spec.negative_contexts, *more]]
+        h = hidden[positives + negatives]
+        positive_logits = _target_logits(model, hidden[positives], target_ids(tokenizer, spec))
+        targets = torch.cat([positive_logits.max(dim=1).values,
+                             torch.full((len(negatives),), float(negative_logit))])
+        fits.append(_fit(h, targets, len(positives), negative_logit))
+    return fits

@@ -31,6 +31,19 @@ SENTENCE_TOKENS = 160
 # A whole spec file (upload or CLI argument).
 SPEC_FILE_BYTES = 2_000_000
 
+# A vocabulary (many specs initialized, fine-tuned and evaluated together).
+VOCAB_SYMBOLS = (1, 500)          # symbols in one vocabulary
+VOCAB_FILE_BYTES = 200_000_000    # a JSONL file or a folder of spec files, all together
+VOCAB_FINE_TUNING_SENTENCES = 100_000  # fine-tuning sentences of all symbols together
+
+# Drafting a spec from raw material (core/authoring).
+DRAFT_RANK = (1, 10_000_000)      # screening thresholds: a rank among all next-token candidates
+DRAFT_CONTEXT_CHARS = (0, 400)    # shortest positive context kept (the research dropped those under 40)
+DRAFT_LINES = 5_000               # sentences or negatives given at once (pasted, a file, sampled)
+DRAFT_GENERATE = (0, 500)         # candidate sentences sampled from the loaded model
+DRAFT_CORPUS_SENTENCES = (1, 5_000)  # sentences mined from a corpus
+CORPUS_BYTES = 200_000_000        # a corpus text file
+
 # Generation.
 GENERATION_MAX_NEW_TOKENS = (1, 200)
 
@@ -46,6 +59,8 @@ DROPOUT = (0.0, 0.9)
 WARMUP_RATIO = (0.0, 0.5)
 WEIGHT_DECAY = (0.0, 1.0)
 SEEDS = (1, 10)
+WORKERS = (0, 16)  # members of a comparison trained at once (0 = automatic)
+COMPARE_SYMBOLS = (1, 20)  # symbols in one comparison
 LEAK_RANK = (1, 100_000)  # the rank at or above which a token counts as predicted where it does not belong
 SEED_VALUE = (0, 2**31 - 1)
 MAX_GRAD_NORM = (1e-3, 1000.0)
@@ -56,6 +71,10 @@ PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
 
 # Fraction of this machine's memory a model may need (estimated before loading).
 MODEL_MEMORY_FRACTION = 0.6
+
+# The Bliss lexicon (core/authoring/lexicon): a search's words and how many matches it returns.
+LEXICON_QUERY_CHARS = 200
+LEXICON_RESULTS = (1, 200)
 
 
 def describe() -> list[tuple[str, str]]:
@@ -69,5 +88,7 @@ def describe() -> list[tuple[str, str]]:
         ("tokens per context", str(CONTEXT_TOKENS)),
         ("tokens per sentence", str(SENTENCE_TOKENS)),
         ("spec file size", f"{SPEC_FILE_BYTES // 1000} kB"),
+        ("symbols in a vocabulary", f"{VOCAB_SYMBOLS[0]} to {VOCAB_SYMBOLS[1]}"),
+        ("fine-tuning sentences in a vocabulary", f"{VOCAB_FINE_TUNING_SENTENCES:,}"),
     ]
     return rows

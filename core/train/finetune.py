@@ -185,36 +185,63 @@ def _training_tokenizer(tokenizer):
 
 
 @torch.no_grad()
-def validation_loss(model, tokenizer, texts: list[str], batch_size: int = 64) -> float:
-    """Mean next-token cross-entropy over every real token of ``texts`` (token-weighted).
-
-    Independent of ``Trainer``: used by tests and the benchmark to compare models on equal terms.
-    """
+def text_losses(model, tokenizer, texts: list[str], batch_size: int = 64) -> list[tuple[float, int]]:
+    """Per text: (sum of next-token cross-entropies over its real tokens, how many), batched."""
     tok = _training_tokenizer(tokenizer)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    out: list[tuple[float, int]] = []
     try:
         for start in range(0, len(texts), batch_size):
             enc = tok(texts[start:start + batch_size], return_tensors="pt", padding=True).to(device)
             logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.float()
             labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)[:, 1:]
-            loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
-                                                     labels.reshape(-1), ignore_index=-100, reduction="sum")
-            total += float(loss)
-            count += int((labels != -100).sum())
+            loss = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels,
+                                                     ignore_index=-100, reduction="none")
+            out += [(float(row.sum()), int(n)) for row, n in zip(loss, (labels != -100).sum(dim=1))]
     finally:
         model.train(was_training)
-    return total / max(count, 1)
+    return out
+
+
+def validation_loss(model, tokenizer, texts: list[str], batch_size: int = 64) -> float:
+    """Mean next-token cross-entropy over every real token of ``texts`` (token-weighted).
+
+    Independent of ``Trainer``: used by tests and the benchmark to compare models on equal terms.
+    """
+    losses = text_losses(model, tokenizer, texts, batch_size)
+    return sum(s for s, _ in losses) / max(sum(n for _, n in losses), 1)
+
+
+def group_losses(model, tokenizer, groups: dict[str, list[str]], batch_size: int = 64) -> dict[str, float]:
+    """``validation_loss`` of each named group of texts, from one batched pass over all of them."""
+    names = [name for name, texts in groups.items() for _ in texts]
+    totals: dict[str, list[float]] = {name: [0.0, 0.0] for name in groups}
+    for name, (loss, n) in zip(names, text_losses(model, tokenizer, [t for ts in groups.values() for t in ts],
+                                                   batch_size)):
+        totals[name][0] += loss
+        totals[name][1] += n
+    return {name: s / max(n, 1) for name, (s, n) in totals.items()}
 
 
 # -- training -------------------------------------------------------------------------------------
 
-def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
+def _mean_cos(before: list, after: list, side: int) -> float:
+    return round(sum(_cos(b[side], a[side]) for b, a in zip(before, after)) / len(before), 6)
+
+
+def train(peft_model, tokenizer, token_id: int | list[int], spec, config: FinetuneConfig,
           on_event: Callable[[dict], Any] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> FinetuneResult:
-    """Fine-tune a model from ``prepare`` in place on ``spec``'s sentences; returns what happened."""
+          should_stop: Callable[[], bool] | None = None,
+          eval_groups: dict[str, list[str]] | None = None) -> FinetuneResult:
+    """Fine-tune a model from ``prepare`` in place on ``spec``'s sentences; returns what happened.
+
+    ``token_id`` may be a list (a vocabulary; ``spec`` is then anything with
+    ``fine_tuning_sentences`` and ``validation_sentences``): the cosines before/after are then the
+    means over the tokens. ``eval_groups``: named sets of validation sentences whose losses join
+    every evaluation's step event as ``eval_loss_by`` (one per symbol of a vocabulary).
+    """
     from transformers import (DataCollatorForLanguageModeling, EarlyStoppingCallback, PrinterCallback, Trainer,
                               TrainingArguments)
 
@@ -228,8 +255,13 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
     train_set = SentenceDataset(tok, spec.fine_tuning_sentences, config.pad_to_length)
     val_set = SentenceDataset(tok, spec.validation_sentences, config.pad_to_length)
     steps_per_epoch = config.steps_per_epoch(len(train_set))
-    rows_before = token_rows(peft_model, token_id)
-    recorder = StepRecorder(on_event, should_stop, steps_per_epoch)
+    ids = [token_id] if isinstance(token_id, int) else list(token_id)
+    rows_before = [token_rows(peft_model, i) for i in ids]
+    extra_eval = None
+    if eval_groups:
+        def extra_eval(model) -> dict:
+            return {"eval_loss_by": {k: round(v, 6) for k, v in group_losses(model, tokenizer, eval_groups).items()}}
+    recorder = StepRecorder(on_event, should_stop, steps_per_epoch, extra_eval=extra_eval)
     device = str(next(peft_model.parameters()).device)
     eval_bs = config.eval_batch_size or min(64, len(val_set))
     scratch = tempfile.mkdtemp(prefix="glosslab-trainer-")
@@ -265,7 +297,7 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
     if config.restore_best and recorder.best_step != steps:
         restored = recorder.restore(peft_model)
     peft_model.eval()
-    rows_after = token_rows(peft_model, token_id)
+    rows_after = [token_rows(peft_model, i) for i in ids]
     by_step = {e["step"]: e for e in recorder.history}
     epochs_done = steps / steps_per_epoch
     final_step = next((e for e in reversed(recorder.history) if e["eval_loss"] is not None), None)
@@ -286,8 +318,8 @@ def train(peft_model, tokenizer, token_id: int, spec, config: FinetuneConfig,
         trainable_parameters=sum(p.numel() for p in peft_model.parameters() if p.requires_grad),
         train_tokens_per_epoch=int(train_set.tokens), device=device,
         compute_dtype=str(compute_dtype(config, device.split(":")[0])).replace("torch.", ""),
-        cos_input_before_after=_cos(rows_before[0], rows_after[0]),
-        cos_output_before_after=_cos(rows_before[1], rows_after[1]),
+        cos_input_before_after=_mean_cos(rows_before, rows_after, 0),
+        cos_output_before_after=_mean_cos(rows_before, rows_after, 1),
         history=recorder.history,
     )
 

@@ -182,8 +182,11 @@ def keep_dequantized(model, max_bytes: int | None = None) -> bool:
     return True
 
 
-def prepare(model, token_id: int, config, device: str | None = None, quantized=None):
+def prepare(model, token_id: int | list[int], config, device: str | None = None, quantized=None):
     """Quantize a copy of ``model`` and add LoRA and the token's trainable rows: a ``PeftModel``.
+
+    ``token_id``: one token's id, or a list of ids (a vocabulary trained together): every listed
+    token's input and output rows are trainable, and no other row of either matrix.
 
     ``quantized``: a 4-bit model from ``quantize_4bit`` of a model that differs from ``model`` in
     the token's rows at most (another strategy's start, in a comparison). It is copied and given
@@ -194,12 +197,14 @@ def prepare(model, token_id: int, config, device: str | None = None, quantized=N
 
     device = device or pick_device()
     dtype = compute_dtype(config, device)
+    ids = [int(token_id)] if isinstance(token_id, int) else [int(i) for i in token_id]
     if quantized is not None and _quantized_dtype(quantized) == dtype:
         qmodel = copy.deepcopy(quantized)
-        inp, out = token_rows(model, token_id)
-        with torch.no_grad():
-            qmodel.get_input_embeddings().weight[token_id] = inp
-            qmodel.get_output_embeddings().weight[token_id] = out
+        for one in ids:
+            inp, out = token_rows(model, one)
+            with torch.no_grad():
+                qmodel.get_input_embeddings().weight[one] = inp
+                qmodel.get_output_embeddings().weight[one] = out
     else:
         qmodel = quantize_4bit(model, dtype, device)
     # Freezes the base and casts any half-precision non-4-bit weights to float32 (ours are float32
@@ -210,7 +215,7 @@ def prepare(model, token_id: int, config, device: str | None = None, quantized=N
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
         use_rslora=config.use_rslora, target_modules=list(LORA_TARGETS[config.lora_targets]),
-        trainable_token_indices={"embed_tokens": [token_id], "lm_head": [token_id]},
+        trainable_token_indices={"embed_tokens": list(ids), "lm_head": list(ids)},
         bias="none", task_type="CAUSAL_LM")
     with quiet():
         peft_model = get_peft_model(qmodel, lora)
