@@ -1,0 +1,101 @@
+"""Drafting end to end on the tiny model: contexts, token sentences, screening with keep, the split, the spec."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.authoring.draft import DraftConfig, Material, draft, propose_targets, symbol_id_of
+from core.spec.errors import InputError
+from core.spec.gloss import DATA_DIR, GlossSpec, validate_for_tokenizer
+
+TOKEN = "[BLISS_29111]"
+
+
+def wool_material(**changes) -> Material:
+    spec = json.loads((DATA_DIR / "wool_shop.json").read_text(encoding="utf-8"))
+    sentences = [s.replace(TOKEN, "wool shop") for s in spec["fine_tuning_sentences"] + spec["validation_sentences"]]
+    negatives = spec["negative_contexts"] + ["He went to the bank and took out some money for the weekend."]
+    return Material(glosses=["wool shop", "yarn shop"], token=TOKEN, sentences=sentences, negatives=negatives) \
+        if not changes else Material(**({"glosses": ["wool shop", "yarn shop"], "token": TOKEN, "sentences": sentences,
+                                         "negatives": negatives} | changes))
+
+
+# The tiny model is random: wide thresholds let most contexts through, as a real model's N and M would.
+LOOSE = dict(positive_rank=1500, negative_rank=300, min_context_chars=20)
+
+
+def test_a_draft_is_a_valid_spec_with_every_item_reported(tiny):
+    model, tokenizer = tiny
+    result = draft(wool_material(), DraftConfig(**LOOSE), model, tokenizer, "tiny")
+    spec = result.spec
+    assert isinstance(spec, GlossSpec) and validate_for_tokenizer(spec, tokenizer) == []
+    assert spec.symbol_id == "29111" and spec.target_tokens == ["wool", "yarn"]
+    assert all(TOKEN in s for s in spec.fine_tuning_sentences + spec.validation_sentences)
+    data = result.to_dict()
+    assert len(data["items"]) == 75 + len(wool_material().negatives)
+    for item in data["items"]:
+        assert item["status"] in ("kept", "dropped")
+        if item["status"] == "kept":
+            assert item["set"] and item["ranks"] and not item["reason"]
+            assert min(item["ranks"].values()) <= 1500 if item["kind"] == "positive" else \
+                min(item["ranks"].values()) > 300
+        else:
+            assert item["reason"]
+    counts = result.counts()
+    assert counts["positive"]["kept"] + counts["positive"]["dropped"] == 75
+    # every kept context is in exactly one set; nothing held out is trained on
+    held = set(spec.validation_contexts) | set(spec.testing_positive_contexts)
+    assert not held & set(spec.positive_contexts)
+    testing_sentences = [i["sentence"] for i in data["items"] if i["set"] == "testing_positive_contexts"]
+    assert not set(testing_sentences) & set(spec.fine_tuning_sentences + spec.validation_sentences)
+    # sentences whose context was dropped still teach the token (training only)
+    assert len(spec.fine_tuning_sentences) > len(spec.positive_contexts)
+    # seeded: the same draft twice
+    again = draft(wool_material(), DraftConfig(**LOOSE), model, tokenizer, "tiny")
+    assert again.spec.to_dict() == spec.to_dict()
+
+
+def test_a_dropped_item_can_be_kept(tiny):
+    model, tokenizer = tiny
+    first = draft(wool_material(), DraftConfig(**LOOSE), model, tokenizer)
+    dropped = next(i for i in first.items if i["kind"] == "negative" and i["status"] == "dropped")
+    kept = draft(wool_material(), DraftConfig(**LOOSE, keep=[dropped["text"]]), model, tokenizer)
+    item = next(i for i in kept.items if i["text"] == dropped["text"])
+    assert item["status"] == "kept" and item["reason"].startswith("kept by request")
+    assert dropped["context"] in kept.spec.negative_contexts + kept.spec.testing_negative_contexts
+
+
+def test_bad_material_names_the_field_and_the_fix(tiny):
+    model, tokenizer = tiny
+    cases = [
+        (wool_material(sentences=["No gloss in this one.", "Nor here."]), "sentences", "none of the 2 sentences"),
+        (wool_material(glosses=[" "]), "glosses", "are empty"),
+        (wool_material(sentences=[]), "sentences", "none were given"),
+        (wool_material(negatives=[]), "negatives", "needs at least 2"),
+        (wool_material(targets=None, glosses=["zzqqxx wool"]), "target_tokens", "one token"),
+    ]
+    for material, where, text in cases:
+        if where == "target_tokens":
+            material.sentences = ["She went to the zzqqxx wool today."]
+        with pytest.raises(InputError) as err:
+            draft(material, DraftConfig(**LOOSE), model, tokenizer)
+        assert where in err.value.fields and text in str(err.value), (where, str(err.value))
+        assert all(p.fix for p in err.value.problems)
+    with pytest.raises(InputError) as err:
+        draft(wool_material(), DraftConfig(positive_rank=1, negative_rank=10_000), model, tokenizer)
+    assert "widen N and M" in str(err.value)
+
+
+def test_config_and_helpers():
+    with pytest.raises(InputError) as err:
+        DraftConfig(positive_rank=0, seed=-1)
+    assert set(err.value.fields) == {"positive_rank", "seed"}
+    assert DraftConfig.from_dict({"keep": ["x"]}).keep == ["x"]
+    assert symbol_id_of("[BLISS_29111]") == "29111" and symbol_id_of("<my token>") == "mytoken"
+
+
+def test_proposed_targets_are_first_words_that_are_one_token(tiny):
+    _, tokenizer = tiny
+    assert propose_targets(["wool shop", "yarn shop", "zzqqxx shop"], tokenizer) == (["wool", "yarn"], ["zzqqxx shop"])
