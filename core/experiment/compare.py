@@ -1,54 +1,35 @@
-"""Experiments: one strategy fine-tuned end to end, and the comparison of several strategies × seeds.
+"""Comparisons: several strategies × seeds (× symbols), from the same base, spec and hyperparameters.
 
-A *member* is one strategy with one seed: initialize a fresh copy of the base (``core.experiment.pipeline``),
-evaluate it, fine-tune it with QLoRA (``core.train.finetune``), evaluate it again. A comparison runs every
-member from the same base, spec and hyperparameters and summarizes them as the research table did,
-with numbers where the research used adjectives (method.md, Step 3).
-
-Generation agreement (``gen_agreement``), the number behind "generations with the token read like
-those with the gloss": for each generation prompt, take the model's greedy continuation after the
-prompt filled with the gloss, then score that same continuation after the prompt filled with the
-token instead. With ℓ the mean log-probability per token of the continuation,
-
-    agreement = exp(ℓ(continuation | prompt with token) − ℓ(continuation | prompt with gloss))
-
-averaged over prompts: the ratio of per-token likelihoods. 1 means the token leads the model to the
-gloss's continuation exactly as readily as the gloss itself; near 0 means the token points elsewhere.
-It is measured with the same model before (initialized rows, full precision) and after fine-tuning.
-Unlike comparing two greedy texts word by word (``generation_similarity`` from ``core.experiment.evaluate``,
-also reported), it is smooth: a continuation that differs in one early word does not score zero.
+Every member (``core.experiment.member``) starts from a fresh copy of the base; a comparison runs
+them (in this process or in worker processes: ``core.experiment.workers``), summarizes each
+strategy over its seeds as the research table did, with numbers where the research used
+adjectives (method.md, Step 3), and judges them (``core.experiment.verdict``). Over several
+symbols, each symbol is one data point (``core.experiment.aggregate``).
 """
 
 from __future__ import annotations
 
-import gc
-import math
 import statistics
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import torch
 
 from core.spec import limits
 from core.spec import settings
-from core.spec.errors import Collector
+from core.spec.errors import Collector, InputError, Problem
 from core.spec.settings import MAX_NEW_TOKENS, setting
 from core.experiment import results, stats
 from core.experiment.verdict import LEAK_RANK, judge
-from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, add_time, cosine_matrix, evaluate
-from core.train.events import StopRequested
-from core.train.finetune import FinetuneConfig, TrainedModel, finetune
-from core.experiment.pipeline import InitCache, InitResult, initialize
+from core.experiment.aggregate import aggregate
+from core.experiment.evaluate import cosine_matrix
+from core.experiment.member import Emit, Member
+from core.experiment.workers import MemberTask, Outcome, Plan, auto_workers, run_tasks
+from core.train.finetune import FinetuneConfig
 from core.jsonsafe import jsonable
 from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
-
-Emit = Callable[[dict], Any]
-
-
-def strategy_label(name: str) -> str:
-    """The research table's first column for a strategy."""
-    return STRATEGIES[name].table_label
 
 
 @dataclass
@@ -68,6 +49,10 @@ class CompareConfig(settings.Config):
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     init: InitConfig = field(default_factory=InitConfig)  # its strategy and seed are set per member
     max_new_tokens: int = MAX_NEW_TOKENS.field()
+    workers: int = setting(0, label="Members at once", range=limits.WORKERS, advanced=True,
+                           help="Members trained side by side in worker processes, the CPU cores shared among "
+                                "them; 0 = automatic (one per core on a CPU, at most 4; one on a GPU or for a "
+                                "tiny model), 1 = one after another in this process.")
 
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str):
@@ -83,7 +68,7 @@ class CompareConfig(settings.Config):
                       "a strategy", "choose from: " + ", ".join(STRATEGIES))
             if len(set(map(str, self.strategies))) != len(self.strategies):
                 c.add("strategies", "names a strategy twice", "list each strategy once")
-        for name in ("seeds", "leak_rank", "max_new_tokens"):
+        for name in ("seeds", "leak_rank", "max_new_tokens", "workers"):
             setattr(self, name, settings.settings_of(self)[name].check(name, getattr(self, name), c))
         if not isinstance(self.finetune, FinetuneConfig):
             c.add("finetune", "is not a fine-tuning configuration", "build it with FinetuneConfig(...)")
@@ -98,200 +83,8 @@ class CompareConfig(settings.Config):
 
     def to_dict(self) -> dict:
         return {"strategies": list(self.strategies), "seeds": self.seeds, "finetune": self.finetune.to_dict(),
-                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens, "leak_rank": self.leak_rank}
-
-
-# -- generation agreement ----------------------------------------------------------------------------
-
-@torch.no_grad()
-def continuation_logprob(model, tokenizer, prompts: list[str], continuations: list[str]) -> list[float | None]:
-    """Mean log-probability per token of each continuation right after its prompt (None if empty)."""
-    seqs, spans = [], []
-    for prompt, cont in zip(prompts, continuations):
-        p = tokenizer.encode(prompt, add_special_tokens=False)
-        c = tokenizer.encode(cont, add_special_tokens=False) if cont.strip() else []
-        seqs.append(p + c)
-        spans.append((len(p), len(p) + len(c)))
-    if not seqs:
-        return []
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
-    was_training = model.training
-    model.eval()
-    try:
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-    finally:
-        model.train(was_training)
-    logprobs = torch.log_softmax(logits, dim=-1)
-    out: list[float | None] = []
-    for i, (start, end) in enumerate(spans):
-        if end == start:
-            out.append(None)
-            continue
-        positions = torch.arange(start - 1, end - 1, device=logprobs.device)
-        targets = ids[i, start:end].to(logprobs.device)
-        out.append(float(logprobs[i, positions, targets].mean()))
-    return out
-
-
-def generation_agreement(model, tokenizer, spec, generations: list[dict]) -> float | None:
-    """Mean over prompts of exp(ℓ(gloss continuation | token prompt) − ℓ(same | gloss prompt))."""
-    rows = [g for g in generations if g.get("continuation_with_gloss", "").strip()]
-    if not rows:
-        return None
-    index = {p: i for i, p in enumerate(spec.generation_prompts)}
-    prompts = [spec.generation_prompts[index[g["prompt"]]] for g in rows]
-    conts = [g["continuation_with_gloss"] for g in rows]
-    with_token = continuation_logprob(model, tokenizer, [spec.fill(p, spec.new_token) for p in prompts], conts)
-    with_gloss = continuation_logprob(model, tokenizer, [spec.fill(p, spec.glosses[0]) for p in prompts], conts)
-    ratios = [math.exp(t - g) for t, g in zip(with_token, with_gloss) if t is not None and g is not None]
-    return round(sum(ratios) / len(ratios), 4) if ratios else None
-
-
-# -- one member ------------------------------------------------------------------------------------
-
-@dataclass
-class Member:
-    """One strategy × seed, fine-tuned and evaluated before and after."""
-
-    strategy: str
-    seed: int
-    init: InitResult
-    trained: TrainedModel | None
-    evaluation_after: dict
-    agreement_before: float | None
-    agreement_after: float | None
-    seconds: float
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per kind of work (see ``run_member``)
-
-    @property
-    def name(self) -> str:
-        return f"{self.strategy}-s{self.seed}"
-
-    def row(self) -> dict:
-        """The flat numbers of this member (one seed of a table row), as ``core.experiment.results`` declares them."""
-        return {"strategy": self.strategy, "seed": self.seed, "label": strategy_label(self.strategy),
-                "calculated_output": STRATEGIES[self.strategy].calculated_output,
-                **results.measure(self), "steps": self.trained.result.max_steps,
-                "early_stopped": self.trained.result.early_stopped,
-                "stopped": self.trained.result.stopped}
-
-    def detail(self) -> dict:
-        """Everything about this member, JSON-able (the curves are in ``finetune.history``)."""
-        return jsonable({
-            "name": self.name, "strategy": self.strategy, "seed": self.seed, "row": self.row(),
-            "init": self.init.to_dict(), "finetune": self.trained.result.to_dict(),
-            "finetune_config": self.trained.config.to_dict(),
-            "evaluation_before": self.init.evaluation, "evaluation_after": self.evaluation_after,
-            "rows_before": {"input": self.trained.rows_before[0], "output": self.trained.rows_before[1]},
-            "rows_after": {"input": self.trained.rows_after[0], "output": self.trained.rows_after[1]},
-            "seconds": round(self.seconds, 3),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        })
-
-    def release(self) -> None:
-        """Drop the models (a comparison keeps only numbers between members)."""
-        self.init.model = None
-        if self.trained is not None:
-            self.trained.model = None
-        gc.collect()
-
-
-def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callable[[dict], None]:
-    """``core.experiment.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs.
-
-    A stop asked for during initialization ends it at the next event (an optimization epoch of
-    the ``optimized`` strategy, say) by raising ``StopRequested`` through ``initialize``.
-    """
-
-    def on_event(event: dict) -> None:
-        stage = event.get("stage")
-        if stage == "optimize":
-            emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
-        else:
-            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
-        if should_stop is not None and should_stop():
-            raise StopRequested()
-
-    return on_event
-
-
-def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
-               should_stop: Callable[[], bool] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-               init_result: InitResult | None = None, quantized_cache: dict | None = None,
-               reuse: InitCache | None = None) -> Member:
-    """Initialize (unless ``init_result`` is given), fine-tune, and evaluate one strategy.
-
-    ``quantized_cache``: a dict shared by the members of a comparison; the first stores the 4-bit
-    base with the token in it and the others start from a copy (see ``core.train.finetune.prepare``).
-    ``reuse``: shared by the members of a comparison too (see ``InitCache``); None computes everything.
-    The member's ``timings`` hold seconds of ``initialization`` (rows, model copies), ``evaluation``
-    (ranks, nearest tokens, generation agreement), ``generation`` (greedy text), ``quantization``
-    (the 4-bit base, once per comparison) and ``training`` (``finetune``: LoRA set-up and training).
-    """
-    from core.spec.gloss import check_spec
-
-    emit = emit or (lambda event: None)
-    start = time.perf_counter()
-    timings: dict[str, float] = {}
-    spec = check_spec(spec, base.tokenizer)
-    config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
-    agreement_before: float | None = None
-    recalled = None
-    if init_result is None and reuse is not None:
-        started = time.perf_counter()
-        recalled = reuse.recall(spec, base, init_config, max_new_tokens)
-        if recalled is not None:
-            add_time(timings, "initialization", started)
-            init_result, agreement_before = recalled
-            emit({"type": "phase", "phase": "init:reuse",
-                  "message": f"Reusing the initialization and the evaluation before fine-tuning of an earlier "
-                             f"seed ({init_config.strategy} does not depend on the seed)"})
-    if init_result is None:
-        fit = reuse.fits.get(float(init_config.negative_logit)) if reuse is not None else None
-        init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit, should_stop),
-                                 max_new_tokens=max_new_tokens, compare_with=(), output_fit=fit, timings=timings)
-    spec = init_result.spec or spec
-    if should_stop is not None and should_stop():
-        raise StopRequested()
-    if recalled is None:
-        emit({"type": "phase", "phase": "agreement_before", "message": "Scoring generations before fine-tuning"})
-        started = time.perf_counter()
-        agreement_before = generation_agreement(init_result.model, init_result.tokenizer, spec,
-                                                init_result.evaluation.get("generations", []))
-        add_time(timings, "evaluation", started)
-        if reuse is not None:
-            reuse.remember(init_result, agreement_before, max_new_tokens)
-    quantized = None
-    if quantized_cache is not None:
-        from core.train.qlora import compute_dtype, pick_device, quantize_4bit
-
-        key = (init_result.token, len(init_result.tokenizer), config.compute_dtype)
-        if key not in quantized_cache:
-            emit({"type": "phase", "phase": "quantize_base", "message": "Quantizing the base model to 4 bits (once)"})
-            started = time.perf_counter()
-            quantized_cache.clear()
-            quantized_cache[key] = quantize_4bit(init_result.model, compute_dtype(config, pick_device()))
-            add_time(timings, "quantization", started)
-        quantized = quantized_cache[key]
-    started = time.perf_counter()
-    trained = finetune(init_result.model, init_result.tokenizer, init_result.token_id, spec, config,
-                       on_event=emit, should_stop=should_stop, quantized=quantized)
-    add_time(timings, "training", started)
-    emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
-    evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens,
-                                timings=timings)
-    started = time.perf_counter()
-    agreement_after = generation_agreement(trained.model, trained.tokenizer, spec, evaluation_after["generations"])
-    add_time(timings, "evaluation", started)
-    return Member(init_config.strategy, init_config.seed, init_result, trained, evaluation_after,
-                  agreement_before, agreement_after, time.perf_counter() - start, timings)
+                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens, "leak_rank": self.leak_rank,
+                "workers": self.workers}
 
 
 # -- the comparison ----------------------------------------------------------------------------------
@@ -332,6 +125,9 @@ def summarize(member_rows: list[dict], starts: dict[int, dict[str, dict[str, tor
 
 @dataclass
 class ComparisonResult:
+    """One symbol's comparison; over several symbols, ``symbols`` holds each one's result and
+    ``rows`` the strategies across symbols (``core.experiment.aggregate``)."""
+
     config: CompareConfig
     rows: list[dict]
     members: list[dict]
@@ -340,76 +136,124 @@ class ComparisonResult:
     seconds: float
     stopped: bool
     verdict: dict = field(default_factory=dict)
+    symbols: list["ComparisonResult"] = field(default_factory=list)
+    workers: int = 1
 
     def to_dict(self) -> dict:
-        return jsonable({"kind": "compare", "model": self.model, "spec": self.spec_title,
-                         "config": self.config.to_dict(), "verdict": self.verdict, "rows": self.rows,
-                         "members": self.members, "markdown": self.to_markdown(),
-                         "seconds": round(self.seconds, 3), "stopped": self.stopped})
+        out = {"kind": "compare", "model": self.model, "spec": self.spec_title,
+               "config": {**self.config.to_dict(), "workers_used": self.workers}, "verdict": self.verdict,
+               "rows": self.rows, "members": self.members, "markdown": self.to_markdown(),
+               "seconds": round(self.seconds, 3), "stopped": self.stopped}
+        if self.symbols:
+            out["specs"] = [s.spec_title for s in self.symbols]
+            out["symbols"] = [s.to_dict() for s in self.symbols]
+        return jsonable(out)
 
     def to_markdown(self) -> str:
-        """The verdict first, then the research table."""
+        """The verdict first, then the research table (over several symbols: across symbols, then each)."""
         head = f"**Verdict.** {self.verdict['sentence']}\n\n" if self.verdict.get("sentence") else ""
-        return head + results.markdown_table(self.rows)
+        if not self.symbols:
+            return head + results.markdown_table(self.rows)
+        return head + aggregate_table(self.rows) + "\n" + "\n".join(
+            f"### {s.spec_title}\n\n{s.to_markdown()}" for s in self.symbols)
+
+
+def aggregate_table(rows: list[dict]) -> str:
+    """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol."""
+    symbols = list(dict.fromkeys(k for r in rows for k in r.get("ranks", {})))
+    lines = ["| Strategy | Mean rank | Wins | Ties | Losses | " + " | ".join(symbols) + " |",
+             "|---|---|---|---|---|" + "---|" * len(symbols)]
+    for r in rows:
+        ranks = [r["ranks"].get(s) for s in symbols]
+        lines.append(f"| {r['label']} | {'–' if r['mean_rank'] is None else format(r['mean_rank'], '.2f')} | "
+                     f"{r['wins']} | {r['ties']} | {r['losses']} | "
+                     + " | ".join('–' if v is None else format(v, 'g') for v in ranks) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def tasks_of(config: CompareConfig, n_symbols: int) -> list[MemberTask]:
+    """Every symbol × seed × strategy, in that order (a symbol's members run together)."""
+    order = [(symbol, strategy, seed) for symbol in range(n_symbols) for strategy, seed in config.members]
+    return [MemberTask(i, symbol, strategy, seed) for i, (symbol, strategy, seed) in enumerate(order)]
 
 
 def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emit | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   save_member: Callable[[Member], None] | None = None, reuse: bool = True) -> ComparisonResult:
-    """Every strategy × seed from a fresh copy of ``base``; events tagged with strategy and seed.
+                   keep_adapter: Callable[[MemberTask, Path], None] | None = None,
+                   write_adapter: Callable[[Member, Path], None] | None = None,
+                   reuse: bool = True) -> ComparisonResult:
+    """Every strategy × seed (× symbol, when ``spec`` is a list of specs) from fresh copies of ``base``.
 
-    ``save_member`` is called after each member (e.g. to store its adapter) before its models
-    are released. A stop ends the member in progress at its next step and skips the rest.
-    ``reuse=False`` computes every member from scratch (see ``InitCache``; for the benchmark and tests):
-    the same numbers, slower.
+    Members run ``config.workers`` at once (``core.experiment.workers``); events are tagged with
+    strategy, seed and symbol. With ``write_adapter`` (a module-level function, so that a worker
+    process can run it) each member's adapter is written where the member ran, and
+    ``keep_adapter(task, folder)`` is called here with its folder as each member finishes (the
+    folder is removed after the comparison). A stop ends the members in progress at their next
+    step and skips the rest. ``reuse=False`` computes every member from scratch (see ``InitCache``;
+    for the benchmark and tests): the same numbers, slower.
     """
     from core.spec.gloss import check_spec
 
     config = config or CompareConfig()
     emit = emit or (lambda event: None)
-    spec = check_spec(spec, base.tokenizer)
-    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
+    check_symbols(specs, config)
     start = time.perf_counter()
-    member_rows, details = [], []
-    starts: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
-    total = len(config.members)
-    stopped = False
-    quantized_cache: dict = {}
-    shared = InitCache() if reuse else None
-    for index, (strategy, seed) in enumerate(config.members):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        tags = {"strategy": strategy, "seed": seed}
+    tasks = tasks_of(config, len(specs))
+    workers = config.workers or auto_workers(len(tasks), sum(p.numel() for p in base.model.parameters()),
+                                             str(next(base.model.parameters()).device.type))
+    plan = Plan(tuple(specs), config.init, config.finetune, config.max_new_tokens, reuse)
+    outcomes: list[Outcome] = []
 
-        def tagged(event: dict, tags=tags) -> Any:
-            return emit({**event, **tags})
+    def finished(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if keep_adapter is not None and outcome.adapter is not None:
+            keep_adapter(outcome.task, outcome.adapter)
+        task = outcome.task
+        emit({"type": "member", "status": "done", "index": task.index, "total": len(tasks), "row": outcome.row,
+              "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
+              "done": len(outcomes)})
 
-        tagged({"type": "member", "status": "start", "index": index, "total": total,
-                "message": f"{strategy_label(strategy)} (seed {seed}): {index + 1} of {total}"})
-        init_config = replace(config.init, strategy=strategy, seed=seed)
-        ft_config = replace(config.finetune, seed=seed)
+    stopped = run_tasks(tasks, plan, base, workers=workers, emit=emit, should_stop=should_stop,
+                        on_outcome=finished, write_adapter=write_adapter if keep_adapter is not None else None)
+    outcomes.sort(key=lambda o: o.task.index)
+    results_ = []
+    for number, one in enumerate(specs):
+        mine = [o for o in outcomes if o.task.symbol == number]
+        starts: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
+        for o in mine:
+            starts.setdefault(o.task.seed, {})[o.task.strategy] = o.starts
+        member_rows = [o.row for o in mine]
+        rows = summarize(member_rows, starts)
+        verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
+        results_.append(ComparisonResult(config, rows, [o.detail for o in mine], base.name, one.title, 0.0, stopped,
+                                         verdict, workers=workers))
+    seconds = time.perf_counter() - start
+    if len(specs) == 1:
+        only = results_[0]
+        only.seconds = seconds
+        return only
+    rows, verdict = aggregate([r.to_dict() for r in results_])
+    members = [{**d, "symbol": r.spec_title} for r in results_ for d in r.members]
+    title = f"{len(specs)} symbols: " + ", ".join(s.title for s in specs)
+    return ComparisonResult(config, rows, members, base.name, title, seconds, stopped, verdict, results_, workers)
+
+
+def check_symbols(specs: list, config: CompareConfig) -> None:
+    """Every spec has enough data for the fine-tuning settings; no two share a token."""
+    c = Collector()
+    if len(specs) > limits.COMPARE_SYMBOLS[1]:
+        c.add("specs", f"are {len(specs)}, more than {limits.COMPARE_SYMBOLS[1]}",
+              f"compare at most {limits.COMPARE_SYMBOLS[1]} symbols at once")
+    tokens = [s.new_token for s in specs]
+    twice = sorted({t for t in tokens if tokens.count(t) > 1})
+    if twice:
+        c.add("specs", f"name the token {', '.join(twice)} more than once", "give each symbol its own token")
+    for s in specs:
         try:
-            member = run_member(spec, base, init_config, ft_config, emit=tagged, should_stop=should_stop,
-                                max_new_tokens=config.max_new_tokens, quantized_cache=quantized_cache,
-                                reuse=shared)
-        except StopRequested:
-            stopped = True
-            break
-        starts.setdefault(seed, {})[strategy] = {"input": member.init.rows.input_row.float(),
-                                                 "output": member.init.rows.output_row.float()}
-        row = member.row()
-        member_rows.append(row)
-        details.append(member.detail())
-        if save_member is not None:
-            save_member(member)
-        member.release()
-        tagged({"type": "member", "status": "done", "index": index, "total": total, "row": row})
-        if row["stopped"]:
-            stopped = True
-            break
-    quantized_cache.clear()
-    rows = summarize(member_rows, starts)
-    verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
-    return ComparisonResult(config, rows, details, base.name, spec.title, time.perf_counter() - start, stopped,
-                            verdict)
+            config.finetune.check_data(len(s.fine_tuning_sentences), len(s.validation_sentences))
+        except InputError as exc:
+            for problem in exc.problems:
+                c.problems.append(problem if len(specs) == 1 else
+                                  Problem(f"{s.new_token} {problem.field}", problem.problem, problem.fix))
+    c.raise_if_any()

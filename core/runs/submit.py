@@ -4,7 +4,12 @@ for a comparison's members)."""
 
 from __future__ import annotations
 
-from core.experiment.compare import CompareConfig, Member, run_comparison, run_member
+import shutil
+from functools import partial
+from pathlib import Path
+
+from core.experiment.compare import CompareConfig, check_symbols, run_comparison
+from core.experiment.member import Member, run_member
 from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.pipeline import InitResult
 from core.embedding.strategies import InitConfig
@@ -14,15 +19,17 @@ from core.spec.gloss import check_spec
 from core.train.finetune import FinetuneConfig
 
 
-def adapter_metadata(member: Member, base) -> dict:
-    return {"token": member.init.token, "token_id": member.init.token_id, "base_model": base.name,
-            "strategy": member.strategy, "seed": member.seed, "spec": member.init.spec.title if member.init.spec else "",
-            "compute_dtype": member.trained.result.compute_dtype}
+def write_member_adapter(member: Member, folder: Path, base_name: str) -> None:
+    """Save a member's adapter to ``folder`` (module level: a comparison's worker process runs it)."""
+    metadata = {"token": member.init.token, "token_id": member.init.token_id, "base_model": base_name,
+                "strategy": member.strategy, "seed": member.seed,
+                "spec": member.init.spec.title if member.init.spec else "",
+                "compute_dtype": member.trained.result.compute_dtype}
+    save_adapter(member.trained.model, member.trained.tokenizer, folder, metadata)
 
 
 def _save(ctx, member: Member, base, name: str | None) -> None:
-    ctx.save_folder(lambda folder: save_adapter(member.trained.model, member.trained.tokenizer, folder,
-                                                adapter_metadata(member, base)), member=name)
+    ctx.save_folder(lambda folder: write_member_adapter(member, folder, base.name), member=name)
 
 
 def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
@@ -41,13 +48,25 @@ def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
     return fn
 
 
-def comparison_job(spec, base, config: CompareConfig):
-    """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``."""
+def comparison_job(specs: list, base, config: CompareConfig):
+    """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``
+    (``adapters/<token>-<strategy>-s<seed>`` over several symbols)."""
 
     def fn(ctx) -> dict:
-        result = run_comparison(spec, base, config, emit=ctx.emit, should_stop=lambda: ctx.stop_requested,
-                                save_member=lambda member: _save(ctx, member, base, member.name))
+        def keep(task, folder: Path) -> None:
+            name = task.name if len(specs) == 1 else f"{_slug(specs[task.symbol].new_token)}-{task.name}"
+            ctx.save_folder(lambda dest: shutil.copytree(folder, dest, dirs_exist_ok=True), member=name)
+
+        result = run_comparison(specs if len(specs) > 1 else specs[0], base, config, emit=ctx.emit,
+                                should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
+                                write_adapter=partial(write_member_adapter, base_name=base.name))
         return result.to_dict()
+
+    return fn
+
+
+def _slug(token: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in token).strip("_") or "token"
 
     return fn
 
@@ -68,10 +87,13 @@ def submit_finetune(runner, spec, base, init_config: InitConfig, config: Finetun
 
 
 def submit_comparison(runner, spec, base, config: CompareConfig):
-    """Check everything, then queue a comparison job; returns the runner's ``Ticket``."""
-    spec = check_spec(spec, base.tokenizer)
-    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    """Check everything, then queue a comparison job (``spec``: one spec, or a list of specs to
+    compare over several symbols); returns the runner's ``Ticket``."""
+    specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
+    check_symbols(specs, config)
     settings = {"kind": "compare", "model": base.name, **config.to_dict()}
-    return runner.submit(comparison_job(spec, base, config), kind="compare",
-                         title=f"{spec.title}: {', '.join(config.strategies)} × {config.seeds} seed(s)",
-                         spec=spec.to_dict(), config=settings)
+    what = specs[0].title if len(specs) == 1 else f"{len(specs)} symbols"
+    stored = specs[0].to_dict() if len(specs) == 1 else {"title": what, "specs": [s.to_dict() for s in specs]}
+    return runner.submit(comparison_job(specs, base, config), kind="compare",
+                         title=f"{what}: {', '.join(config.strategies)} × {config.seeds} seed(s)",
+                         spec=stored, config=settings)

@@ -9,13 +9,11 @@ import statistics
 import pytest
 import torch
 
-from core.experiment.compare import (CompareConfig, continuation_logprob, generation_agreement, run_comparison,
-                                     summarize)
+from core.experiment.compare import CompareConfig, run_comparison, summarize
 from core.experiment.results import markdown_table
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
 from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES
-from core.model.tokens import add_token
 
 REQUIRED = {"strategy", "best_epoch", "eval_loss", "train_loss", "cos_input_before_after", "cos_output_before_after",
             "time_per_epoch_s", "mrr_positive_before", "mrr_positive_after", "median_rank_negative_after"}
@@ -33,50 +31,6 @@ def test_config_defaults_and_problems():
     with pytest.raises(InputError) as err:
         CompareConfig(strategies=[])
     assert err.value.fields == ["strategies"]
-
-
-@pytest.fixture
-def with_token(tiny, tiny_spec):
-    model, tokenizer = tiny
-    g = torch.Generator().manual_seed(2)
-    d = model.config.hidden_size
-    token_id = add_token(model, tokenizer, tiny_spec.new_token, torch.randn(d, generator=g), torch.randn(d, generator=g))
-    return model, tokenizer, token_id
-
-
-def _direct_logprob(model, tokenizer, prompt: str, continuation: str) -> float:
-    """One sequence, no padding, log-softmax position by position."""
-    p = tokenizer.encode(prompt, add_special_tokens=False)
-    c = tokenizer.encode(continuation, add_special_tokens=False)
-    with torch.no_grad():
-        logits = model(input_ids=torch.tensor([p + c])).logits[0].double()
-    values = [torch.log_softmax(logits[len(p) + i - 1], dim=-1)[t].item() for i, t in enumerate(c)]
-    return sum(values) / len(values)
-
-
-def test_continuation_logprob_matches_a_direct_computation(with_token):
-    model, tokenizer, _ = with_token
-    prompts = ["At the [BLISS_29111] you can buy", "My favourite place is the wool shop because", "the"]
-    conts = [" soft yarn and needles", " it sells wool", ""]
-    batched = continuation_logprob(model, tokenizer, prompts, conts)
-    assert batched[2] is None
-    for i in range(2):
-        assert math.isclose(batched[i], _direct_logprob(model, tokenizer, prompts[i], conts[i]), rel_tol=1e-4)
-
-
-def test_generation_agreement_is_the_likelihood_ratio(with_token, tiny_spec):
-    model, tokenizer, _ = with_token
-    gens = [{"prompt": p, "continuation_with_gloss": c}
-            for p, c in zip(tiny_spec.generation_prompts, [" yarn and wool", " the wool is soft"])]
-    ratios = []
-    for g in gens:
-        t = _direct_logprob(model, tokenizer, tiny_spec.fill(g["prompt"], tiny_spec.new_token), g["continuation_with_gloss"])
-        s = _direct_logprob(model, tokenizer, tiny_spec.fill(g["prompt"], tiny_spec.glosses[0]),
-                            g["continuation_with_gloss"])
-        ratios.append(math.exp(t - s))
-    assert math.isclose(generation_agreement(model, tokenizer, tiny_spec, gens), statistics.fmean(ratios), abs_tol=2e-4)
-    assert generation_agreement(model, tokenizer, tiny_spec, [{"prompt": gens[0]["prompt"],
-                                                               "continuation_with_gloss": "  "}]) is None
 
 
 def _member_row(strategy: str, seed: int, eval_loss: float, **extra) -> dict:
@@ -127,8 +81,15 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     events, saved = [], []
     config = CompareConfig(strategies=["average", "random_both"], seeds=2,
                            finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2))
-    result = run_comparison(tiny_spec, base, config, emit=events.append, save_member=lambda m: saved.append(m.name))
-    assert saved == ["average-s0", "random_both-s0", "average-s1", "random_both-s1"]
+
+    def write(member, folder):
+        (folder / "name.txt").write_text(member.name)
+
+    def keep(task, folder):
+        saved.append((task.name, (folder / "name.txt").read_text()))
+
+    result = run_comparison(tiny_spec, base, config, emit=events.append, keep_adapter=keep, write_adapter=write)
+    assert saved == [(n, n) for n in ("average-s0", "random_both-s0", "average-s1", "random_both-s1")]
     assert [r["strategy"] for r in result.rows] == ["average", "random_both"]
     for row in result.rows:
         assert REQUIRED <= set(row) and row["seeds"] == 2
@@ -151,19 +112,10 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     assert tiny_spec.new_token not in base.tokenizer.get_vocab()
 
 
-def test_stop_during_initialization_and_between_members(tiny_spec):
-    from core.experiment.compare import run_member
-    from core.train.events import StopRequested
+def test_stop_between_members(tiny_spec):
     from core.model.loading import load_model
-    from core.embedding.strategies import InitConfig
 
     base = load_model("tiny-random")
-    seen: list[dict] = []
-    with pytest.raises(StopRequested):
-        run_member(tiny_spec, base, InitConfig(strategy="optimized", opt_epochs=500), FinetuneConfig(batch_size=2),
-                   emit=seen.append, should_stop=lambda: any(e["type"] == "init_epoch" for e in seen))
-    assert sum(e["type"] == "init_epoch" for e in seen) == 1  # the optimization ended after one epoch
-
     events: list[dict] = []
     config = CompareConfig(strategies=["average", "last_token", "random"],
                            finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1))
@@ -219,3 +171,46 @@ def test_the_compare_and_finetune_commands(tmp_path, spec_dict, capsys):
     assert main(["finetune", str(spec_file)] + common + ["--batch-size", "9"]) == 2
     assert json.loads(capsys.readouterr().out)["problems"][0]["field"] == "batch_size"
     assert len(list((tmp_path / "runs").iterdir())) == 2
+
+
+def test_a_comparison_over_two_symbols(tiny_spec):
+    """Each symbol gets its own rows and verdict; across symbols one row per strategy with its ranks
+    and record, and members tagged with their symbol."""
+    import json
+
+    from core.model.loading import load_model
+    from core.spec.gloss import GlossSpec
+    from tests.conftest import TOKEN, tiny_spec_dict
+
+    other = GlossSpec.from_dict({**json.loads(json.dumps(tiny_spec_dict()).replace(TOKEN, "[BLISS_12345]")),
+                                 "symbol_id": "12345"})
+    base = load_model("tiny-random")
+    events: list[dict] = []
+    config = CompareConfig(strategies=["average", "random_both"], seeds=2,
+                           finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2))
+    result = run_comparison([tiny_spec, other], base, config, emit=events.append)
+    data = result.to_dict()
+    assert [s["spec"] for s in data["symbols"]] == data["specs"] == [tiny_spec.title, other.title]
+    assert len(data["members"]) == 8 and {m["symbol"] for m in data["members"]} == set(data["specs"])
+    for one in data["symbols"]:
+        assert len(one["members"]) == 4 and one["verdict"]["sentence"]
+    by = {r["strategy"]: r for r in data["rows"]}
+    assert set(by) == {"average", "random_both"}
+    for row in data["rows"]:
+        assert row["wins"] + row["ties"] + row["losses"] == 2 and set(row["ranks"]) == set(data["specs"])
+        per_symbol = [next(r for r in s["rows"] if r["strategy"] == row["strategy"])["eval_loss"]
+                      for s in data["symbols"]]
+        assert math.isclose(row["eval_loss"], statistics.fmean(per_symbol), rel_tol=1e-5)
+    assert data["verdict"]["sentence"].startswith("Across 2 symbols")
+    assert data["markdown"].startswith("**Verdict.** " + data["verdict"]["sentence"])
+    assert "| Strategy | Mean rank | Wins | Ties | Losses |" in data["markdown"]
+    assert {e["symbol"] for e in events if e["type"] == "step"} == {tiny_spec.new_token, other.new_token}
+
+
+def test_two_symbols_may_not_share_a_token(tiny_spec):
+    from core.model.loading import load_model
+
+    with pytest.raises(InputError) as err:
+        run_comparison([tiny_spec, tiny_spec], load_model("tiny-random"),
+                       CompareConfig(seeds=1, finetune=FinetuneConfig(batch_size=2)))
+    assert err.value.fields == ["specs"] and "more than once" in str(err.value)

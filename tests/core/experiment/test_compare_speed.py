@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from core.embedding.strategies import STRATEGIES, InitConfig, depends_on_seed
-from core.experiment.compare import CompareConfig, generation_agreement, run_comparison
+from core.experiment.compare import CompareConfig, run_comparison
+from core.experiment.member import generation_agreement
 from core.experiment.evaluate import greedy_generate
 from core.experiment.pipeline import InitCache, initialize
 from core.model.tokens import add_token
