@@ -3,7 +3,7 @@
 Each command module has ``register(subparsers)``, which adds its parser and sets
 ``handler=<function(args) -> exit status>``: ``core.cli.init`` (init), ``core.cli.train``
 (finetune, compare), ``core.cli.runs`` (runs list|show|delete|export) and ``core.cli.settings``
-(settings), ``core.cli.lexicon`` (lexicon show|search|stats). ``COMMANDS`` lists them in the order
+(settings), ``core.cli.lexicon`` (lexicon show|search|stats), ``core.cli.draft`` (draft), ``core.cli.vocab`` (vocab init|finetune). ``COMMANDS`` lists them in the order
 ``--help`` shows them.
 
 Exit status: 0 done; 2 bad input (argparse errors, and every ``InputError``: the message names the
@@ -19,11 +19,11 @@ import contextlib
 import sys
 import traceback
 
-from core.cli import init, lexicon, runs, settings, train
+from core.cli import draft, init, lexicon, runs, settings, train, vocab
 from core.cli.common import emit_json, say
 from core.spec.errors import InputError
 
-COMMANDS = (init, train, runs, lexicon, settings)
+COMMANDS = (init, train, vocab, runs, lexicon, draft, settings)
 
 
 # -- parser and entry point -----------------------------------------------------------------------

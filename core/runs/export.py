@@ -83,17 +83,26 @@ def read_adapter_metadata(folder: str | Path) -> dict:
     return json.loads(file.read_text(encoding="utf-8"))
 
 
-def base_with_token(base_model, tokenizer, token: str):
+def base_with_token(base_model, tokenizer, token: str | list[str]):
     """A full-precision copy of ``base_model`` whose vocabulary has room for ``token`` (row zeroed).
 
     The row's value does not matter: the adapter's ``trainable_tokens_delta`` replaces it.
+    ``token`` may be a list (a vocabulary's adapter): every token is added in one resize and the
+    ids come back as a list.
     """
-    from core.model.tokens import untie_embeddings
-    from core.model.tokens import add_token
+    from core.model.tokens import add_token, add_tokens, untie_embeddings
 
     model = copy.deepcopy(base_model)
     untie_embeddings(model)
     d = model.get_input_embeddings().weight.shape[1]
+    if not isinstance(token, str):
+        ids = add_tokens(model, copy.deepcopy(tokenizer), list(token), torch.zeros(len(token), d),
+                         torch.zeros(len(token), d))
+        if ids != [tokenizer.convert_tokens_to_ids(t) for t in token]:
+            raise fail("adapter", "its tokenizer does not match the base model's vocabulary",
+                       "export with the base model the run was trained on")
+        model.eval()
+        return model, ids
     token_id = add_token(model, copy.deepcopy(tokenizer), token, torch.zeros(d), torch.zeros(d))
     if token_id != tokenizer.convert_tokens_to_ids(token):
         raise fail("adapter", "its tokenizer does not match the base model's vocabulary",
@@ -119,9 +128,9 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     meta = read_adapter_metadata(folder)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
     base = base if base is not None else load_model(meta["base_model"])
-    model, token_id = base_with_token(base.model, tokenizer, meta["token"])
-    if token_id != meta.get("token_id", token_id):
-        raise fail("adapter", f"the token's id is {token_id} here but was {meta['token_id']} in training",
+    model, token_id = base_with_token(base.model, tokenizer, meta.get("tokens") or meta["token"])
+    if token_id != meta.get("token_ids" if "tokens" in meta else "token_id", token_id):
+        raise fail("adapter", f"the token's id is {token_id} here but was {meta.get('token_ids', meta.get('token_id'))} in training",
                    "export with the base model the run was trained on")
     if quantized:
         dtype = getattr(torch, meta.get("compute_dtype") or "float32")
@@ -206,9 +215,10 @@ def export_merged(adapter_folder: str | Path, out: str | Path, base=None) -> Pat
     meta = read_adapter_metadata(adapter_folder)
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_folder), trust_remote_code=False)
     base = base if base is not None else load_model(meta["base_model"])
-    fp_model, token_id = base_with_token(base.model, tokenizer, meta["token"])
+    fp_model, token_id = base_with_token(base.model, tokenizer, meta.get("tokens") or meta["token"])
     merged = merge_full_precision(fp_model, adapter_folder)
-    return save_model_folder(merged, tokenizer, out, metadata={**meta, "merged": True, "token_id": token_id})
+    ids = {"token_ids": token_id} if isinstance(token_id, list) else {"token_id": token_id}
+    return save_model_folder(merged, tokenizer, out, metadata={**meta, "merged": True, **ids})
 
 
 def usage(path: str | Path, merged: bool) -> str:

@@ -79,3 +79,54 @@ def test_to_dict_is_json_and_has_no_tensors(tiny, tiny_spec):
     data = output_embedding(model, tokenizer, tiny_spec).to_dict()
     assert json.loads(json.dumps(data)) == data
     assert {"residual", "max_abs_error", "n_positive", "n_negative", "negative_logit", "targets"} <= set(data)
+
+
+def _builtin_specs(tokenizer):
+    from core.spec.gloss import GlossSpec, builtin_examples, check_spec
+
+    return [check_spec(GlossSpec.load(p), tokenizer) for p in builtin_examples().values()]
+
+
+def test_many_specs_from_one_pass_equal_each_fit_alone_and_numpy(tiny):
+    """``output_embeddings``: each spec's own targets and rows, the same numbers as one spec at a time,
+    checked again against numpy's minimum-norm solution from per-context full forward passes."""
+    from core.embedding.output import output_embeddings
+
+    model, tokenizer = tiny
+    specs = _builtin_specs(tokenizer)
+    fits = output_embeddings(model, tokenizer, specs, negative_logit=-6.0)
+    assert len(fits) == len(specs) >= 3
+    for spec, fit in zip(specs, fits):
+        alone = output_embedding(model, tokenizer, spec, negative_logit=-6.0)
+        torch.testing.assert_close(fit.targets, alone.targets, atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(fit.vector, alone.vector, atol=1e-4, rtol=1e-4)
+        assert (fit.n_positive, fit.n_negative) == (alone.n_positive, alone.n_negative)
+    # Independent: hidden states one context at a time from the full model, numpy's lstsq.
+    spec, fit = specs[1], fits[1]
+    ids = [tokenizer.encode(" " + w, add_special_tokens=False)[0] for w in spec.target_tokens]
+    rows, targets = [], []
+    for c in spec.positive_contexts + spec.negative_contexts:
+        with torch.no_grad():
+            out = model(input_ids=torch.tensor([tokenizer.encode(c, add_special_tokens=False)]),
+                        output_hidden_states=True)
+        rows.append(out.hidden_states[-1][0, -1].double().numpy())
+        targets.append(float(out.logits[0, -1, ids].max()) if c in spec.positive_contexts else -6.0)
+    expected, *_ = np.linalg.lstsq(np.stack(rows), np.array(targets), rcond=None)
+    np.testing.assert_allclose(fit.vector.double().numpy(), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_extra_negatives_join_the_system_with_the_negative_target(tiny):
+    from core.embedding.output import output_embeddings
+
+    model, tokenizer = tiny
+    specs = _builtin_specs(tokenizer)[:2]
+    extra = [specs[1].positive_contexts[:4], []]
+    fits = output_embeddings(model, tokenizer, specs, extra_negatives=extra)
+    assert fits[0].n_negative == len(specs[0].negative_contexts) + 4
+    assert fits[0].targets[-4:].tolist() == [-10.0] * 4
+    contexts = specs[0].positive_contexts + specs[0].negative_contexts + extra[0]
+    hidden = last_hidden(model, tokenizer, contexts).double().numpy()
+    expected, *_ = np.linalg.lstsq(hidden, fits[0].targets.double().numpy(), rcond=None)
+    np.testing.assert_allclose(fits[0].vector.double().numpy(), expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError):
+        output_embeddings(model, tokenizer, specs, extra_negatives=[[]])
