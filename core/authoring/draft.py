@@ -262,7 +262,8 @@ def draft(material: Material, config: DraftConfig, model, tokenizer, model_name:
     training = set(parts.sets["fine_tuning_sentences"])
     for it in positives:
         it["sentence_set"] = where.get(it["sentence"]) if it["sentence"] in training or it["status"] == "kept" else None
-    notes = material.notes.strip() or (f"Bliss {symbol_id}: {material.meaning.strip()}" if material.meaning else "")
+    notes = "\n".join(line for line in material.notes.strip().splitlines() if not line.startswith("Drafted from "))
+    notes = notes.strip() or (f"Bliss {symbol_id}: {material.meaning.strip()}" if material.meaning else "")
     notes = (notes + "\n" if notes else "") + (
         f"Drafted from {len(positives)} sentences and {len(negatives)} negatives, screened on {model_name or 'the model'}"
         f" (positive: a target within rank {config.positive_rank}; negative: every target beyond "
@@ -276,3 +277,51 @@ def draft(material: Material, config: DraftConfig, model, tokenizer, model_name:
         raise InputError(problems)
     emit({"stage": "done", "message": f"Drafted a spec from {len(kept_pos)} sentences and {len(kept_neg)} negatives"})
     return DraftResult(spec, items, config, model_name)
+
+
+def _lexicon_symbol(symbol_id: str):
+    """The lexicon's symbol for a numeric ID, or None (a spec need not be a lexicon symbol)."""
+    if not symbol_id.strip().isdigit():
+        return None
+    from core.authoring.lexicon import load_lexicon
+
+    try:
+        return load_lexicon().symbol(symbol_id.strip())
+    except InputError:
+        return None
+
+
+def draft_values(values: dict, model, tokenizer, model_name: str = "", on_event: EventFn | None = None) -> dict:
+    """The page's draft: ``values`` holds the Gloss tab's symbol fields (``symbol_id``, ``glosses``,
+    ``new_token``, ``target_tokens``, ``notes``), the pasted ``sentences`` and ``negatives`` (text,
+    one a line), an optional ``corpus`` path, ``keep`` (text, one a line) and the ``DraftConfig``
+    settings by name. A numeric symbol ID found in the lexicon gives the part of speech and meaning."""
+    from core.authoring.sources import parse_answer
+
+    values = dict(values)
+    lines = {name: values.pop(name, "") or "" for name in ("sentences", "negatives", "keep")}
+    symbol_fields = {name: values.pop(name, None) for name in ("symbol_id", "glosses", "new_token", "target_tokens",
+                                                                "notes", "corpus", "pos")}
+    values["keep"] = parse_answer(lines["keep"], "keep")
+    config = DraftConfig.from_dict(values)
+    sid = str(symbol_fields["symbol_id"] or "").strip()
+    symbol = _lexicon_symbol(sid)
+    glosses = [g for g in symbol_fields["glosses"] or [] if g.strip()]
+    material = Material(
+        glosses=glosses, token=str(symbol_fields["new_token"] or ""), symbol_id=sid,
+        pos=symbol_fields["pos"] or (symbol.pos if symbol else "noun"), meaning=symbol.explanation if symbol else "",
+        notes=str(symbol_fields["notes"] or ""), targets=[t for t in symbol_fields["target_tokens"] or [] if t.strip()],
+        sentences=parse_answer(lines["sentences"], "sentences"), negatives=parse_answer(lines["negatives"], "negatives"),
+        corpus=str(symbol_fields["corpus"] or ""))
+    return draft(material, config, model, tokenizer, model_name, on_event).to_dict()
+
+
+def chat_prompts(glosses: list[str], symbol_id: str = "") -> dict:
+    """The two requests to paste into a chat assistant, in the symbol's part of speech when known."""
+    from core.authoring.sources import chat_prompt
+
+    glosses = [g.strip() for g in glosses if g and g.strip()]
+    if not glosses:
+        raise fail("glosses", "are empty", "give at least one gloss (or look a symbol up) first")
+    symbol = _lexicon_symbol(symbol_id or "")
+    return chat_prompt(glosses, symbol.pos if symbol else "noun", meaning=symbol.explanation if symbol else "")

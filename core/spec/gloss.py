@@ -322,6 +322,21 @@ def structural_problems(spec: GlossSpec) -> list[Problem]:
     return c.problems
 
 
+# A letter or digit right before {placeholder}: "A{placeholder} is" fills as "Apost office is".
+_GLUED = re.compile(r"[^\W_]" + re.escape(PLACEHOLDER))
+
+
+def spec_warnings(spec: GlossSpec) -> list[Problem]:
+    """What is allowed but probably not meant (the spec stays valid): a placeholder glued to a word."""
+    out = []
+    for i, prompt in enumerate(spec.generation_prompts, 1):
+        if _GLUED.search(prompt):
+            filled = spec.fill(prompt, spec.glosses[0]) if spec.glosses else prompt
+            out.append(Problem(f"generation_prompts (item {i})", f"{PLACEHOLDER} is glued to the letter before it: "
+                               f"it fills as {_short(filled, 60)}", f"put a space before {PLACEHOLDER}"))
+    return out
+
+
 def _token_strings(tokenizer, ids: list[int]) -> str:
     return ", ".join(repr(tokenizer.decode([i])) for i in ids)
 

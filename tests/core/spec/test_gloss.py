@@ -149,3 +149,16 @@ def test_missing_file_and_missing_fields(tmp_path, spec_dict):
     assert "missing" in found["glosses"]
     unknown = [field for field in found if "colour" in field]
     assert unknown and "not a field" in found[unknown[0]]
+
+
+def test_a_placeholder_glued_to_a_letter_is_a_warning_not_a_problem(spec_dict):
+    from core.spec.gloss import spec_warnings
+
+    spec_dict["generation_prompts"] = ["A{placeholder} is", "At the {placeholder} you can buy", "({placeholder})",
+                                       "Room 4{placeholder} is"]
+    spec = GlossSpec.from_dict(spec_dict)  # still valid
+    warnings = spec_warnings(spec)
+    assert [w.field for w in warnings] == ["generation_prompts (item 1)", "generation_prompts (item 4)"]
+    assert "'Awool shop is'" in warnings[0].problem and "space before {placeholder}" in warnings[0].fix
+    spec_dict["generation_prompts"] = ["At the {placeholder} you can buy"]
+    assert spec_warnings(GlossSpec.from_dict(spec_dict)) == []

@@ -1,0 +1,88 @@
+"""``python -m core draft`` on the tiny model: a spec written and a report of every item; bad input exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.spec.gloss import DATA_DIR, GlossSpec
+from tests.core.cli.conftest import run
+
+TOKEN = "[BLISS_29111]"
+LOOSE = ["--positive-rank", "1500", "--negative-rank", "300", "--min-context-chars", "20"]
+
+
+@pytest.fixture
+def material(tmp_path) -> tuple[Path, Path]:
+    spec = json.loads((DATA_DIR / "wool_shop.json").read_text(encoding="utf-8"))
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(f"{i}. " + s.replace(TOKEN, "wool shop") for i, s in
+                                   enumerate(spec["fine_tuning_sentences"], 1)) + "\n", encoding="utf-8")
+    negatives = tmp_path / "negatives.txt"
+    negatives.write_text("\n".join(spec["negative_contexts"] + ["He took the bus to work in the rain today."]) + "\n",
+                         encoding="utf-8")
+    return sentences, negatives
+
+
+def _draft(capsys, tmp_path, sentences, negatives, *extra):
+    out = tmp_path / "drafted.json"
+    code, stdout, stderr = run(capsys, "draft", "--gloss", "wool shop", "--gloss", "yarn shop", "--token", TOKEN,
+                               "--sentences", sentences, "--negatives", negatives, "--model", "tiny-random",
+                               "--out", out, *LOOSE, *extra)
+    return code, stdout, stderr, out
+
+
+def test_draft_writes_a_valid_spec_and_reports_every_item(capsys, tmp_path, material):
+    code, stdout, stderr, out = _draft(capsys, tmp_path, *material, "--json", "--seed", "3")
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    spec = GlossSpec.load(out)
+    assert data["spec"] == spec.to_dict() and data["saved_to"] == str(out)
+    assert spec.target_tokens == ["wool", "yarn"] and spec.new_token == TOKEN
+    counts = data["counts"]
+    assert counts["positive"]["given"] == 60 and counts["negative"]["given"] == 46
+    assert len(data["kept"]) + len(data["dropped"]) == len(data["items"]) == 106
+    assert all(i["reason"] for i in data["dropped"])
+    assert all(i["ranks"] and i["set"] for i in data["kept"])
+    # the readable report says the same without --json
+    code, stdout, _, _ = _draft(capsys, tmp_path, *material, "--seed", "3")
+    assert code == 0 and f"{counts['positive']['kept']} kept" in stdout and "Dropped" in stdout
+
+
+def test_the_chat_prompt_is_printed_without_a_model(capsys):
+    code, stdout, _ = run(capsys, "draft", "--gloss", "wool shop", "--token", TOKEN, "--chat-prompt", "--json")
+    assert code == 0
+    prompts = json.loads(stdout)["chat_prompt"]
+    assert '"wool shop"' in prompts["positive"] and "NOT" in prompts["negative"]
+
+
+def test_bad_input_exits_2_names_the_field_and_writes_nothing(capsys, tmp_path, material):
+    sentences, negatives = material
+    no_gloss = tmp_path / "plain.txt"
+    no_gloss.write_text("A sentence without it.\nAnother one.\n", encoding="utf-8")
+    binary = tmp_path / "corpus.bin"
+    binary.write_bytes(b"\x00\x01" * 50)
+    out = tmp_path / "drafted.json"
+    common = ["--model", "tiny-random", "--out", out, "--json"]
+    cases = [
+        (["--bliss", "99999999", "--sentences", sentences], "bliss_id"),
+        (["--gloss", "wool shop", "--sentences", sentences], "--token"),
+        (["--sentences", sentences], "--bliss"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", no_gloss], "sentences"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", tmp_path / "missing.txt"], "--sentences"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--corpus", tmp_path / "missing.txt"], "corpus"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--corpus", binary], "corpus"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", sentences, "--negatives", negatives,
+          "--positive-rank", "1", "--negative-rank", "100000"], "sentences"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", sentences, "--positive-rank", "0"], "positive_rank"),
+    ]
+    for argv, field in cases:
+        code, stdout, stderr = run(capsys, "draft", *argv, *common)
+        assert code == 2, (argv, stderr)
+        problems = json.loads(stdout)["problems"]
+        assert field in [p["field"] for p in problems], (field, problems)
+        assert all(p["fix"] for p in problems)
+        assert "Traceback" not in stderr
+        assert not out.exists()
