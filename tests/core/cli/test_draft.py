@@ -86,3 +86,21 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(capsys, tmp_path, 
         assert all(p["fix"] for p in problems)
         assert "Traceback" not in stderr
         assert not out.exists()
+
+
+def test_draft_from_a_bliss_id_takes_the_symbol_from_the_lexicon(capsys, tmp_path):
+    from tests.app.post_office import NEGATIVES, SENTENCES
+
+    sentences, negatives, out = tmp_path / "s.txt", tmp_path / "n.txt", tmp_path / "post_office.json"
+    sentences.write_text("\n".join(SENTENCES), encoding="utf-8")
+    negatives.write_text("\n".join(NEGATIVES), encoding="utf-8")
+    code, stdout, stderr = run(capsys, "draft", "--bliss", "16228", "--sentences", sentences, "--negatives", negatives,
+                               "--model", "tiny-random", "--out", out, "--json", "--positive-rank", "2000",
+                               "--negative-rank", "1")
+    assert code == 0, stderr
+    spec = GlossSpec.load(out)
+    assert spec.symbol_id == "16228" and spec.new_token == "[BLISS_16228]" and spec.glosses == ["post office"]
+    assert spec.target_tokens == ["post"] and "Part of speech: noun" in spec.notes
+    data = json.loads(stdout)
+    assert data["counts"]["positive"]["given"] == 40 and data["counts"]["negative"]["given"] == 15
+    assert all("[BLISS_16228]" in s for s in spec.fine_tuning_sentences)
