@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from core.model.slot import ModelSlot
 from core.runs import progress
+from core.service_authoring import AuthoringService
 from core.spec import limits
 from core.spec.errors import InputError, Problem, fail
 from core.spec.gloss import (LIST_FIELDS, GlossSpec, builtin_examples, check_prompt, field_limits, load_example,
@@ -75,8 +76,8 @@ def _config_class(kind: str):
     raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune' or 'compare'")
 
 
-class Service:
-    """Everything the page can ask of the engine (see the module docstring)."""
+class Service(AuthoringService):
+    """Everything the page can ask of the engine (see the module docstring and ``core.service_authoring``)."""
 
     def __init__(self, model: str | None = None, runs_dir: str | os.PathLike = "runs",
                  exports_dir: str | os.PathLike | None = None, tiny: bool = False) -> None:
@@ -167,8 +168,7 @@ class Service:
         return str(spec.save(self._download_dir() / name))
 
     def _download_dir(self) -> Path:
-        folder = Path(tempfile.mkdtemp(dir=self.downloads_dir))
-        return folder
+        return Path(tempfile.mkdtemp(dir=self.downloads_dir))
 
     # -- model -------------------------------------------------------------------------------
     def load_model(self, name: str | None = None, wait: bool = False) -> dict:

@@ -37,6 +37,23 @@ SPEC_OK_MODEL = " for {name}"
 SPEC_LOADED = "Loaded {what}."
 SPEC_PROBLEMS = "Please fix {n} problem{s}:"
 NO_FILE = "No file was uploaded."
+# The Bliss symbol box (glossui/bliss_box.py).
+BLISS_LABEL = "Bliss symbol"
+BLISS_INFO = "A BCI-AV ID (e.g. 16228) or words of a gloss (e.g. post office), from the open Bliss lexicon."
+BLISS_PLACEHOLDER = "16228 or post office"
+BLISS_LOOKUP = "Look up"
+BLISS_MATCHES = "Matches, best first"
+BLISS_MATCHES_INFO = "Pick one to fill the spec's symbol fields."
+BLISS_MATCH = "{id} · {gloss} ({pos})"
+BLISS_FOUND = ("Filled the symbol ID, glosses, new token, target tokens and notes from Bliss symbol {id} "
+               "({gloss}); the context and sentence lists are unchanged.")
+BLISS_TARGETS = "Proposed target tokens for {model}: {targets}."
+BLISS_NO_TARGETS = "none"
+BLISS_WITHOUT = "Glosses whose first word is not a single token (no target): {glosses}."
+BLISS_NO_MODEL = "No model is loaded, so no target tokens were proposed (the target list is unchanged)."
+BLISS_CUT = "Left out by the spec's limits: {items}."
+BLISS_N_MATCHES = "{n} match{es} for {query}, best first: pick one below."
+BLISS_NONE = "No symbol's gloss or explanation matches {query}; try fewer or shorter words."
 
 FIELD_LABELS = {
     "symbol_id": "Symbol ID",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.spec.gloss import LIST_FIELDS
-from glossui import render
+from glossui import bliss_box, render
 from glossui import strings as S
 from glossui.page import Page, handler, lines, shown, spec_to_texts
 
@@ -32,6 +32,7 @@ def build(page: Page) -> None:
         c["load_example"] = gr.Button(S.LOAD_EXAMPLE, scale=1, size="md", elem_id="load-example")
         c["upload"] = gr.UploadButton(S.UPLOAD_LABEL, file_types=[".json"], type="binary", scale=2,
                                       size="md", elem_id="upload-spec")
+    bliss = bliss_box.build(page)
     c["status"] = gr.Markdown(elem_id="spec-status", container=True)
     fields: dict = {}
 
@@ -127,6 +128,7 @@ def build(page: Page) -> None:
         return {c["file"]: shown(service.spec_download(data)), status: spec_status(service.check_spec(data))}
 
     # -- events --------------------------------------------------------------------------------
+    bliss_box.wire(page, bliss, fields, count_info)
     c["load_example"].click(load_example, {c["example"]}, spec_outputs, api_name="load_example")
     c["upload"].upload(upload_spec, {c["upload"]}, spec_outputs, api_name="upload_spec")
     c["check"].click(check_spec, spec_boxes, [status], api_name="check_spec")
