@@ -3,23 +3,26 @@
 Runs ``core.experiment.compare.run_comparison`` twice on the same model, spec and grid (default:
 average and random × 2 seeds × 2 epochs), one after the other in this process:
 
-* shared (``reuse=True``, what the app and the CLI run): the calculated output row is computed once
-  for all members, and a strategy whose rows do not depend on the seed (average, last_token, …,
-  optimized from the average) is initialized and evaluated before fine-tuning once for all seeds;
-  the fine-tuned model's frozen 4-bit matrices are dequantized once, not at every pass
-  (``core.train.qlora.keep_dequantized``);
-* member by member (``reuse=False``, ``DEQUANTIZED_BYTES_MAX = 0``): today's path, where every member
-  initializes, evaluates and scores from scratch and every 4-bit call dequantizes its matrix.
+* shared (``reuse=True`` and ``workers`` automatic, what the app and the CLI run): the calculated
+  output row is computed once for all members, and a strategy whose rows do not depend on the
+  seed (average, last_token, …, optimized from the average) is initialized and evaluated before
+  fine-tuning once for all seeds; the fine-tuned model's frozen 4-bit matrices are dequantized
+  once, not at every pass (``core.train.qlora.keep_dequantized``); members run side by side in
+  worker processes, the cores shared among them (``core.experiment.workers``);
+* member by member (``reuse=False``, ``DEQUANTIZED_BYTES_MAX = 0``, ``workers = 1``): the old path,
+  where every member initializes, evaluates and scores from scratch, one after another on all
+  cores, and every 4-bit call dequantizes its matrix.
 
 Both quantize the base to 4 bits once per comparison and fine-tune every member in full. Printed:
 the machine's float32 and bfloat16 matrix-multiply peak now (to judge noise on a shared machine),
 each run's wall time and its split (initialization, quantization, training, evaluation,
-generation; summed over members from their ``timings``), whether every member's numbers agree
-between the two runs (times excepted), and last ``speedup: <ratio>`` (wall clock, member by member
-over shared).
+generation; summed over members from their ``timings``, so with workers side by side the parts add
+up to more than the wall time), whether every member's numbers agree between the two runs (times
+excepted; to 1e-4 relative, as a different number of threads per matrix product adds up in a
+different order), and last ``speedup: <ratio>`` (wall clock, member by member over shared).
 
     python bench/compare.py [--spec data/wool_shop.json] [--model NAME] [--strategies average,random]
-                            [--seeds 2] [--epochs 2] [--threads N]
+                            [--seeds 2] [--epochs 2] [--threads N] [--workers N]
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ def split(result) -> dict[str, float]:
     return total
 
 
-def differences(a: dict, b: dict) -> list[str]:
-    """Keys whose values differ between two member rows (times excepted), with the gap."""
+def differences(a: dict, b: dict, rel: float = 1e-4) -> list[str]:
+    """Keys whose values differ between two member rows (times excepted; floats beyond ``rel``), with the gap."""
     out = []
     for key in sorted(set(a) | set(b)):
         if key in TIMES:
@@ -59,6 +62,8 @@ def differences(a: dict, b: dict) -> list[str]:
         if x == y:
             continue
         if isinstance(x, float) and isinstance(y, float) and math.isfinite(x) and math.isfinite(y):
+            if math.isclose(x, y, rel_tol=rel, abs_tol=rel * 1e-2):
+                continue
             out.append(f"{key} {x:.6g} vs {y:.6g}")
         else:
             out.append(f"{key} {x!r} vs {y!r}")
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--workers", type=int, default=0, help="members at once in the shared run (0 = automatic)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         base = load_model(args.model)
         spec = check_spec(GlossSpec.load(args.spec), base.tokenizer)
-        config = CompareConfig(strategies=args.strategies, seeds=args.seeds,
+        config = CompareConfig(strategies=args.strategies, seeds=args.seeds, workers=args.workers,
                                finetune=FinetuneConfig(epochs=args.epochs))
         config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     except InputError as exc:
@@ -106,20 +112,23 @@ def main(argv: list[str] | None = None) -> int:
 
     kept = qlora.DEQUANTIZED_BYTES_MAX
     runs = {}
+    from dataclasses import replace
+
     for label, reuse in (("shared", True), ("member by member", False)):
-        # Today's path dequantizes the 4-bit matrices at every call, too.
+        # The old path dequantizes the 4-bit matrices at every call, too.
         qlora.DEQUANTIZED_BYTES_MAX = kept if reuse else 0
         wall = time.perf_counter()
         try:
-            result = run_comparison(spec, base, config, reuse=reuse)
+            result = run_comparison(spec, base, config if reuse else replace(config, workers=1), reuse=reuse)
         finally:
             qlora.DEQUANTIZED_BYTES_MAX = kept
         wall = time.perf_counter() - wall
         runs[label] = (wall, result)
         parts = split(result)
         other = wall - sum(parts.values())
-        print(f"{label:>16}: {wall:7.1f} s  = " + ", ".join(f"{k} {parts.get(k, 0.0):.1f}" for k in KINDS)
-              + f", other {other:.1f}", flush=True)
+        print(f"{label:>16}: {wall:7.1f} s  ({result.workers} worker{'s' if result.workers != 1 else ''}) = "
+              + ", ".join(f"{k} {parts.get(k, 0.0):.1f}" for k in KINDS)
+              + (f", other {other:.1f}" if result.workers == 1 else " (summed over members)"), flush=True)
 
     (wall_new, new), (wall_ref, ref) = runs["shared"], runs["member by member"]
     per_kind = ", ".join(f"{k} {split(ref).get(k, 0.0) / max(split(new).get(k, 0.0), 1e-9):.2f}"
@@ -135,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print("rows DIFFER:\n  " + "\n  ".join(problems))
     else:
-        print(f"rows agree: every number of all {len(new.members)} members is the same in both runs (times excepted)")
+        print(f"rows agree: every number of all {len(new.members)} members is the same in both runs "
+              "(times excepted; to 1e-4 relative)")
     print(f"speedup: {wall_ref / wall_new:.2f}")
     return 0 if not problems else 1
 

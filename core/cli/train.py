@@ -51,13 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_finetune)
 
     p = subparsers.add_parser(
-        "compare", help="fine-tune several strategies × seeds from the same base and tabulate them",
+        "compare", help="fine-tune several strategies × seeds (× symbols) from the same base and judge them",
         description="Run every strategy (default: the research's five) for each seed from a fresh copy of the "
-                    "base model, with the same spec and hyperparameters, and print the research's table with "
-                    "objective quality numbers. Each member's adapter is stored with the run under --runs.")
-    p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
-    settings.add_argument(p, "strategies", settings.settings_of(CompareConfig)["strategies"])
-    settings.add_argument(p, "seeds", settings.settings_of(CompareConfig)["seeds"])
+                    "base model, with the same spec and hyperparameters; print the verdict and the research's "
+                    "table with objective quality numbers. Several specs (or 'builtin': every built-in spec) "
+                    "are compared together: each symbol is one data point, and the strategies are ranked "
+                    "across symbols. Each member's adapter is stored with the run under --runs.")
+    p.add_argument("spec", metavar="SPEC", nargs="+",
+                   help="gloss spec files (e.g. data/wool_shop.json), or 'builtin' for every built-in spec")
+    for name in ("strategies", "seeds", "leak_rank", "workers"):
+        settings.add_argument(p, name, settings.settings_of(CompareConfig)[name])
     p.add_argument("--out", default=None, metavar="DIR",
                    help="also write comparison.json, comparison.md, report.html and report.md here")
     add_common_arguments(p)
@@ -126,7 +129,10 @@ def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dic
     if args.json:
         emit_json(args, data)
     else:
-        args.stdout.write(results.markdown_table(rows) if rows else "No strategy finished.\n")
+        if extra.get("markdown") and rows:
+            args.stdout.write(extra["markdown"].rstrip("\n") + "\n")
+        else:
+            args.stdout.write(results.markdown_table(rows) if rows else "No strategy finished.\n")
         for key, value in extra.items():
             if isinstance(value, str) and key != "markdown":
                 args.stdout.write(f"{key.replace('_', ' ')}: {value}\n")
@@ -162,22 +168,51 @@ def _row(row: dict) -> dict:
     return {**{k: row.get(k) for k in ROW_KEYS}, **row}
 
 
+def load_specs(names: list[str], config: CompareConfig) -> list:
+    """Spec files, or 'builtin' (every built-in spec), checked for a comparison with ``config``;
+    every problem at once, each file's named with its file."""
+    from core.experiment.compare import check_symbols
+    from core.spec.errors import InputError, Problem
+    from core.spec.gloss import GlossSpec, builtin_examples
+
+    paths: list[Path] = []
+    for name in names:
+        paths += list(builtin_examples().values()) if name == "builtin" else [Path(name)]
+    specs, problems = [], []
+    for path in paths:
+        try:
+            specs.append(GlossSpec.load(path))
+        except InputError as exc:
+            problems += exc.problems if len(paths) == 1 else \
+                [Problem(f"{path.name} {p.field}", p.problem, p.fix) for p in exc.problems]
+    try:
+        check_symbols(specs, config)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return specs
+
+
 def run_compare(args: argparse.Namespace) -> int:
     from core.runs.submit import submit_comparison
-    from core.spec.gloss import GlossSpec
 
-    spec = GlossSpec.load(args.spec)
     config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args), init=InitConfig(seed=args.seed))
-    config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    specs = load_specs(args.spec, config)
     out = _check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
+    spec = specs if len(specs) > 1 else specs[0]
     status, result, run_id, _ = _run_job(args, lambda runner: submit_comparison(runner, spec, base, config))
     rows = [_row(r) for r in (result or {}).get("rows", [])]
     extra: dict = {}
     if result:
-        extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"]}
+        extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"],
+                 "workers": result["config"].get("workers_used")}
+        if result.get("symbols"):
+            extra["symbols"] = [{"spec": s["spec"], "verdict": s["verdict"], "rows": [_row(r) for r in s["rows"]]}
+                                for s in result["symbols"]]
         if out is not None:
             from core.atomic import write_text
             from core.experiment import report

@@ -12,8 +12,10 @@ flags, the curves, every metric, the results table, the settings, the model and 
   value, the mean per strategy as bars with the 95 % interval as whiskers. Every chart has a
   caption saying what it shows; all text from the result is escaped.
 
-A result of several symbols (``{"symbols": [result, …], "verdict": {…}}``) is rendered one section
-per symbol (``symbol_html`` / ``symbol_markdown``), below the overall verdict.
+A result of several symbols (``{"symbols": [result, …], "verdict": {…}, "rows": […]}``) is rendered
+with the strategies across symbols first (``across_rows``: mean rank, wins / ties / losses, the
+rank on each symbol; in HTML also the mean rank as bars), then one section per symbol
+(``symbol_html`` / ``symbol_markdown``).
 
 No torch, no gradio; plotly is imported only when a page is built.
 """
@@ -130,6 +132,53 @@ def symbol_markdown(result: dict, level: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
+def across_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Headers and lines of the table of strategies across symbols."""
+    specs = result.get("specs") or [s.get("spec") for s in result.get("symbols") or []]
+    headers = ["Strategy", "Mean rank", "Wins", "Ties", "Losses", *[f"Rank on {s}" for s in specs]]
+    lines = []
+    for r in result.get("rows") or []:
+        ranks = r.get("ranks") or {}
+        lines.append([_label(r), "–" if r.get("mean_rank") is None else f"{r['mean_rank']:.2f}",
+                      str(r.get("wins", 0)), str(r.get("ties", 0)), str(r.get("losses", 0)),
+                      *["–" if ranks.get(s) is None else f"{ranks[s]:g}" for s in specs]])
+    return headers, lines
+
+
+def _across_markdown(result: dict) -> str:
+    headers, lines = across_rows(result)
+    n = len(result.get("symbols") or [])
+    out = ["## Across symbols", "",
+           f"Each of the {n} symbols is one data point: a strategy's rank on a symbol is by its mean "
+           f"{results.metric(results.PRIMARY).label.lower()} over seeds (1 = best); a win, tie or loss is that "
+           "symbol's verdict.", "",
+           "| " + " | ".join(_md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_md(c) for c in line) + " |" for line in lines]
+    return "\n".join(out) + "\n\n"
+
+
+def _across_html(result: dict, figures: dict[str, dict]) -> str:
+    headers, lines = across_rows(result)
+    name = (result.get("verdict") or {}).get("winner")
+    winner = next((i for i, r in enumerate(result.get("rows") or []) if r.get("strategy") == name), None)
+    rows = [r for r in result.get("rows") or [] if _finite(r.get("mean_rank"))]
+    chart = ""
+    if rows:
+        figures["across-chart-1"] = {
+            "data": [{"type": "bar", "x": [_esc(_label(r)) for r in rows], "y": [r["mean_rank"] for r in rows],
+                      "marker": {"color": PALETTE[0]},
+                      "customdata": [f"{r.get('wins', 0)} wins, {r.get('ties', 0)} ties, {r.get('losses', 0)} losses"
+                                     for r in rows],
+                      "hovertemplate": "%{x}: mean rank %{y:.2f} (%{customdata})<extra></extra>"}],
+            "layout": _layout("Mean rank across symbols", "lower is better", "small")}
+        chart = ('<figure><div id="across-chart-1" class="plot small"></div><figcaption>The mean over symbols of '
+                 "each strategy's rank on that symbol (1 = best).</figcaption></figure>")
+    return ("<section><h2>Across symbols</h2><p>Each symbol is one data point: a strategy's rank on a symbol is by "
+            "its mean over seeds (1 = best); a win, tie or loss is that symbol's verdict.</p>"
+            + _table(headers, lines, winner) + chart
+            + "</section>")
+
+
 def report_markdown(result: dict) -> str:
     """The verdict sentence first, then the flags, the research table, the settings, model and spec."""
     result = result or {}
@@ -137,7 +186,7 @@ def report_markdown(result: dict) -> str:
     symbols = result.get("symbols")
     if not symbols:
         return head + symbol_markdown(result)
-    return head + "\n".join(f"## {_md(s.get('spec') or 'Symbol')}\n\n**Verdict.** {_md(_sentence(s))}\n\n"
+    return head + _across_markdown(result) + "\n".join(f"## {_md(s.get('spec') or 'Symbol')}\n\n**Verdict.** {_md(_sentence(s))}\n\n"
                             + symbol_markdown(s, level=3) for s in symbols)
 
 
@@ -341,7 +390,7 @@ def report_html(result: dict) -> str:
     title = "Comparison report" + (f": {result['spec']}" if result.get("spec") and not symbols else "")
     figures: dict[str, dict] = {}
     if symbols:
-        body = "\n".join(f"<section><h2>{_esc(s.get('spec') or 'Symbol')}</h2>"
+        body = _across_html(result, figures) + "\n".join(f"<section><h2>{_esc(s.get('spec') or 'Symbol')}</h2>"
                          f'<p class="verdict"><strong>Verdict.</strong> {_esc(_sentence(s))}</p>'
                          + symbol_html(s, figures, level=3, prefix=f"s{i + 1}") + "</section>"
                          for i, s in enumerate(symbols))

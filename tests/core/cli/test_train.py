@@ -146,6 +146,8 @@ BAD = [
     ("compare", ["--strategies", "average,average"], "strategies"),
     ("compare", ["--lora-dropout", "0.95"], "lora_dropout"),
     ("compare", ["--batch-size", "5"], "batch_size"),  # more than the 4 sentences
+    ("compare", ["--workers", "17"], "workers"),
+    ("compare", ["--leak-rank", "0"], "leak_rank"),
 ]
 
 
@@ -227,3 +229,48 @@ def test_readable_finetune_report(capsys, spec_file, tmp_path):
     (run_dir,) = list((tmp_path / "runs").iterdir())
     assert f"run: {run_dir.name} (done)" in out
     assert f"adapter: {run_dir / 'adapter'}" in out
+
+
+def test_compare_takes_several_specs_or_builtin(capsys, spec_file, tmp_path, monkeypatch):
+    calls = _fake_submit(monkeypatch, "submit_comparison")
+    other = tmp_path / "other.json"
+    other.write_text(spec_file.read_text().replace("[BLISS_29111]", "[BLISS_4]"), encoding="utf-8")
+    code, out, err = run(capsys, "compare", spec_file, other, "--model", "tiny-random", "--no-progress", "--json",
+                         "--runs", tmp_path / "runs", "--batch-size", "2", "--workers", "2")
+    assert code == 0, err
+    ((specs, _, config), _), = calls
+    assert [s.new_token for s in specs] == ["[BLISS_29111]", "[BLISS_4]"] and config.workers == 2
+    calls.clear()
+    from core.spec.gloss import builtin_examples
+
+    code, out, err = run(capsys, "compare", "builtin", "--model", "tiny-random", "--no-progress", "--json",
+                         "--runs", tmp_path / "runs")
+    assert code == 0, err
+    assert len(calls[0][0][0]) == len(builtin_examples()) >= 3
+
+
+def test_several_specs_with_problems_name_each_file(capsys, spec_file, tmp_path, monkeypatch):
+    _fake_submit(monkeypatch, "submit_comparison")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**tiny_spec_dict(), "glosses": []}), encoding="utf-8")
+    code, out, err = run(capsys, "compare", spec_file, bad, spec_file, "--model", "tiny-random", "--no-progress",
+                         "--json", "--runs", tmp_path / "runs", "--batch-size", "2")
+    assert code == 2 and "Traceback" not in err
+    fields = [p["field"] for p in one_json(out)["problems"]]
+    assert "bad.json glosses" in fields and "specs" in fields  # spec.json twice shares its token
+
+
+def test_compare_over_two_symbols_end_to_end(capsys, spec_file, tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text(spec_file.read_text().replace("[BLISS_29111]", "[BLISS_4]"), encoding="utf-8")
+    code, out, err = run(capsys, "compare", spec_file, other, *QUICK, "--strategies", "average,random",
+                         "--seeds", "2", "--runs", tmp_path / "runs", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert out.startswith("**Verdict.** Across 2 symbols")
+    assert "| Strategy | Mean rank | Wins | Ties | Losses |" in out
+    saved = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert len(saved["symbols"]) == 2 and len(saved["members"]) == 8
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Across 2 symbols" in html and html.count("<section>") >= 2
+    adapters = sorted(p.name for p in (tmp_path / "runs").glob("*/adapters/*"))
+    assert len(adapters) == 8 and adapters[0].startswith("BLISS_29111-average-s0")

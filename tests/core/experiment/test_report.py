@@ -165,14 +165,23 @@ def test_an_empty_or_one_seed_result_still_makes_a_page():
     assert report.report_markdown({}).startswith("**Verdict.** No verdict")
 
 
-def test_several_symbols_one_section_each():
+def test_several_symbols_across_then_one_section_each():
+    from core.experiment.aggregate import aggregate
+
     one, two = hand_result(), hand_result()
     two["spec"] = "yarn shop"
-    page = report.report_html({"kind": "compare", "symbols": [one, two], "verdict": {"sentence": "Overall."}})
-    assert page.count("<section>") == 2 and '<div id="s2-chart-1"' in page
-    assert len(_figures(page)) == 2 * (len(report.CURVES) + len(_metrics_with_values(one["rows"])))
-    md = report.report_markdown({"symbols": [one, two], "verdict": {"sentence": "Overall."}})
+    rows, verdict = aggregate([one, two])
+    result = {"kind": "compare", "symbols": [one, two], "rows": rows, "verdict": {**verdict, "sentence": "Overall."},
+              "specs": [one["spec"], "yarn shop"]}
+    page = report.report_html(result)
+    assert page.count("<section>") == 3 and '<div id="s2-chart-1"' in page and '<div id="across-chart-1"' in page
+    assert page.index("Across symbols") < page.index("yarn shop</h2>")
+    assert f"Rank on {html.escape(one['spec'])}" in page and "Rank on yarn shop" in page
+    assert "window.__pwned = 1</script>" not in page
+    assert len(_figures(page)) == 1 + 2 * (len(report.CURVES) + len(_metrics_with_values(one["rows"])))
+    md = report.report_markdown(result)
     assert md.startswith("**Verdict.** Overall.") and "## yarn shop" in md and "### Results" in md
+    assert "## Across symbols" in md and "| Strategy | Mean rank | Wins | Ties | Losses |" in md
 
 
 # -- a real tiny comparison, the command and the browser ------------------------------------------------
