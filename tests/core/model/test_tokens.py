@@ -126,3 +126,25 @@ def test_decode_puts_back_the_absorbed_space(tiny):
     assert decode(tokenizer, opened, TOKEN) == f"({TOKEN})"  # no space after an opening bracket
     special = [tokenizer.eos_token_id] + tokenizer.encode("the wool", add_special_tokens=False)
     assert decode(tokenizer, special, TOKEN) == "the wool"  # special tokens are skipped
+
+
+def test_add_tokens_registers_all_in_one_resize_with_their_rows(tiny, monkeypatch):
+    from core.model.tokens import add_tokens
+
+    model, tokenizer = tiny
+    n, d = len(tokenizer), model.config.hidden_size
+    calls = []
+    original = model.resize_token_embeddings
+    monkeypatch.setattr(model, "resize_token_embeddings", lambda *a, **k: calls.append(a) or original(*a, **k))
+    tokens = ["[BLISS_1]", "[BLISS_2]", "[BLISS_3]"]
+    inp, out = torch.randn(3, d), torch.randn(3, d)
+    ids = add_tokens(model, tokenizer, tokens, inp, out)
+    assert ids == [n, n + 1, n + 2] and len(calls) == 1
+    assert torch.equal(model.get_input_embeddings().weight[ids].detach(), inp)
+    assert torch.equal(model.get_output_embeddings().weight[ids].detach(), out)
+    # Each absorbs the space before it, like add_token's.
+    assert tokenizer("the [BLISS_2] sells")["input_ids"] == tokenizer("the[BLISS_2] sells")["input_ids"]
+    with pytest.raises(ValueError):
+        add_tokens(model, tokenizer, ["[X]", "[X]"])
+    with pytest.raises(ValueError):
+        add_tokens(model, tokenizer, ["[Y]"], torch.randn(2, d))
