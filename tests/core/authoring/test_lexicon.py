@@ -151,3 +151,14 @@ def test_lookup_for_the_page(lexicon, tiny):
     with pytest.raises(InputError) as err:
         lookup("  ")
     assert err.value.fields == ["Bliss symbol"]
+
+
+@pytest.mark.slow
+def test_stats_for_the_default_model_match_its_vocabulary(lexicon, default_model):
+    tokenizer = default_model.tokenizer
+    got = stats(lexicon, tokenizer)
+    single = sum(1 for s in lexicon if any(" " not in g and byte_level_single(tokenizer, g) for g in s.glosses))
+    assert got["single_token_gloss"] == single
+    assert got["only_multi_token_glosses"] == 6420 - single - got["no_gloss"]
+    post_office = lexicon.symbol(16228)
+    assert proposed_targets(post_office, tokenizer) == (["post"], [])
