@@ -26,12 +26,27 @@ def test_progress_of_one_training():
 
 def test_progress_of_a_comparison_counts_finished_members():
     steps = [_step(5, epoch=2.5, strategy="random", seed=0)]
-    events = [{"type": "member", "status": "done", "index": 0, "total": 4},
-              {"type": "member", "status": "start", "index": 1, "total": 4, "message": "Random input (seed 0)"},
+    events = [{"type": "member", "status": "start", "index": 0, "total": 4, "strategy": "average", "seed": 0},
+              {"type": "member", "status": "done", "index": 0, "total": 4, "strategy": "average", "seed": 0},
+              {"type": "member", "status": "start", "index": 1, "total": 4, "message": "Random input (seed 0)",
+               "strategy": "random", "seed": 0},
               *steps]
     p = progress.progress(events, steps)
     assert p["fraction"] == round((1 + 0.5) / 4, 4) and p["label"] == "Random input (seed 0)"
     assert progress.progress([], [])["fraction"] == 0.0
+
+
+def test_progress_of_members_side_by_side():
+    """Two workers: the second member finishes before the first; both running shares count."""
+    tag = lambda strategy, seed: {"strategy": strategy, "seed": seed, "symbol": "[BLISS_1]"}  # noqa: E731
+    events = [{"type": "member", "status": "start", "index": 0, "total": 4, "message": "A", **tag("a", 0)},
+              {"type": "member", "status": "start", "index": 1, "total": 4, "message": "B", **tag("b", 0)},
+              {"type": "member", "status": "done", "index": 1, "total": 4, **tag("b", 0)},
+              {"type": "member", "status": "start", "index": 2, "total": 4, "message": "C", **tag("a", 1)}]
+    steps = [_step(4, **tag("a", 0)), _step(10, **tag("b", 0)), _step(2, **tag("a", 1))]
+    p = progress.progress(events + steps, steps)
+    assert p["fraction"] == round((1 + 0.4 + 0.2) / 4, 4)
+    assert p["label"] == "C (+1 alongside)"
 
 
 def test_series_groups_steps_by_member_and_names_seeds_only_when_several():
@@ -40,3 +55,5 @@ def test_series_groups_steps_by_member_and_names_seeds_only_when_several():
     assert {k: len(v) for k, v in progress.series(one_seed).items()} == {"average": 2, "random": 1}
     two = one_seed + [_step(1, strategy="average", seed=1)]
     assert list(progress.series(two)) == ["average (seed 0)", "random (seed 0)", "average (seed 1)"]
+    symbols = [_step(1, strategy="average", seed=0, symbol="[A]"), _step(1, strategy="average", seed=0, symbol="[B]")]
+    assert list(progress.series(symbols)) == ["[A] average", "[B] average"]
