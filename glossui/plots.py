@@ -129,3 +129,38 @@ def optimization_figure(history: list[dict], best_epoch: int | None = None, log_
             x=[best["epoch"]], y=[best["val_loss"]], name=f"Best epoch ({best_epoch})", mode="markers",
             marker=dict(symbol="star", size=18, color=PALETTE[4], line=dict(color="#000000", width=1.5))))
     return fig
+
+
+def confusion_figure(confusion: dict | None, title: str = "Which token comes up where") -> go.Figure:
+    """A vocabulary's confusion matrix as a heatmap: rows are the new tokens, columns the symbols
+    whose testing-positive contexts they are ranked on, each cell the token's median rank there.
+
+    The colour is log10 of the rank (1 and 40,000 both stay readable) on a colour-vision-safe
+    scale, dark for a good (low) rank; every cell also prints its rank, so nothing is read from
+    colour alone. A good vocabulary has a dark diagonal and light everything else.
+    """
+    fig = go.Figure()
+    fig.update_layout(title=dict(text=_t(title), x=0.01), font=FONT, template="plotly_white",
+                      margin=dict(l=140, r=20, t=60, b=110))
+    matrix = (confusion or {}).get("median_rank") or []
+    if not matrix:
+        return _empty(fig, "No confusion matrix yet: it appears once a vocabulary has been evaluated.")
+    tokens = [_t(t) for t in confusion["tokens"]]
+    symbols = [_t(s) for s in confusion["symbols"]]
+    z = [[math.log10(v) if _finite(v) and v >= 1 else None for v in row] for row in matrix]
+    text = [[(f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}") if _finite(v) else "–" for v in row]
+            for row in matrix]
+    top = max((v for row in z for v in row if v is not None), default=1.0)
+    fig.add_trace(go.Heatmap(
+        z=z, x=symbols, y=tokens, text=text, texttemplate="%{text}", textfont=dict(size=13),
+        colorscale="Viridis", zmin=0.0, zmax=max(top, 1.0),
+        colorbar=dict(title=dict(text="median rank"), tickvals=list(range(int(max(top, 1.0)) + 1)),
+                      ticktext=[f"{10 ** i:,}" for i in range(int(max(top, 1.0)) + 1)]),
+        hovertemplate="%{y} on %{x}'s contexts: median rank %{text}<extra></extra>",
+    ))
+    size = len(matrix)
+    fig.update_layout(height=max(320, 120 + 48 * size))
+    fig.update_xaxes(title_text="Symbol whose testing-positive contexts are ranked", side="bottom",
+                     linecolor="#595959")
+    fig.update_yaxes(title_text="New token", autorange="reversed", linecolor="#595959")
+    return fig
