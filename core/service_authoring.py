@@ -26,3 +26,37 @@ class AuthoringService:
         except InputError:
             base = None
         return lookup(query, base.tokenizer if base else None, base.name if base else None)
+
+    def draft_spec(self, values: dict) -> dict:
+        """A spec drafted on the loaded model from the page's symbol fields, pasted sentences and
+        negatives, optional corpus and settings: ``DraftResult.to_dict()`` (the spec, every item
+        with its ranks, kept or dropped, and the counts); see ``core.authoring.draft.draft_values``."""
+        from core.authoring.draft import draft_values
+
+        base = self.model.get(wait_s=120)
+        return draft_values(values, base.model, base.tokenizer, base.name)
+
+    @staticmethod
+    def draft_prompts(glosses: list[str], symbol_id: str = "") -> dict:
+        """The requests to paste into a chat assistant: {"positive": str, "negative": str}."""
+        from core.authoring.draft import chat_prompts
+
+        return chat_prompts(glosses, symbol_id)
+
+    @staticmethod
+    def draft_settings() -> list[dict]:
+        """The drafting settings for the page's widgets (``core.spec.settings.describe``)."""
+        from core.authoring.draft import DraftConfig
+        from core.spec import settings
+
+        return settings.describe(DraftConfig)
+
+    @staticmethod
+    def spec_warnings(data: dict) -> list[dict]:
+        """What a valid spec holds but probably does not mean (``core.spec.gloss.spec_warnings``); [] if invalid."""
+        from core.spec.gloss import GlossSpec, spec_warnings
+
+        try:
+            return [w.to_dict() for w in spec_warnings(GlossSpec.from_dict(data))]
+        except InputError:
+            return []

@@ -75,6 +75,18 @@ def problems_md(problems: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def warnings_md(warnings: list[dict]) -> str:
+    """Warnings (the spec stays valid) as a Markdown list, in the shape of ``problems_md``."""
+    if not warnings:
+        return ""
+    n = len(warnings)
+    lines = [S.SPEC_WARNINGS.format(n=n, s="" if n == 1 else "s"), ""]
+    for w in warnings:
+        fix = f" — {md(w['fix'])}" if w.get("fix") else ""
+        lines.append(f"- **{md(field_label(w.get('field', '')))}**: {md(w.get('problem', ''))}{fix}")
+    return "\n".join(lines)
+
+
 def problems_toast(problems: list[dict]) -> str:
     return "<br>".join(plain(problem_text(p)) for p in problems)
 

@@ -205,3 +205,28 @@ OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "export name": EXPORT_FOLDER, "model": 
 HYPER_TITLE = "QLoRA hyperparameters (research defaults)"
 ADVANCED_TITLE = "Advanced settings"
 RANGE_INFO = "{lo} to {hi}. "
+
+# -- Gloss tab: the drafting panel -------------------------------------------------------------
+DRAFT_TITLE = "Draft the spec from sentences"
+DRAFT_HEAD = ("Paste sentences that use a gloss (one a line; numbering and bullets are fine) and negatives "
+              "(contexts, or whole sentences that are cut at a word). **Draft** cuts each sentence before the "
+              "gloss's last occurrence, screens every context on the loaded model, splits the kept ones with "
+              "the seed and fills the fields below. Items that were dropped are listed with their reason; "
+              "copy one into *Keep anyway* to keep it.")
+DRAFT_SENTENCES = "Sentences that use the gloss"
+DRAFT_SENTENCES_INFO = "One a line: the gloss (any synonym, any case) as whole words, best near the end."
+DRAFT_NEGATIVES = "Negatives"
+DRAFT_NEGATIVES_INFO = "One a line: contexts after which the gloss would be wrong, or whole sentences (cut at a word)."
+DRAFT_CORPUS = "Corpus (optional)"
+DRAFT_KEEP = "Keep anyway"
+DRAFT_KEEP_INFO = "Dropped items to keep, one a line, exactly as the table shows them."
+DRAFT_RUN = "Draft"
+DRAFT_PROMPT = "Prompt for a chat assistant"
+DRAFT_PROMPT_LABEL = "Paste this into a chat assistant, then paste its answer above"
+DRAFT_PROMPT_TEXT = "For sentences that use the gloss:\n{positive}\n\nFor negatives:\n{negative}"
+DRAFT_TABLE = "Every item: kept (in which set) or dropped (why), with the targets' ranks as the next token"
+DRAFT_TABLE_HEAD = ["Kind", "Kept", "Set or reason", "Best rank", "Target ranks", "Context", "Sentence"]
+DRAFT_DONE = ("Drafted the spec on {model}: {pk} of {pn} sentences and {nk} of {nn} negatives kept; "
+              "the fields below are filled. {valid}")
+DRAFT_VALID = "The spec is valid."
+SPEC_WARNINGS = "Please check {n} warning{s} (the spec is still valid):"

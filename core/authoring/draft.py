@@ -310,7 +310,7 @@ def draft_values(values: dict, model, tokenizer, model_name: str = "", on_event:
     material = Material(
         glosses=glosses, token=str(symbol_fields["new_token"] or ""), symbol_id=sid,
         pos=symbol_fields["pos"] or (symbol.pos if symbol else "noun"), meaning=symbol.explanation if symbol else "",
-        notes=str(symbol_fields["notes"] or ""), targets=[t for t in symbol_fields["target_tokens"] or [] if t.strip()],
+        notes=str(symbol_fields["notes"] or "") or (symbol.notes() if symbol else ""), targets=[t for t in symbol_fields["target_tokens"] or [] if t.strip()],
         sentences=parse_answer(lines["sentences"], "sentences"), negatives=parse_answer(lines["negatives"], "negatives"),
         corpus=str(symbol_fields["corpus"] or ""))
     return draft(material, config, model, tokenizer, model_name, on_event).to_dict()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.spec.gloss import LIST_FIELDS
-from glossui import bliss_box, render
+from glossui import bliss_box, draft_panel, render
 from glossui import strings as S
 from glossui.page import Page, handler, lines, shown, spec_to_texts
 
@@ -33,6 +33,7 @@ def build(page: Page) -> None:
         c["upload"] = gr.UploadButton(S.UPLOAD_LABEL, file_types=[".json"], type="binary", scale=2,
                                       size="md", elem_id="upload-spec")
     bliss = bliss_box.build(page)
+    draft_panel.build(page)
     c["status"] = gr.Markdown(elem_id="spec-status", container=True)
     fields: dict = {}
 
@@ -71,6 +72,8 @@ def build(page: Page) -> None:
                                        chars=lim["chars"], help=lim["help"])
         return S.COUNT_TEXT.format(n=len((value or "").strip()), chars=lim["chars"], help=lim["help"])
 
+    c["count_info"] = count_info  # the drafting panel fills fields with their counters too
+
     def counter(name: str):
         """A handler updating one field's counter (item count against its limits)."""
         target = fields[name]
@@ -88,12 +91,12 @@ def build(page: Page) -> None:
         out: dict = {fields[n]: gr.update(value=v, info=count_info(n, v)) for n, v in texts.items()}
         return out | {status: message}
 
-    def spec_status(problems: list[dict]) -> str:
+    def spec_status(problems: list[dict], warnings: list[dict] = ()) -> str:
         if problems:
             return render.problems_md(problems)
         st = service.model_status()
         where = S.SPEC_OK_MODEL.format(name=st["name"]) if st["state"] == "ready" else ""
-        return render.md(S.SPEC_OK.format(model=where))
+        return render.md(S.SPEC_OK.format(model=where)) + ("\n\n" + render.warnings_md(warnings) if warnings else "")
 
     @handler(message=status)
     def load_example(values: dict) -> dict:
@@ -117,7 +120,8 @@ def build(page: Page) -> None:
 
     @handler(message=status)
     def check_spec(values: dict) -> dict:
-        return {status: spec_status(service.check_spec(page.spec_of(values)))}
+        data = page.spec_of(values)
+        return {status: spec_status(service.check_spec(data), service.spec_warnings(data))}
 
     @handler(message=status)
     def download_spec(values: dict) -> dict:

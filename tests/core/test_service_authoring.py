@@ -44,3 +44,49 @@ def test_bad_queries_name_the_field(service, query, field):
     with pytest.raises(InputError) as err:
         service.bliss_symbol(query)
     assert err.value.fields == [field]
+
+
+def _draft_values(**changes) -> dict:
+    from tests.app.post_office import NEGATIVES, SENTENCES
+
+    values = {"symbol_id": "16228", "glosses": ["post office"], "new_token": "[BLISS_16228]", "target_tokens": [],
+              "notes": "", "sentences": "\n".join(SENTENCES), "negatives": "\n".join(NEGATIVES), "keep": "",
+              "corpus": "", "positive_rank": 2000, "negative_rank": 1, "min_context_chars": 40.0, "seed": 0}
+    return values | changes
+
+
+def test_a_draft_from_page_values_is_plain_data_and_seeded(service):
+    first = service.draft_spec(_draft_values())
+    json.dumps(first)
+    assert first["model"] == "tiny-random" and first["spec"]["target_tokens"] == ["post"]
+    assert first["counts"]["positive"]["given"] == 40 and first["counts"]["negative"]["given"] == 15
+    assert "Part of speech: noun" in first["spec"]["notes"]     # from the lexicon, by the numeric ID
+    assert service.check_spec(first["spec"]) == []
+    assert service.draft_spec(_draft_values())["spec"] == first["spec"]
+    # Drafting again from the drafted notes does not pile up drafting lines.
+    again = service.draft_spec(_draft_values(notes=first["spec"]["notes"], seed=1))
+    assert again["spec"]["notes"].count("Drafted from") == 1 and again["spec"] != first["spec"]
+
+
+def test_draft_problems_name_the_field(service):
+    with pytest.raises(InputError) as err:
+        service.draft_spec(_draft_values(sentences="No gloss here.\nNor here."))
+    assert err.value.fields == ["sentences"]
+    with pytest.raises(InputError) as err:
+        service.draft_spec(_draft_values(positive_rank=0))
+    assert err.value.fields == ["positive_rank"]
+    with pytest.raises(InputError) as err:
+        service.draft_prompts([" "])
+    assert err.value.fields == ["glosses"]
+
+
+def test_chat_prompts_settings_and_warnings(service):
+    prompts = service.draft_prompts(["post office"], "16228")
+    assert '"post office"' in prompts["positive"] and "building where mail is processed" in prompts["positive"]
+    names = [f["name"] for f in service.draft_settings()]
+    assert {"positive_rank", "negative_rank", "seed", "keep"} <= set(names)
+    from tests.conftest import tiny_spec_dict
+
+    spec = tiny_spec_dict() | {"generation_prompts": ["A{placeholder} is"]}
+    assert [w["field"] for w in service.spec_warnings(spec)] == ["generation_prompts (item 1)"]
+    assert service.spec_warnings({"glosses": []}) == []

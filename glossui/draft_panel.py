@@ -1,0 +1,109 @@
+"""The Gloss tab's drafting panel: pasted sentences and negatives (and a corpus) in, the spec's
+fields filled with a draft screened on the loaded model, and every item in a table with its ranks.
+
+Built where the Gloss tab calls ``build(page)`` (below the Bliss symbol box); wired once the tab's
+fields exist (``page.later``). The engine is reached only through ``Service.draft_spec``,
+``Service.draft_prompts`` and ``Service.draft_settings``.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from glossui import render
+from glossui import strings as S
+from glossui.page import Page, handler, lines, setting_grid, shown, spec_to_texts
+
+ID = "draft"
+# The spec fields a draft fills (the symbol's ID, glosses and token are read, and written back as drafted).
+_FILLED = ("symbol_id", "glosses", "new_token", "target_tokens", "positive_contexts", "negative_contexts",
+           "validation_contexts", "testing_positive_contexts", "testing_negative_contexts",
+           "fine_tuning_sentences", "validation_sentences", "generation_prompts", "notes")
+_READ = ("symbol_id", "glosses", "new_token", "target_tokens", "notes")
+
+
+def build(page: Page) -> dict:
+    """The panel (folded), published as ``page["draft"]``; wired when every tab exists."""
+    service = page.service
+    c: dict = {}
+    with gr.Accordion(S.DRAFT_TITLE, open=False, elem_id="draft"):
+        gr.Markdown(S.DRAFT_HEAD)
+        with gr.Row():
+            c["sentences"] = gr.Textbox(label=S.DRAFT_SENTENCES, info=S.DRAFT_SENTENCES_INFO, lines=6, max_lines=20,
+                                        elem_id="draft-sentences")
+            c["negatives"] = gr.Textbox(label=S.DRAFT_NEGATIVES, info=S.DRAFT_NEGATIVES_INFO, lines=6, max_lines=20,
+                                        elem_id="draft-negatives")
+        fields = [f for f in service.draft_settings() if f["name"] != "keep"]
+        c["settings"] = setting_grid(fields, lambda name: f"draft-{name}", per_row=4)
+        with gr.Row():
+            c["keep"] = gr.Textbox(label=S.DRAFT_KEEP, info=S.DRAFT_KEEP_INFO, lines=2, scale=3, elem_id="draft-keep")
+            c["corpus"] = gr.File(label=S.DRAFT_CORPUS, type="filepath", scale=2, height=90,
+                                  file_types=[".txt", ".csv", ".json", ".jsonl", ".parquet"], elem_id="draft-corpus")
+        with gr.Row():
+            c["run"] = gr.Button(S.DRAFT_RUN, variant="primary", elem_id="draft-run")
+            c["prompt"] = gr.Button(S.DRAFT_PROMPT, elem_id="draft-prompt")
+        c["chat_prompt"] = gr.Textbox(label=S.DRAFT_PROMPT_LABEL, lines=6, visible=False, interactive=False,
+                                      buttons=["copy"], elem_id="draft-chat-prompt")
+        c["status"] = gr.Markdown(elem_id="draft-status")
+        c["table"] = gr.Dataframe(headers=S.DRAFT_TABLE_HEAD, label=S.DRAFT_TABLE, interactive=False, wrap=True,
+                                  datatype="str", visible=False, elem_id="draft-table")
+    page.add(ID, c)
+    page.later(lambda: wire(page, c))
+    return c
+
+
+def rows(result: dict) -> list[list[str]]:
+    """The table's rows: every item, kept ones first."""
+    out = []
+    for it in sorted(result["items"], key=lambda i: (i["status"] != "kept", i["kind"] != "positive")):
+        where = it["set"] if it["status"] == "kept" else it["reason"]
+        ranks = ", ".join(f"{w} {r}" for w, r in it["ranks"].items())
+        out.append([it["kind"], "yes" if it["status"] == "kept" else "no", where or "",
+                    "" if it["best_rank"] is None else str(it["best_rank"]), ranks, it["context"] or it["text"],
+                    it.get("sentence") or ""])
+    return out
+
+
+def wire(page: Page, c: dict) -> None:
+    service = page.service
+    gloss = page["gloss"]
+    fields = gloss["fields"]
+    count_info = gloss.get("count_info")
+    status, table = c["status"], c["table"]
+    settings = c["settings"]
+
+    def update(name: str, value: str):
+        return gr.update(value=value, info=count_info(name, value)) if count_info else value
+
+    @handler(message=status)
+    def draft(values: dict) -> dict:
+        spec_now = page.spec_of(values)
+        request = {name: spec_now[name] for name in _READ}
+        request |= {"sentences": values[c["sentences"]], "negatives": values[c["negatives"]],
+                    "keep": values[c["keep"]], "corpus": values[c["corpus"]] or ""}
+        request |= {name: values[w] for name, w in settings.items()}
+        result = service.draft_spec(request)
+        counts = result["counts"]
+        spec = result["spec"]
+        problems = service.check_spec(spec)
+        warnings = service.spec_warnings(spec)
+        valid = render.problems_md(problems) if problems else render.md(S.DRAFT_VALID)
+        text = render.md(S.DRAFT_DONE.format(model=result["model"], pk=counts["positive"]["kept"],
+                                             pn=counts["positive"]["given"], nk=counts["negative"]["kept"],
+                                             nn=counts["negative"]["given"], valid=""))
+        message = text + "\n\n" + valid + ("\n\n" + render.warnings_md(warnings) if warnings else "")
+        texts = spec_to_texts(spec, _FILLED)
+        return {fields[n]: update(n, v) for n, v in texts.items()} | {
+            status: message, gloss["status"]: valid,
+            table: shown({"headers": S.DRAFT_TABLE_HEAD, "data": rows(result)})}
+
+    @handler(message=status)
+    def prompt(values: dict) -> dict:
+        found = service.draft_prompts(lines(values[fields["glosses"]]), values[fields["symbol_id"]] or "")
+        return {c["chat_prompt"]: shown(S.DRAFT_PROMPT_TEXT.format(**found)), status: ""}
+
+    inputs = {*fields.values(), c["sentences"], c["negatives"], c["keep"], c["corpus"], *settings.values()}
+    c["run"].click(draft, inputs, [*(fields[n] for n in _FILLED), status, gloss["status"], table],
+                   api_name="draft_spec")
+    c["prompt"].click(prompt, {fields["glosses"], fields["symbol_id"]}, [c["chat_prompt"], status],
+                      api_name="draft_prompt")
