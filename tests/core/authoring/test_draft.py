@@ -99,3 +99,26 @@ def test_config_and_helpers():
 def test_proposed_targets_are_first_words_that_are_one_token(tiny):
     _, tokenizer = tiny
     assert propose_targets(["wool shop", "yarn shop", "zzqqxx shop"], tokenizer) == (["wool", "yarn"], ["zzqqxx shop"])
+
+
+@pytest.mark.slow
+def test_wool_shop_drafted_from_its_own_sentences_validates_and_initializes(default_model):
+    """The research's thresholds on the default model: wool shop's fine-tuning and validation
+    sentences (the token turned back into the gloss) and its negatives, drafted, then initialized
+    with `average` through the pipeline."""
+    from core.embedding.strategies import InitConfig
+    from core.experiment.pipeline import initialize
+    from core.spec.gloss import check_spec, load_example
+
+    example = load_example("wool_shop")
+    material = wool_material(negatives=example.negative_contexts + example.testing_negative_contexts)
+    result = draft(material, DraftConfig(seed=0), default_model.model, default_model.tokenizer, default_model.name)
+    spec = check_spec(result.spec.to_dict(), default_model.tokenizer)
+    kept = [i for i in result.items if i["status"] == "kept"]
+    assert all(min(i["ranks"].values()) <= 100 for i in kept if i["kind"] == "positive")
+    assert all(min(i["ranks"].values()) > 1000 for i in kept if i["kind"] == "negative")
+    assert len(spec.positive_contexts) >= 3 and len(spec.fine_tuning_sentences) >= 60
+    init = initialize(spec, InitConfig(strategy="average"), default_model, max_new_tokens=4)
+    assert init.token == TOKEN and init.evaluation["testing"]
+    assert {r["context"] for r in init.evaluation["testing"]} == \
+        set(spec.testing_positive_contexts + spec.testing_negative_contexts)
