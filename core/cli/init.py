@@ -32,6 +32,14 @@ def init_config(args: argparse.Namespace) -> InitConfig:
     return settings.from_args(InitConfig, args, seed=args.seed)
 
 
+def warn_spec(spec) -> None:
+    """What the spec holds but probably does not mean, as warning lines on stderr (it still runs)."""
+    from core.spec.gloss import spec_warnings
+
+    for warning in spec_warnings(spec):
+        say(f"warning: {warning}")
+
+
 def run_init(args: argparse.Namespace) -> int:
     from core.experiment.pipeline import initialize
     from core.model.save import check_out_dir, save_model_folder
@@ -39,6 +47,7 @@ def run_init(args: argparse.Namespace) -> int:
 
     # Everything a user typed is checked before the model loads.
     spec = GlossSpec.load(args.spec)
+    warn_spec(spec)
     config = init_config(args)
     max_new = check_max_new_tokens(args.max_new_tokens)
     if args.out:

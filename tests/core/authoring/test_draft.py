@@ -122,3 +122,20 @@ def test_wool_shop_drafted_from_its_own_sentences_validates_and_initializes(defa
     assert init.token == TOKEN and init.evaluation["testing"]
     assert {r["context"] for r in init.evaluation["testing"]} == \
         set(spec.testing_positive_contexts + spec.testing_negative_contexts)
+
+
+def test_model_samples_and_a_corpus_join_the_sentences(tiny, tmp_path):
+    model, tokenizer = tiny
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Knitters from all over the county meet every week at the wool shop. It rained. "
+                      "Knitters from all over the county meet every week at the wool shop.", encoding="utf-8")
+    material = wool_material(corpus=str(corpus))
+    result = draft(material, DraftConfig(**LOOSE, generate=3, seed=2), model, tokenizer)
+    by_source = {}
+    for item in result.items:
+        by_source.setdefault(item["source"], []).append(item)
+    assert len(by_source["corpus"]) == 1 and len(by_source["model"]) == 3
+    # the tiny random model writes no sentence with the gloss: each sample is dropped with its reason
+    assert all(i["status"] == "dropped" and i["reason"] for i in by_source["model"])
+    again = draft(material, DraftConfig(**LOOSE, generate=3, seed=2), model, tokenizer)
+    assert [i["text"] for i in again.items] == [i["text"] for i in result.items]

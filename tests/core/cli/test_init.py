@@ -162,3 +162,12 @@ def test_default_model_average_on_the_wool_shop(capsys):
     assert positive and negative
     assert data["quality"]["median_rank_positive"] <= 5, positive
     assert min(negative) >= 100, negative
+
+
+def test_a_placeholder_glued_to_a_letter_is_warned_about_and_the_run_goes_on(capsys, tmp_path):
+    spec = tmp_path / "glued.json"
+    spec.write_text(json.dumps(tiny_spec_dict() | {"generation_prompts": ["A{placeholder} is"]}), encoding="utf-8")
+    code, stdout, stderr = run(capsys, "init", spec, "--model", "tiny-random", "--json", "--max-new-tokens", "2")
+    assert code == 0 and json.loads(stdout)["generations"]
+    assert "warning: generation_prompts (item 1): {placeholder} is glued to the letter before it" in stderr
+    assert "put a space before {placeholder}" in stderr
