@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 from collections import OrderedDict
@@ -27,11 +26,10 @@ from typing import Any, Callable
 from core.model.slot import ModelSlot
 from core.runs import progress
 from core.service_authoring import AuthoringService
+from core.service_results import ResultsService, _collect
 from core.spec import limits
 from core.spec.errors import InputError, Problem, fail
-from core.spec.gloss import (LIST_FIELDS, GlossSpec, builtin_examples, check_prompt, field_limits, load_example,
-                             readable_fields)
-from core.spec.settings import check_max_new_tokens
+from core.spec.gloss import LIST_FIELDS, GlossSpec, builtin_examples, field_limits, load_example, readable_fields
 from core.train.events import step_events
 
 log = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ def _config_class(kind: str):
     raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune' or 'compare'")
 
 
-class Service(AuthoringService):
+class Service(AuthoringService, ResultsService):
     """Everything the page can ask of the engine (see the module docstring and ``core.service_authoring``)."""
 
     def __init__(self, model: str | None = None, runs_dir: str | os.PathLike = "runs",
@@ -301,15 +299,23 @@ class Service(AuthoringService):
                                  init_result=self._take_init(spec, init_cfg, base.name))
         return self.job(ticket.job_id)
 
-    def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict) -> dict:
-        """Queue a comparison: ``compare`` holds its own settings (strategies, seeds, …) by name."""
+    def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
+                         also: list[str] | None = None) -> dict:
+        """Queue a comparison: ``compare`` holds its own settings (strategies, seeds, …) by name;
+        ``also`` names built-in examples to compare on besides the spec (each symbol one data point;
+        a built-in with the spec's own token is the spec itself and is not added twice)."""
         from core.experiment.compare import CompareConfig
         from core.runs.submit import submit_comparison
 
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
         config = CompareConfig.from_dict({**compare, "finetune": ft_cfg, "init": init_cfg})
+        specs = [spec]
+        for name in also or []:
+            extra = load_example(name)
+            if extra.new_token not in {s.new_token for s in specs}:
+                specs.append(extra)
         base = self.model.get(wait_s=120)
-        return self.job(submit_comparison(self.runner, spec, base, config).job_id)
+        return self.job(submit_comparison(self.runner, specs if len(specs) > 1 else spec, base, config).job_id)
 
     def stop_job(self, job_id: str) -> dict:
         self.runner.stop(job_id)
@@ -379,121 +385,6 @@ class Service(AuthoringService):
             for key in [k for k in self._models_cache if k.split(":")[0] == run_id]:
                 del self._models_cache[key]
 
-    # -- a trained model: its generations, new generations, exports ----------------------------
-    def _target(self, target: str) -> tuple[str, str | None]:
-        if not isinstance(target, str) or not target:
-            raise fail("run", "no run was chosen", "choose a run that finished training")
-        run_id, _, member = target.partition(":")
-        folder = self.store.adapter_path(run_id, member or None)
-        if not (folder / "adapter_config.json").is_file():
-            raise fail("run", f"{target!r} has no trained adapter", "choose a run that finished training")
-        return run_id, member or None
-
-    def _member(self, target: str) -> dict:
-        """The result block of a target: the run's result, or its comparison member's."""
-        run_id, member = self._target(target)
-        result = self.store.result(run_id) or {}
-        if member is None:
-            return result
-        found = next((m for m in result.get("members") or [] if m.get("name") == member), None)
-        if found is None:
-            raise fail("run", f"{target!r} has no result yet", "wait until the comparison has finished")
-        return found
-
-    def target_generations(self, target: str) -> dict:
-        """{"before": [...], "after": [...]}: every prompt with the gloss and the token."""
-        m = self._member(target)
-        return {"before": (m.get("evaluation_before") or {}).get("generations") or [],
-                "after": (m.get("evaluation_after") or {}).get("generations") or [],
-                "title": m.get("init", {}).get("spec") or "", "strategy": m.get("strategy", "")}
-
-    def _models(self, target: str) -> dict:
-        """The target's models before and after fine-tuning (kept for the last target used)."""
-        with self._cache_lock:
-            if target in self._models_cache:
-                return self._models_cache[target]
-        from core.runs.export import before_and_after
-
-        run_id, member = self._target(target)
-        models = before_and_after(self.store.adapter_path(run_id, member), self.store.spec(run_id),
-                                  (self.store.config(run_id) or {}).get("init") or {}, self.model.get(wait_s=120))
-        with self._cache_lock:
-            self._models_cache.clear()  # one trained model in memory at a time
-            self._models_cache[target] = models
-        return models
-
-    def generate(self, target: str, prompt: str, max_new_tokens) -> dict:
-        """A custom prompt with {placeholder}, filled with the gloss and with the token, before and
-        after fine-tuning: {"before": row, "after": row} as ``core.experiment.evaluate.generations`` rows."""
-        from dataclasses import replace
-
-        from core.experiment.evaluate import generations
-
-        problems = _collect(lambda: check_prompt(prompt, "prompt"),
-                            lambda: check_max_new_tokens(max_new_tokens, "tokens to generate"))
-        if problems:
-            raise InputError(problems)
-        prompt, max_new_tokens = prompt.strip(), check_max_new_tokens(max_new_tokens)
-        models = self._models(target)
-        spec = replace(models["spec"], generation_prompts=[prompt])
-        out = {}
-        for when in ("before", "after"):
-            model, tokenizer, token_id = models[when]
-            out[when] = generations(model, tokenizer, spec, token_id, max_new_tokens)[0]
-        return out
-
-    def export_adapter(self, target: str) -> dict:
-        """The target's adapter folder as a zip to download, and how to load it."""
-        from core.runs.export import usage, zip_adapter
-
-        run_id, member = self._target(target)
-        name = f"glosslab-{run_id}" + (f"-{member}" if member else "") + "-adapter"
-        out = zip_adapter(self.store.adapter_path(run_id, member), self._download_dir() / f"{name}.zip", name)
-        return {"path": str(out), "message": f"The adapter of {target} is ready to download ({out.name}). "
-                f"Unzip it to get the folder {name}; it needs the base model it was trained on.",
-                "how_to_load": usage(name, merged=False)}
-
-    def export_merged(self, target: str, name: str) -> dict:
-        """Merge the target's adapter into a full-precision model folder under the export folder."""
-        from core.runs.export import export_merged, export_path, read_adapter_metadata, usage
-
-        run_id, member = self._target(target)
-        folder = self.store.adapter_path(run_id, member)
-        meta = read_adapter_metadata(folder)
-        name = (name or "").strip() or re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}-{member or 'merged'}")
-        out = export_path(self.exports_dir, name)
-        base = self.model.get(wait_s=120)
-        path = export_merged(folder, out, base=base if base.name == meta["base_model"] else None)
-        return {"path": str(path), "message": f"Saved the merged model to {path}.", "how_to_load": usage(path, True)}
-
-    def comparison_files(self, job_id: str) -> list[str]:
-        """The comparison's results as CSV, JSON and Markdown files and the report (HTML, Markdown) to download."""
-        from core.experiment import report, results
-
-        result = self.runner.result(job_id) or {}
-        folder = self._download_dir()
-        files = {"comparison.csv": results.csv_text(result.get("rows") or []),
-                 "comparison.json": json.dumps({k: v for k, v in result.items() if k != "members"},
-                                               ensure_ascii=False, indent=2) + "\n",
-                 "comparison.md": result.get("markdown") or "",
-                 "report.html": report.report_html(result), "report.md": report.report_markdown(result)}
-        paths = []
-        for name, content in files.items():
-            (folder / name).write_text(content, encoding="utf-8")
-            paths.append(str(folder / name))
-        return paths
-
 
 def _fingerprint(spec: GlossSpec, config, model_name: str) -> str:
     return json.dumps([spec.to_dict(), config.to_dict(), model_name], sort_keys=True)
-
-
-def _collect(*checks) -> list[Problem]:
-    """Run config constructors, collecting every InputError's problems instead of stopping at one."""
-    problems: list[Problem] = []
-    for check in checks:
-        try:
-            check()
-        except InputError as exc:
-            problems += exc.problems
-    return problems

@@ -191,6 +191,14 @@ def compare_table(rows: list[dict]) -> dict:
     return table(out["headers"], out["data"])
 
 
+def across_table(rows: list[dict], symbols: list[str]) -> dict:
+    """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol (as the report)."""
+    from core.experiment.report import across_rows
+
+    headers, lines = across_rows({"rows": rows, "specs": symbols})
+    return table(headers, lines)
+
+
 def series_table(series: dict[str, list[dict]], limit: int = 400) -> dict:
     """The comparison chart's data as a table: validation loss of each strategy by epoch."""
     rows = [[name, e.get("step"), e.get("epoch"), e.get("eval_loss")]

@@ -234,9 +234,19 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
         only.seconds = seconds
         return only
     rows, verdict = aggregate([r.to_dict() for r in results_])
-    members = [{**d, "symbol": r.spec_title} for r in results_ for d in r.members]
+    members = [{**d, "symbol": r.spec_title, "name": member_name(spec_, d["name"], True)}
+               for r, spec_ in zip(results_, specs) for d in r.members]
     title = f"{len(specs)} symbols: " + ", ".join(s.title for s in specs)
     return ComparisonResult(config, rows, members, base.name, title, seconds, stopped, verdict, results_, workers)
+
+
+def member_name(spec, name: str, several: bool) -> str:
+    """A member's name in its run (its adapter's folder): ``average-s0``, or over several symbols
+    ``BLISS_29111-average-s0``."""
+    if not several:
+        return name
+    slug = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in spec.new_token).strip("_") or "token"
+    return f"{slug}-{name}"
 
 
 def check_symbols(specs: list, config: CompareConfig) -> None:

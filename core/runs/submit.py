@@ -8,7 +8,7 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from core.experiment.compare import CompareConfig, check_symbols, run_comparison
+from core.experiment.compare import CompareConfig, check_symbols, member_name, run_comparison
 from core.experiment.member import Member, run_member
 from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.pipeline import InitResult
@@ -54,19 +54,13 @@ def comparison_job(specs: list, base, config: CompareConfig):
 
     def fn(ctx) -> dict:
         def keep(task, folder: Path) -> None:
-            name = task.name if len(specs) == 1 else f"{_slug(specs[task.symbol].new_token)}-{task.name}"
+            name = member_name(specs[task.symbol], task.name, len(specs) > 1)
             ctx.save_folder(lambda dest: shutil.copytree(folder, dest, dirs_exist_ok=True), member=name)
 
         result = run_comparison(specs if len(specs) > 1 else specs[0], base, config, emit=ctx.emit,
                                 should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
                                 write_adapter=partial(write_member_adapter, base_name=base.name))
         return result.to_dict()
-
-    return fn
-
-
-def _slug(token: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in token).strip("_") or "token"
 
     return fn
 

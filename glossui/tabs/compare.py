@@ -24,6 +24,8 @@ def build(page: Page) -> None:
     c["strategies"] = gr.CheckboxGroup(choices=choices, value=research, label=described["strategies"]["label"],
                                        elem_id="compare-strategies")
     # The comparison's own numbers (seeds, the leak threshold, …) from the engine's descriptions.
+    c["also"] = gr.CheckboxGroup(choices=service.examples(), value=[], label=S.COMPARE_ALSO,
+                                 info=S.COMPARE_ALSO_INFO, elem_id="compare-also")
     c["settings"] = setting_grid([f for n, f in described.items() if n != "strategies"],
                                  lambda name: "compare-" + name.replace("_", "-"))
     c["seeds"] = c["settings"]["seeds"]
@@ -37,6 +39,8 @@ def build(page: Page) -> None:
     with gr.Accordion(S.COMPARE_DATA_LABEL, open=False):
         c["data"] = gr.Dataframe(label=S.COMPARE_DATA_LABEL, interactive=False, datatype="str", max_height=320,
                                  elem_id="compare-data")
+    c["across"] = gr.Dataframe(label=S.ACROSS_LABEL, interactive=False, visible=False, datatype="str",
+                               elem_id="compare-across")
     c["table"] = gr.Dataframe(label=S.COMPARE_TABLE_LABEL, interactive=False, visible=False, datatype="str",
                               wrap=True, elem_id="compare-table")
     c["files"] = gr.File(label=S.COMPARE_DOWNLOADS, file_count="multiple", interactive=False,
@@ -50,12 +54,15 @@ def build(page: Page) -> None:
         sentence = ((job.get("result") or {}).get("verdict") or {}).get("sentence")
         verdict = shown(S.VERDICT.format(sentence=render.md(sentence))) if sentence else gr.update(visible=False)
         table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
+        symbols = (job.get("result") or {}).get("specs") or []
+        across = shown(render.across_table(rows, symbols)) if rows and symbols else gr.update(visible=False)
         files = shown(service.comparison_files(job["id"])) if job["status"] == "done" and rows \
             else gr.update(visible=False)
         return {panel.plot: shown(plots.compare_figure(series, log_scale)), c["data"]: render.series_table(series),
-                c["table"]: table, c["files"]: files, c["verdict"]: verdict}
+                c["table"]: table, c["files"]: files, c["verdict"]: verdict,
+                c["across"]: across}
 
-    panel.wire(stop=c["stop"], tab_outputs=[c["data"], c["table"], c["files"], c["verdict"]], draw=draw,
+    panel.wire(stop=c["stop"], tab_outputs=[c["data"], c["table"], c["files"], c["verdict"], c["across"]], draw=draw,
                count=lambda job: sum(len(v) for v in (job.get("series") or {}).values()))
 
     @handler(message=panel.status)
@@ -64,8 +71,8 @@ def build(page: Page) -> None:
         own = {"strategies": list(values[c["strategies"]] or []),
                **{name: values[w] for name, w in c["settings"].items()}}
         job = service.start_comparison(page.spec_of(values), own, page.settings_of("initialize", values),
-                                       page.settings_of("train", values))
+                                       page.settings_of("train", values), also=list(values.get(c["also"]) or []))
         return panel.view({"id": job["id"]}, False)
 
-    c["start"].click(start_comparison, page.inputs(init, finetune, c["settings"], page.spec_fields) | {c["strategies"]},
+    c["start"].click(start_comparison, page.inputs(init, finetune, c["settings"], page.spec_fields) | {c["strategies"], c["also"]},
                      panel.outputs, show_progress_on=panel.status, api_name="start_comparison")

@@ -156,3 +156,4 @@ def test_a_queued_job_reports_its_place_and_stopping_it_keeps_it_from_running(se
     runs = {r["id"]: r for r in service.runs()}
     assert runs[first["id"]]["status"] == "done" and runs[first["id"]]["targets"] == [first["id"]]
     assert runs[second["id"]]["status"] == "stopped" and runs[second["id"]]["targets"] == []
+
