@@ -190,11 +190,11 @@ def _positive_items(m: Material, finder: GlossFinder, token: str, config: DraftC
             it["context"], it["sentence"] = finder.context(text), finder.with_token(text, token)
             if not it["context"]:
                 it["reason"] = "the gloss starts the sentence: no context before it"
-            elif it["context"] in seen:
-                it["reason"] = f"same context as item {seen[it['context']] + 1}"
             elif len(it["context"]) < config.min_context_chars and text not in config.keep \
                     and it["context"] not in config.keep:
                 it["reason"] = f"context shorter than {config.min_context_chars} characters"
+            elif it["context"] in seen:
+                it["reason"] = f"same context as item {seen[it['context']] + 1}"
             if it["context"] and it["context"] not in seen:
                 seen[it["context"]] = len(items) - 1
     return items
