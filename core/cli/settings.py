@@ -1,7 +1,7 @@
 """``python -m core settings``: every setting and every reported number, as the README shows them.
 
 The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
-``FinetuneConfig`` and ``CompareConfig``; ``core.experiment.results.METRICS``), so the README's
+``FinetuneConfig``, ``CompareConfig`` and ``DraftConfig``; ``core.experiment.results.METRICS``), so the README's
 copy is checked against this command's output by a test.
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core import atomic
 from core.cli.common import emit_json, say
+from core.authoring.draft import DraftConfig
 from core.embedding.strategies import STRATEGIES, InitConfig
 from core.experiment import results
 from core.experiment.compare import CompareConfig
@@ -21,7 +22,8 @@ from core.train.finetune import FinetuneConfig
 
 SECTIONS = (("Initialization (`init`, the Initialize tab)", InitConfig, ()),
             ("Fine-tuning (`finetune`, `compare`, the Train tab)", FinetuneConfig, ()),
-            ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")))
+            ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
+            ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
