@@ -139,3 +139,19 @@ def test_model_samples_and_a_corpus_join_the_sentences(tiny, tmp_path):
     assert all(i["status"] == "dropped" and i["reason"] for i in by_source["model"])
     again = draft(material, DraftConfig(**LOOSE, generate=3, seed=2), model, tokenizer)
     assert [i["text"] for i in again.items] == [i["text"] for i in result.items]
+
+
+def test_a_lexicon_symbol_gives_the_material_and_one_without_a_usable_gloss_is_refused(tiny):
+    from dataclasses import replace
+
+    from core.authoring.draft import material_for_symbol
+    from core.authoring.lexicon import load_lexicon
+
+    _, tokenizer = tiny
+    lexicon = load_lexicon()
+    m = material_for_symbol(lexicon.symbol(16228), tokenizer)
+    assert (m.glosses, m.token, m.symbol_id, m.pos, m.targets) == (["post office"], "[BLISS_16228]", "16228", "noun", ["post"])
+    assert material_for_symbol(lexicon.symbol(12914)).glosses == ["brush teeth"]   # a verb without its "to"
+    with pytest.raises(InputError) as err:
+        material_for_symbol(replace(lexicon.symbol(16228), glosses=("0", "?")))
+    assert err.value.fields == ["bliss_id"] and "no gloss usable" in str(err.value)
