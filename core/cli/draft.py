@@ -59,7 +59,8 @@ def _symbol(args):
 
 
 def material_from_args(args, tokenizer=None):
-    """The ``Material`` these arguments describe (files read, the lexicon consulted)."""
+    """The ``Material`` these arguments describe (files read, the lexicon consulted; target tokens
+    proposed for ``tokenizer`` when one is given, else left to the draft)."""
     from core.authoring.draft import Material, material_for_symbol
     from core.authoring.sources import read_lines
 
@@ -105,6 +106,7 @@ def run_draft(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and out.is_dir() or not out.parent.is_dir():
         raise fail("--out", f"{str(out)!r} is a folder or its folder does not exist", "give a file path in an existing folder")
+    material_from_args(args)  # the files and the symbol, checked before the model loads
     progress = Progress()
     try:
         base = load_base(args.model, progress)
