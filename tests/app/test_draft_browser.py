@@ -44,6 +44,12 @@ def test_lookup_paste_draft_validate_initialize(page, tmp_path):
     rows = table_rows(pg, "draft-table")
     assert rows and {r[1] for r in rows} <= {"yes", "no"} and all(r[3] for r in rows if r[1] == "yes")
     shot(pg, tmp_path, "21-drafted")
+    # The opened panel with its table passes the same accessibility bar as every tab.
+    from axe_playwright_python.sync_playwright import Axe
+
+    from tests.glossui.test_a11y import serious
+
+    assert serious(Axe().run(pg).response) == []
 
     pg.locator("#check-spec").click()
     pg.wait_for_function("() => document.querySelector('#spec-status').innerText.includes('valid')")
