@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "across symbols. Each member's adapter is stored with the run under --runs.")
     p.add_argument("spec", metavar="SPEC", nargs="+",
                    help="gloss spec files (e.g. data/wool_shop.json), or 'builtin' for every built-in spec")
-    for name in ("strategies", "seeds", "leak_rank", "workers"):
+    for name in ("strategies", "seeds", "leak_rank", "workers", "backend", "ray_address", "ray_cpus", "ray_gpus"):
         settings.add_argument(p, name, settings.settings_of(CompareConfig)[name])
     p.add_argument("--out", default=None, metavar="DIR",
                    help="also write comparison.json, comparison.md, report.html and report.md here")
@@ -204,12 +204,20 @@ def run_compare(args: argparse.Namespace) -> int:
     base = load_base(args.model, progress)
     progress.close()
     spec = specs if len(specs) > 1 else specs[0]
-    status, result, run_id, _ = _run_job(args, lambda runner: submit_comparison(runner, spec, base, config))
+    try:
+        status, result, run_id, _ = _run_job(args, lambda runner: submit_comparison(runner, spec, base, config))
+    finally:
+        if config.backend == "ray":
+            from core.runs.backends import shutdown
+
+            shutdown()
     rows = [_row(r) for r in (result or {}).get("rows", [])]
     extra: dict = {}
     if result:
         extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"],
-                 "workers": result["config"].get("workers_used")}
+                 "workers": result["config"].get("workers_used"), "where": result["config"].get("where")}
+        if result.get("failed"):
+            extra["failed"] = "; ".join(f"{f['strategy']} (seed {f['seed']}): {f['reason']}" for f in result["failed"])
         if result.get("symbols"):
             extra["symbols"] = [{"spec": s["spec"], "verdict": s["verdict"], "rows": [_row(r) for r in s["rows"]]}
                                 for s in result["symbols"]]

@@ -53,6 +53,18 @@ class CompareConfig(settings.Config):
                            help="Members trained side by side in worker processes, the CPU cores shared among "
                                 "them; 0 = automatic (one per core on a CPU, at most 4; one on a GPU or for a "
                                 "tiny model), 1 = one after another in this process.")
+    backend: str = setting("local", label="Run members on", choices=("local", "ray"), advanced=True,
+                           help="local = in this process or its worker processes (Members at once); ray = as "
+                                "Ray tasks, on a local Ray instance sized to this machine or on the cluster at "
+                                "Ray address (see 'Running on Ray').")
+    ray_address: str = setting("", label="Ray address", advanced=True,
+                               help="host:port of a running Ray cluster's head (ray start --head) to join; empty = "
+                                    "$GLOSSLAB_RAY_ADDRESS, or start a local Ray instance. An address implies "
+                                    "backend ray.")
+    ray_cpus: int = setting(1, label="CPUs per member (Ray)", range=limits.RAY_CPUS, advanced=True,
+                            help="CPU cores each member's Ray task asks for (and the threads it uses).")
+    ray_gpus: float = setting(0.0, label="GPUs per member (Ray)", range=limits.RAY_GPUS, advanced=True,
+                              help="GPUs each member's Ray task asks for; a fraction lets members share a GPU.")
 
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str):
@@ -68,7 +80,12 @@ class CompareConfig(settings.Config):
                       "a strategy", "choose from: " + ", ".join(STRATEGIES))
             if len(set(map(str, self.strategies))) != len(self.strategies):
                 c.add("strategies", "names a strategy twice", "list each strategy once")
-        for name in ("seeds", "leak_rank", "max_new_tokens", "workers"):
+        if isinstance(self.ray_address, str):
+            self.ray_address = self.ray_address.strip()
+            if self.ray_address:
+                self.backend = "ray"
+        for name in ("seeds", "leak_rank", "max_new_tokens", "workers", "backend", "ray_address", "ray_cpus",
+                     "ray_gpus"):
             setattr(self, name, settings.settings_of(self)[name].check(name, getattr(self, name), c))
         if not isinstance(self.finetune, FinetuneConfig):
             c.add("finetune", "is not a fine-tuning configuration", "build it with FinetuneConfig(...)")
@@ -84,7 +101,8 @@ class CompareConfig(settings.Config):
     def to_dict(self) -> dict:
         return {"strategies": list(self.strategies), "seeds": self.seeds, "finetune": self.finetune.to_dict(),
                 "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens, "leak_rank": self.leak_rank,
-                "workers": self.workers}
+                "workers": self.workers, "backend": self.backend, "ray_address": self.ray_address,
+                "ray_cpus": self.ray_cpus, "ray_gpus": self.ray_gpus}
 
 
 # -- the comparison ----------------------------------------------------------------------------------
@@ -138,12 +156,16 @@ class ComparisonResult:
     verdict: dict = field(default_factory=dict)
     symbols: list["ComparisonResult"] = field(default_factory=list)
     workers: int = 1
+    where: str = ""  # where the members ran: this process, worker processes, or Ray (``core.runs.backends``)
+    failed: list[dict] = field(default_factory=list)  # members whose task failed: strategy, seed, symbol, reason
 
     def to_dict(self) -> dict:
         out = {"kind": "compare", "model": self.model, "spec": self.spec_title,
-               "config": {**self.config.to_dict(), "workers_used": self.workers}, "verdict": self.verdict,
-               "rows": self.rows, "members": self.members, "markdown": self.to_markdown(),
+               "config": {**self.config.to_dict(), "workers_used": self.workers, "where": self.where},
+               "verdict": self.verdict, "rows": self.rows, "members": self.members, "markdown": self.to_markdown(),
                "seconds": round(self.seconds, 3), "stopped": self.stopped}
+        if self.failed:
+            out["failed"] = self.failed
         if self.symbols:
             out["specs"] = [s.spec_title for s in self.symbols]
             out["symbols"] = [s.to_dict() for s in self.symbols]
@@ -181,7 +203,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
                    should_stop: Callable[[], bool] | None = None,
                    keep_adapter: Callable[[MemberTask, Path], None] | None = None,
                    write_adapter: Callable[[Member, Path], None] | None = None,
-                   reuse: bool = True) -> ComparisonResult:
+                   reuse: bool = True, backend=None) -> ComparisonResult:
     """Every strategy × seed (× symbol, when ``spec`` is a list of specs) from fresh copies of ``base``.
 
     Members run ``config.workers`` at once (``core.experiment.workers``); events are tagged with
@@ -190,7 +212,9 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     ``keep_adapter(task, folder)`` is called here with its folder as each member finishes (the
     folder is removed after the comparison). A stop ends the members in progress at their next
     step and skips the rest. ``reuse=False`` computes every member from scratch (see ``InitCache``;
-    for the benchmark and tests): the same numbers, slower.
+    for the benchmark and tests): the same numbers, slower. ``backend`` (``core.runs.backends``, e.g.
+    Ray) runs the members elsewhere; a member whose task fails there is left out of the rows and
+    listed in the result's ``failed`` with its reason, while the other members go on.
     """
     from core.spec.gloss import check_spec
 
@@ -200,8 +224,13 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     check_symbols(specs, config)
     start = time.perf_counter()
     tasks = tasks_of(config, len(specs))
-    workers = config.workers or auto_workers(len(tasks), sum(p.numel() for p in base.model.parameters()),
-                                             str(next(base.model.parameters()).device.type))
+    if backend is not None:
+        workers, where = backend.members_at_once(len(tasks)), backend.where
+    else:
+        workers = config.workers or auto_workers(len(tasks), sum(p.numel() for p in base.model.parameters()),
+                                                 str(next(base.model.parameters()).device.type))
+        where = "this process" if workers <= 1 or len(tasks) <= 1 else \
+            f"{min(workers, len(tasks))} worker processes"
     plan = Plan(tuple(specs), config.init, config.finetune, config.max_new_tokens, reuse)
     outcomes: list[Outcome] = []
 
@@ -214,8 +243,21 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
               "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
               "done": len(outcomes)})
 
+    failed: list[dict] = []
+
+    def failure(task: MemberTask, reason: str) -> None:
+        failed.append({"index": task.index, "strategy": task.strategy, "seed": task.seed,
+                       "symbol": specs[task.symbol].new_token, "reason": reason})
+        emit({"type": "member", "status": "failed", "index": task.index, "total": len(tasks), "reason": reason,
+              "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
+              "message": f"{task.strategy} (seed {task.seed}) failed: {reason}"})
+
     stopped = run_tasks(tasks, plan, base, workers=workers, emit=emit, should_stop=should_stop,
-                        on_outcome=finished, write_adapter=write_adapter if keep_adapter is not None else None)
+                        on_outcome=finished, write_adapter=write_adapter if keep_adapter is not None else None,
+                        backend=backend, on_failure=failure)
+    if failed and not outcomes:
+        raise RuntimeError("every member failed: " + "; ".join(
+            f"{f['strategy']} (seed {f['seed']}): {f['reason']}" for f in failed[:3]))
     outcomes.sort(key=lambda o: o.task.index)
     results_ = []
     for number, one in enumerate(specs):
@@ -227,7 +269,8 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
         rows = summarize(member_rows, starts)
         verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
         results_.append(ComparisonResult(config, rows, [o.detail for o in mine], base.name, one.title, 0.0, stopped,
-                                         verdict, workers=workers))
+                                         verdict, workers=workers, where=where,
+                                         failed=[f for f in failed if f["symbol"] == one.new_token]))
     seconds = time.perf_counter() - start
     if len(specs) == 1:
         only = results_[0]
@@ -237,7 +280,8 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     members = [{**d, "symbol": r.spec_title, "name": member_name(spec_, d["name"], True)}
                for r, spec_ in zip(results_, specs) for d in r.members]
     title = f"{len(specs)} symbols: " + ", ".join(s.title for s in specs)
-    return ComparisonResult(config, rows, members, base.name, title, seconds, stopped, verdict, results_, workers)
+    return ComparisonResult(config, rows, members, base.name, title, seconds, stopped, verdict, results_, workers,
+                            where, failed)
 
 
 def member_name(spec, name: str, several: bool) -> str:

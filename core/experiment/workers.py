@@ -334,12 +334,22 @@ def _run_in_workers(tasks, plan, base, caches, n_workers, *, emit, should_stop, 
 
 def run_tasks(tasks: list[MemberTask], plan: Plan, base, *, workers: int = 1, emit: Emit | None = None,
               should_stop: Callable[[], bool] | None = None, on_outcome: Callable[[Outcome], None],
-              write_adapter: WriteAdapter | None = None) -> bool:
-    """Run every task (``workers`` at once; 1 = here, one after another); True if a stop ended it early."""
+              write_adapter: WriteAdapter | None = None, backend=None,
+              on_failure: Callable[[MemberTask, str], None] | None = None) -> bool:
+    """Run every task (``workers`` at once; 1 = here, one after another); True if a stop ended it early.
+
+    ``backend``: an object whose ``run_tasks(tasks, plan, base, caches, emit=, should_stop=,
+    on_outcome=, on_failure=, write_adapter=, scratch=)`` runs them elsewhere (``core.runs.backends``,
+    Ray); it may report a member that failed there through ``on_failure(task, reason)`` and go on.
+    """
     emit = emit or (lambda event: None)
     caches: dict[int, InitCache] = {s: InitCache() for s in range(len(plan.specs))} if plan.reuse else {}
     scratch = Path(tempfile.mkdtemp(prefix="glosslab-members-"))
     try:
+        if backend is not None:
+            return backend.run_tasks(tasks, plan, base, caches, emit=emit, should_stop=should_stop,
+                                     on_outcome=on_outcome, on_failure=on_failure or (lambda task, reason: None),
+                                     write_adapter=write_adapter, scratch=scratch)
         if workers <= 1 or len(tasks) <= 1:
             return _run_here(tasks, plan, base, caches, emit=emit, should_stop=should_stop, on_outcome=on_outcome,
                              write_adapter=write_adapter, scratch=scratch)

@@ -13,6 +13,7 @@ from core.experiment.member import Member, run_member
 from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.pipeline import InitResult
 from core.embedding.strategies import InitConfig
+from core.runs.backends import backend_for
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
 from core.spec.gloss import check_spec
@@ -48,18 +49,21 @@ def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
     return fn
 
 
-def comparison_job(specs: list, base, config: CompareConfig):
+def comparison_job(specs: list, base, config: CompareConfig, backend=None):
     """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``
-    (``adapters/<token>-<strategy>-s<seed>`` over several symbols)."""
+    (``adapters/<token>-<strategy>-s<seed>`` over several symbols); on ``backend`` (default: the one
+    ``config`` names, ``core.runs.backends``)."""
 
     def fn(ctx) -> dict:
+        runner = backend if backend is not None else backend_for(config)
+
         def keep(task, folder: Path) -> None:
             name = member_name(specs[task.symbol], task.name, len(specs) > 1)
             ctx.save_folder(lambda dest: shutil.copytree(folder, dest, dirs_exist_ok=True), member=name)
 
         result = run_comparison(specs if len(specs) > 1 else specs[0], base, config, emit=ctx.emit,
                                 should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
-                                write_adapter=partial(write_member_adapter, base_name=base.name))
+                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=runner)
         return result.to_dict()
 
     return fn
@@ -85,9 +89,13 @@ def submit_comparison(runner, spec, base, config: CompareConfig):
     compare over several symbols); returns the runner's ``Ticket``."""
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
     check_symbols(specs, config)
-    settings = {"kind": "compare", "model": base.name, **config.to_dict()}
+    backend = backend_for(config)
+    if backend is not None:
+        backend.connect()  # an unreachable cluster, or one too small, is refused before the run folder exists
+    settings = {"kind": "compare", "model": base.name, **config.to_dict(),
+                "where": backend.where if backend is not None else "local"}
     what = specs[0].title if len(specs) == 1 else f"{len(specs)} symbols"
     stored = specs[0].to_dict() if len(specs) == 1 else {"title": what, "specs": [s.to_dict() for s in specs]}
-    return runner.submit(comparison_job(specs, base, config), kind="compare",
+    return runner.submit(comparison_job(specs, base, config, backend), kind="compare",
                          title=f"{what}: {', '.join(config.strategies)} × {config.seeds} seed(s)",
                          spec=stored, config=settings)

@@ -60,6 +60,8 @@ WARMUP_RATIO = (0.0, 0.5)
 WEIGHT_DECAY = (0.0, 1.0)
 SEEDS = (1, 10)
 WORKERS = (0, 16)  # members of a comparison trained at once (0 = automatic)
+RAY_CPUS = (1, 256)  # CPU cores one member's Ray task asks for
+RAY_GPUS = (0.0, 8.0)  # GPUs one member's Ray task asks for (a fraction shares a GPU)
 COMPARE_SYMBOLS = (1, 20)  # symbols in one comparison
 LEAK_RANK = (1, 100_000)  # the rank at or above which a token counts as predicted where it does not belong
 SEED_VALUE = (0, 2**31 - 1)
