@@ -75,10 +75,11 @@ def _scratch_dir() -> str:
     return tempfile.mkdtemp(prefix="glosslab-q-")
 
 
-def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
+def quantize_4bit(model, dtype: torch.dtype, device: str | None = None, source: str | None = None):
     """A 4-bit NF4 (double-quantized) copy of ``model``; embeddings and ``lm_head`` stay full precision.
 
-    ``model`` (full precision, with the token's rows set) is not changed.
+    ``model`` (full precision, with the token's rows set) is not changed. ``source``: a folder of
+    safetensors that holds ``model`` already (a data-parallel worker's copy): read, not rewritten.
     """
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -87,15 +88,17 @@ def quantize_4bit(model, dtype: torch.dtype, device: str | None = None):
         raise fail("model", "has tied input and output embeddings", "untie them first (core.model.tokens.untie_embeddings)")
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=["lm_head"])
-    folder = _scratch_dir()
+    folder = source or _scratch_dir()
     try:
         with quiet():
-            model.save_pretrained(folder, safe_serialization=True)
+            if source is None:
+                model.save_pretrained(folder, safe_serialization=True)
             qmodel = AutoModelForCausalLM.from_pretrained(
                 folder, quantization_config=quant, dtype=torch.float32, device_map={"": device},
                 use_safetensors=True, trust_remote_code=False)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if source is None:
+            shutil.rmtree(folder, ignore_errors=True)
     _keep_training_kernel(qmodel)
     return qmodel
 
@@ -182,7 +185,8 @@ def keep_dequantized(model, max_bytes: int | None = None) -> bool:
     return True
 
 
-def prepare(model, token_id: int | list[int], config, device: str | None = None, quantized=None):
+def prepare(model, token_id: int | list[int], config, device: str | None = None, quantized=None,
+            source: str | None = None):
     """Quantize a copy of ``model`` and add LoRA and the token's trainable rows: a ``PeftModel``.
 
     ``token_id``: one token's id, or a list of ids (a vocabulary trained together): every listed
@@ -191,6 +195,7 @@ def prepare(model, token_id: int | list[int], config, device: str | None = None,
     ``quantized``: a 4-bit model from ``quantize_4bit`` of a model that differs from ``model`` in
     the token's rows at most (another strategy's start, in a comparison). It is copied and given
     ``model``'s rows instead of quantizing again: the 4-bit layers do not depend on those rows.
+    ``source``: see ``quantize_4bit``.
     """
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import set_seed
@@ -206,7 +211,7 @@ def prepare(model, token_id: int | list[int], config, device: str | None = None,
                 qmodel.get_input_embeddings().weight[one] = inp
                 qmodel.get_output_embeddings().weight[one] = out
     else:
-        qmodel = quantize_4bit(model, dtype, device)
+        qmodel = quantize_4bit(model, dtype, device, source=source)
     # Freezes the base and casts any half-precision non-4-bit weights to float32 (ours are float32
     # already, so nothing is copied); gradient checkpointing only when asked for.
     with quiet():
@@ -219,7 +224,7 @@ def prepare(model, token_id: int | list[int], config, device: str | None = None,
         bias="none", task_type="CAUSAL_LM")
     with quiet():
         peft_model = get_peft_model(qmodel, lora)
-    use_row_forward(peft_model)
+    use_row_forward(peft_model, dtype)
     keep_dequantized(peft_model)
     return peft_model
 
@@ -248,19 +253,39 @@ def _row_forward(layer, x, active_adapters, *args, **kwargs):
             out = torch.where((x == token_id).unsqueeze(-1), rows[j].to(out.dtype), out)
         scale = layer._get_embed_scale()
         return out if scale is None else out * scale.to(out.dtype)
-    out = torch.nn.functional.linear(x, base.weight)  # PEFT's path has no bias either
+    low = layer.__dict__.get("_glosslab_frozen_low")
+    if low is not None:  # the frozen rows in the compute dtype (see ``OUTPUT_IN_COMPUTE_DTYPE``)
+        out = torch.nn.functional.linear(x.to(low.dtype), low).to(x.dtype)
+    else:
+        out = torch.nn.functional.linear(x, base.weight)  # PEFT's path has no bias either
     columns = torch.nn.functional.linear(x, rows.to(x.dtype))
     # In place: the product's backward needs only x and the weight, never its own output.
     return out.index_copy_(out.dim() - 1, torch.tensor(ids, device=out.device), columns)
 
 
-def use_row_forward(peft_model) -> None:
-    """Switch every trainable-token layer of ``peft_model`` to ``_row_forward`` (see there)."""
+# The output layer's frozen rows multiply in the compute dtype (bfloat16 where the CPU has it) rather
+# than in float32: on the default model that matrix product (hidden × 49,152 rows, forward and
+# backward) is the largest of a training step, and float32 runs it at a fifth of bfloat16's speed
+# here (bench/finetune.py prints the ratio). The logits of the frozen rows are then rounded to
+# bfloat16 (a relative 2⁻⁹, as a QLoRA model held in bfloat16 computes them), while the new token's
+# trainable row stays a float32 parameter multiplied in float32. False keeps float32 throughout.
+OUTPUT_IN_COMPUTE_DTYPE = True
+
+
+def use_row_forward(peft_model, dtype: torch.dtype | None = None) -> None:
+    """Switch every trainable-token layer of ``peft_model`` to ``_row_forward`` (see there); with a
+    half-precision ``dtype`` and ``OUTPUT_IN_COMPUTE_DTYPE``, the output layer's frozen rows are
+    multiplied in that dtype (a copy made once: the rows are frozen)."""
     from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
 
     for module in peft_model.modules():
         if isinstance(module, TrainableTokensLayer):
             module.forward_adapters = types.MethodType(_row_forward, module)
+            weight = module.base_layer.weight
+            if (OUTPUT_IN_COMPUTE_DTYPE and isinstance(module.base_layer, torch.nn.Linear)
+                    and dtype in (torch.bfloat16, torch.float16) and weight.dtype == torch.float32
+                    and not weight.requires_grad):
+                module.__dict__["_glosslab_frozen_low"] = weight.detach().to(dtype)
 
 
 def token_rows(model, token_id: int) -> tuple[torch.Tensor, torch.Tensor]:

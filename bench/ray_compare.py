@@ -1,0 +1,109 @@
+"""Benchmark: the same small comparison here (the default local path) and on 2 local Ray workers.
+
+Runs ``core.experiment.compare.run_comparison`` on the same model, spec and grid (default: average
+and random × 2 seeds × 1 epoch on data/wool_shop.json, the embedded SmolLM2-135M) twice:
+
+* local: what the app runs without Ray (``workers`` automatic: worker processes side by side, or
+  this process; ``--local-workers 1`` for one after another here);
+* ray: a local Ray instance with 2 CPUs, every member a Ray task with 1 CPU (``RayBackend``).
+
+Printed: the machine's matrix-multiply peak now (``bench/peak.py``, to judge how busy the shared host
+is), each run's wall time, the time to start the Ray instance (paid once per app or command, not per
+comparison), whether the members' numbers agree (times excepted, to 1e-4 relative: a different
+number of threads per matrix product adds up in a different order), and ``speedup:`` (local wall
+time over Ray's, the instance already started; on 2 cores about 1 is expected: the point is that
+Ray's overhead is small) and the same with Ray's start-up counted.
+
+    python bench/ray_compare.py [--spec data/wool_shop.json] [--model NAME] [--strategies average,random]
+                                [--seeds 2] [--epochs 1] [--local-workers 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from compare import differences  # noqa: E402  (bench/ is the script's folder)
+from peak import matmul_peak  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spec", default=str(ROOT / "data" / "wool_shop.json"), help="gloss spec JSON")
+    parser.add_argument("--model", default=None, help="model name or folder (default: the embedded SmolLM2)")
+    parser.add_argument("--strategies", default="average,random")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--local-workers", type=int, default=0, help="members at once locally (0 = automatic)")
+    args = parser.parse_args(argv)
+
+    from core.experiment.compare import CompareConfig, run_comparison
+    from core.model.loading import load_model
+    from core.runs.backends import RayBackend
+    from core.spec.errors import InputError
+    from core.spec.gloss import GlossSpec, check_spec
+    from core.train.finetune import FinetuneConfig
+
+    try:
+        base = load_model(args.model)
+        spec = check_spec(GlossSpec.load(args.spec), base.tokenizer)
+        config = CompareConfig(strategies=args.strategies, seeds=args.seeds, workers=args.local_workers,
+                               finetune=FinetuneConfig(epochs=args.epochs))
+        config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+    except InputError as exc:
+        print(f"cannot run the benchmark:\n{exc}", file=sys.stderr)
+        return 2
+    import bitsandbytes  # noqa: F401  (what the first run would otherwise pay alone)
+    import peft  # noqa: F401
+    import ray
+    from transformers import Trainer  # noqa: F401
+
+    print(f"model {base.name}, spec {Path(args.spec).name}: {', '.join(config.strategies)} × {config.seeds} seed(s) "
+          f"× {config.finetune.epochs} epoch(s) = {len(config.members)} members; torch threads {torch.get_num_threads()}")
+    print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "
+          f"bfloat16 {matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
+
+    wall = time.perf_counter()
+    local = run_comparison(spec, base, config)
+    wall_local = time.perf_counter() - wall
+    print(f"local: {wall_local:7.1f} s  ({local.where})", flush=True)
+
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    try:
+        backend = RayBackend(cpus=1).connect()
+        started = time.perf_counter() - start
+        wall = time.perf_counter()
+        on_ray = run_comparison(spec, base, config, backend=backend)
+        wall_ray = time.perf_counter() - wall
+    finally:
+        ray.shutdown()
+    print(f"  ray: {wall_ray:7.1f} s  ({on_ray.where}); starting the instance took {started:.1f} s", flush=True)
+
+    problems = [f"{a['name']}: " + "; ".join(gaps) for a, b in zip(local.members, on_ray.members)
+                if (gaps := differences(a["row"], b["row"]))]
+    if len(local.members) != len(on_ray.members) or on_ray.failed:
+        problems.append(f"{len(local.members)} members vs {len(on_ray.members)} (failed: {on_ray.failed})")
+    if problems:
+        print("rows DIFFER:\n  " + "\n  ".join(problems))
+    else:
+        print(f"rows agree: every number of all {len(local.members)} members is the same in both runs "
+              "(times excepted; to 1e-4 relative)")
+    for a, b in zip(local.rows, on_ray.rows):
+        print(f"  {a['strategy']:>8}: eval_loss local {a['eval_loss']:.6f}, ray {b['eval_loss']:.6f}; "
+              f"mrr_positive_after local {a['mrr_positive_after']:.4f}, ray {b['mrr_positive_after']:.4f}")
+    print(f"speedup with Ray's start-up counted: {wall_local / (wall_ray + started):.2f}")
+    print(f"speedup: {wall_local / wall_ray:.2f}")
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
