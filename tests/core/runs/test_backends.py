@@ -160,7 +160,7 @@ def test_an_unreachable_address_is_refused_before_anything_starts():
     assert "host:port" in err.value.problems[0].problem
 
 
-def test_a_worker_without_the_model_is_an_input_error_naming_model(tiny_spec, tmp_path):
+def test_a_worker_without_the_model_is_an_input_error_naming_model(tiny_spec, tmp_path, monkeypatch):
     from core.embedding.strategies import InitConfig
     from core.experiment.workers import MemberTask, Plan
 
@@ -168,17 +168,11 @@ def test_a_worker_without_the_model_is_an_input_error_naming_model(tiny_spec, tm
         def __getattr__(self, name):
             return type("M", (), {"remote": staticmethod(lambda *a: None)})
 
-    pytest.importorskip("ray")
-    import ray
-
-    ray_get = ray.get
-    ray.get = lambda ref: False  # the stop flag and the last batch of events, read without Ray running
-    try:
-        kind, problems = _member_task(MemberTask(0, 0, "average", 0), Plan((tiny_spec,), InitConfig(),
-                                      FinetuneConfig(**QUICK), 8), str(tmp_path / "gone"), "tiny", None, None,
-                                      Hub(), None, 1, "run")
-    finally:
-        ray.get = ray_get
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "get", lambda ref: False)  # the stop flag and the last events, without Ray running
+    kind, problems = _member_task(MemberTask(0, 0, "average", 0), Plan((tiny_spec,), InitConfig(),
+                                  FinetuneConfig(**QUICK), 8), str(tmp_path / "gone"), "tiny", None, None,
+                                  Hub(), None, 1, "run")
     assert kind == "input_error" and problems[0].field == "model" and "backend local" in problems[0].fix
 
 
@@ -196,3 +190,30 @@ def test_settings_an_address_means_ray_and_the_default_never_imports_ray(monkeyp
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_bad_ray_settings_exit_2_and_leave_the_run_store_as_it_was(capsys, tmp_path, ray2):
+    from tests.conftest import tiny_spec_dict
+    from tests.core.cli.conftest import run
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(tiny_spec_dict()), encoding="utf-8")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "keep.txt").write_text("an earlier run")
+    common = ["compare", spec, "--model", "tiny-random", "--no-progress", "--runs", runs, "--strategies", "average",
+              "--seeds", "1", "--epochs", "1", "--batch-size", "2"]
+    code, out, err = run(capsys, *common, "--backend", "ray", "--ray-cpus", "4")  # the test instance has 2 CPUs
+    assert code == 2 and "ray_cpus" in err and out == "", err
+    ray2.shutdown()  # nothing running: the address below is joined, not the test's instance
+    code, out, err = run(capsys, *common, "--ray-address", f"127.0.0.1:{_free_port()}")
+    assert code == 2 and "ray_address" in err and "ray start --head" in err, err
+    assert sorted(p.name for p in runs.iterdir()) == ["keep.txt"]
