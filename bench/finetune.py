@@ -8,7 +8,11 @@ the research script was slow:
   forward for the token rows (which builds the whole effective embedding and output matrices at
   every pass and a gradient for every row of the output matrix);
 * ours: each batch padded to its longest sentence, validation sentences in one batch, the token
-  rows computed on their own (``core.train.finetune._row_forward``).
+  rows computed on their own (``core.train.qlora._row_forward``), the output layer's frozen rows
+  multiplied in the compute precision (``core.train.qlora.OUTPUT_IN_COMPUTE_DTYPE``).
+
+A third run, ours with a float32 output layer, prints what that last choice alone is worth: its
+epoch time over ours (``output layer in the compute precision: <ratio>``) and its validation loss.
 
 Printed: each epoch's time, the validation loss after the epoch (both as the trainer reports it and
 measured identically for both models, token-weighted, on the last step's weights), real tokens per
@@ -93,9 +97,16 @@ def main() -> int:
     common = dict(epochs=1, restore_best=False)
     ours_cfg = FinetuneConfig(**common)
     ref_cfg = FinetuneConfig(**common, pad_to_length=128, eval_batch_size=1)
-    print(f"compute precision of the 4-bit layers: {compute_dtype(ours_cfg, pick_device())} in both runs "
-          "(the embedding matrices and lm_head stay float32)")
+    print(f"compute precision of the 4-bit layers: {compute_dtype(ours_cfg, pick_device())} in every run "
+          "(the embedding matrices and lm_head are stored in float32)")
+    from core.train import qlora
+
     ours, ours_s, ours_loss = run("ours     ", init, spec, ours_cfg, reference=False)
+    qlora.OUTPUT_IN_COMPUTE_DTYPE = False
+    try:
+        _, f32_s, f32_loss = run("ours, float32 output layer", init, spec, ours_cfg, reference=False)
+    finally:
+        qlora.OUTPUT_IN_COMPUTE_DTYPE = True
     ref, ref_s, ref_loss = run("reference", init, spec, ref_cfg, reference=True)
 
     evals = ours.steps + 1  # every optimizer step and once before the first
@@ -105,6 +116,9 @@ def main() -> int:
         print(f"{label}: {train_tokens / seconds:.0f} real training tokens/s ({padded / seconds:.0f} computed), "
               f"{useful / seconds / 1e9:.1f} useful GFLOP/s = {useful / seconds / 1e9 / peak32:.1%} of the "
               f"float32 matmul peak ({useful / seconds / 1e9 / peak16:.1%} of the bfloat16 one)")
+    print(f"output layer in the compute precision: {f32_s / ours_s:.2f} (epoch {f32_s:.1f} s in float32, "
+          f"{ours_s:.1f} s; validation loss {f32_loss:.4f} in float32, {ours_loss:.4f}, "
+          f"difference {ours_loss - f32_loss:+.4f})")
     speedup = ref_s / ours_s
     ok = speedup >= 3 and ours_loss <= ref_loss + 0.02
     print(f"validation loss: ours {ours_loss:.4f}, reference {ref_loss:.4f} (bar: ours ≤ reference + 0.02)")

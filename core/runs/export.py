@@ -132,12 +132,13 @@ def load_adapter(folder: str | Path, base=None, quantized: bool = True):
     if token_id != meta.get("token_ids" if "tokens" in meta else "token_id", token_id):
         raise fail("adapter", f"the token's id is {token_id} here but was {meta.get('token_ids', meta.get('token_id'))} in training",
                    "export with the base model the run was trained on")
+    dtype = None
     if quantized:
         dtype = getattr(torch, meta.get("compute_dtype") or "float32")
         model = quantize_4bit(model, dtype)
     with quiet():
         peft_model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
-    use_row_forward(peft_model)  # generation without copying the vocabulary matrices at every token
+    use_row_forward(peft_model, dtype)  # no copy of the vocabulary matrices at every token; as in training
     peft_model.eval()
     return peft_model, tokenizer, token_id
 

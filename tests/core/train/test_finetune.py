@@ -180,12 +180,20 @@ def test_events_stop_and_best_step(with_token, tiny_spec):
                         result.best_eval_loss, rel_tol=1e-5)
 
 
-def test_row_forward_gives_peft_numbers(with_token, tiny_spec):
-    """Our forward for the token rows gives PEFT's logits and gradients (its own path is the reference)."""
+@pytest.mark.parametrize("low", [False, True], ids=["float32 output", "output in the compute dtype"])
+def test_row_forward_gives_peft_numbers(with_token, tiny_spec, monkeypatch, low):
+    """Our forward for the token rows gives PEFT's logits and gradients (its own path is the reference):
+    exactly with a float32 output layer; with its frozen rows in bfloat16, the token's own logits
+    exactly and everything else to bfloat16's rounding (a relative 2⁻⁸)."""
     from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
 
+    from core.train import qlora
+
+    monkeypatch.setattr(qlora, "OUTPUT_IN_COMPUTE_DTYPE", low)
     model, tokenizer, token_id = with_token
-    peft_model = prepare(model, token_id, FinetuneConfig(lora_dropout=0.0))
+    peft_model = prepare(model, token_id, FinetuneConfig(lora_dropout=0.0, compute_dtype="bfloat16"))
+    output = peft_model.get_output_embeddings().token_adapter
+    assert ("_glosslab_frozen_low" in vars(output)) is low
     layers = [m for m in peft_model.modules() if isinstance(m, TrainableTokensLayer)]
     assert len(layers) == 2 and all("forward_adapters" in vars(m) for m in layers)
     g = torch.Generator().manual_seed(3)
@@ -206,10 +214,19 @@ def test_row_forward_gives_peft_numbers(with_token, tiny_spec):
     for layer in layers:
         del layer.forward_adapters  # back to PEFT's own method
     peft_logits, peft_grads = run()
-    assert torch.allclose(fast_logits, peft_logits, atol=1e-5, rtol=1e-5)
     assert fast_grads.keys() == peft_grads.keys()
-    for name in peft_grads:
-        assert torch.allclose(fast_grads[name], peft_grads[name], atol=1e-6, rtol=1e-4), name
+    if not low:
+        assert torch.allclose(fast_logits, peft_logits, atol=1e-5, rtol=1e-5)
+        for name in peft_grads:
+            assert torch.allclose(fast_grads[name], peft_grads[name], atol=1e-6, rtol=1e-4), name
+    else:
+        assert fast_logits.dtype == torch.float32
+        assert torch.allclose(fast_logits[..., token_id], peft_logits[..., token_id], atol=1e-5, rtol=1e-5)
+        assert torch.allclose(fast_logits, peft_logits, atol=2 ** -8 * peft_logits.abs().max().item(), rtol=0)
+        assert not torch.equal(fast_logits, peft_logits)  # the frozen rows really ran in bfloat16
+        for name in peft_grads:
+            gap = (fast_grads[name] - peft_grads[name]).norm() / peft_grads[name].norm().clamp_min(1e-12)
+            assert gap < 2e-2, (name, float(gap))
     assert any(peft_grads[n].abs().sum() > 0 for n in peft_grads if "trainable_tokens_delta" in n)
 
 
