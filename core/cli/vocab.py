@@ -14,6 +14,7 @@ import argparse
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base
 from core.embedding.strategies import InitConfig
+from core.runs.ray_train import DataParallelConfig
 from core.spec import settings
 from core.train.finetune import FinetuneConfig
 
@@ -44,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_vocab_arguments(ft)
     settings.add_arguments(ft.add_argument_group("fine-tuning (defaults: the research's configuration)"),
                            FinetuneConfig, skip=("seed",))
+    settings.add_arguments(ft.add_argument_group("data-parallel on Ray Train (see 'Running on Ray')"),
+                           DataParallelConfig)
     ft.set_defaults(handler=run_vocab)
 
 
@@ -59,11 +62,22 @@ def run_vocab(args: argparse.Namespace) -> int:
     init_config = settings.from_args(InitConfig, args, seed=args.seed)
     config = settings.from_args(FinetuneConfig, args, seed=args.seed) if args.action == "finetune" else None
     max_new = check_max_new_tokens(args.max_new_tokens)
+    parallel = settings.from_args(DataParallelConfig, args) if args.action == "finetune" else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
-    status, result, run_id, folder = _run_job(
-        args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new))
+    if parallel is not None and parallel.backend == "ray":
+        from core.runs.backends import shutdown
+        from core.runs.ray_train import submit_vocab_ray
+
+        try:
+            status, result, run_id, folder = _run_job(args, lambda runner: submit_vocab_ray(
+                runner, vocab, base, init_config, config, parallel, args.contrast, max_new))
+        finally:
+            shutdown()
+    else:
+        status, result, run_id, folder = _run_job(
+            args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new))
     if status["status"] == "failed":
         from core.cli.common import say
 

@@ -79,8 +79,10 @@ class VocabRun:
 def run_vocabulary(vocab: Vocabulary, base, init_config: InitConfig | None = None,
                    config: FinetuneConfig | None = None, *, contrast: bool = False, finetune: bool = True,
                    emit: Emit | None = None, should_stop: Callable[[], bool] | None = None,
-                   max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> VocabRun:
-    """Initialize, evaluate, and (with ``finetune``) fine-tune and evaluate again; see the module doc."""
+                   max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, finetune_with: Callable | None = None) -> VocabRun:
+    """Initialize, evaluate, and (with ``finetune``) fine-tune and evaluate again; see the module doc.
+    ``finetune_with``: in place of ``finetune_tokens`` (same arguments), e.g. data-parallel on Ray
+    (``core.runs.ray_train``)."""
     start = time.perf_counter()
     emit = emit or (lambda event: None)
     should_stop = should_stop or (lambda: False)
@@ -106,8 +108,9 @@ def run_vocabulary(vocab: Vocabulary, base, init_config: InitConfig | None = Non
         if should_stop():
             raise StopRequested()
         started = time.perf_counter()
-        run.trained = finetune_tokens(init.model, init.tokenizer, init.token_ids, vocab.tokens,
-                                      Sentences.of(vocab.specs), config, on_event=emit, should_stop=should_stop)
+        run.trained = (finetune_with or finetune_tokens)(init.model, init.tokenizer, init.token_ids, vocab.tokens,
+                                                         Sentences.of(vocab.specs), config, on_event=emit,
+                                                         should_stop=should_stop)
         timings["training"] = time.perf_counter() - started
         emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
         started = time.perf_counter()

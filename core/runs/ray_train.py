@@ -23,13 +23,15 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from core.spec import limits, settings
 from core.spec.errors import fail
+from core.spec.settings import setting
 from core.train.finetune import FinetuneConfig, FinetuneResult, _cos
 from core.train.together import Sentences, TrainedTokens
 
@@ -202,4 +204,99 @@ def _train_loop(cfg: dict) -> None:
         ray.train.report(metrics)
 
 
-__all__ = ["finetune_tokens_ray", "rows_digest", "check_workers", "STATE_FILE"]
+# -- a vocabulary job fine-tuned data-parallel ---------------------------------------------------------
+
+@dataclass
+class DataParallelConfig(settings.Config):
+    """Where a vocabulary's fine-tuning runs: in this process, or data-parallel on Ray Train."""
+
+    WHAT = "data-parallel settings"
+
+    backend: str = setting("local", label="Fine-tune on", choices=("local", "ray"),
+                           help="local = in this process; ray = data-parallel on Ray Train workers (DDP), on a "
+                                "local Ray instance or on the cluster at Ray address.")
+    ray_address: str = setting("", label="Ray address",
+                               help="host:port of a running Ray cluster's head to join; empty = "
+                                    "$GLOSSLAB_RAY_ADDRESS, or a local Ray instance. An address implies backend ray.")
+    ray_workers: int = setting(2, label="Ray Train workers", range=limits.RAY_WORKERS,
+                               help="Data-parallel workers; batch_size must be a multiple of it.")
+    ray_cpus: int = setting(1, label="CPUs per worker (Ray)", range=limits.RAY_CPUS,
+                            help="CPU cores each Ray Train worker asks for (and the threads it uses).")
+    ray_gpus: float = setting(0.0, label="GPU per worker (Ray)", range=(0.0, 1.0),
+                              help="0 = CPUs (gloo); 1 = one GPU per worker (NCCL).")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ray_address, str):
+            self.ray_address = self.ray_address.strip()
+            if self.ray_address:
+                self.backend = "ray"
+        settings.validate(self)
+        if self.ray_gpus not in (0.0, 1.0):
+            raise fail("ray_gpus", f"is {self.ray_gpus:g}", "give 0 (CPUs) or 1 (one GPU per worker)")
+
+
+def vocab_ddp_job(vocab, base, init_config, config: FinetuneConfig, contrast: bool, max_new_tokens: int,
+                  parallel: DataParallelConfig, where: str):
+    """A job function: ``core.runs.vocab_jobs.vocab_job`` with the fine-tuning on Ray Train workers;
+    the result also holds ``data_parallel`` (workers, ``rows_identical``, the digests) and ``where``."""
+    from core.experiment.vocab_run import run_vocabulary
+    from core.runs.export import save_adapter
+    from core.runs.vocab_jobs import adapter_metadata
+
+    def fn(ctx) -> dict:
+        report: dict = {}
+
+        def finetune_with(*args, **kw):
+            trained, got = finetune_tokens_ray(*args, workers=parallel.ray_workers, cpus_per_worker=parallel.ray_cpus,
+                                               use_gpu=bool(parallel.ray_gpus), **kw)
+            report.update(got)
+            return trained
+
+        run = run_vocabulary(vocab, base, init_config, config, contrast=contrast, finetune=True, emit=ctx.emit,
+                             should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens,
+                             finetune_with=finetune_with)
+        result = {**run.to_dict(), "where": where, "data_parallel": report}
+        ctx.emit(type="phase", phase="save", message="Saving the adapter (every token's rows)")
+        folder = ctx.save_folder(lambda f: save_adapter(run.trained.model, run.trained.tokenizer, f,
+                                                        adapter_metadata(run, base)))
+        result["adapter"] = str(folder) if folder is not None else None
+        return result
+
+    return fn
+
+
+def submit_vocab_ray(runner, vocab, base, init_config, config: FinetuneConfig, parallel: DataParallelConfig,
+                     contrast: bool = False, max_new_tokens: int | None = None):
+    """Check everything (the vocabulary, the batch split, the cluster's room), then queue the job."""
+    from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
+    from core.runs.backends import ADDRESS_ENV, RayBackend
+    from core.runs.vocab_jobs import check_vocab_run
+
+    max_new_tokens = check_vocab_run(vocab, base, config, DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None
+                                     else max_new_tokens)
+    check_workers(config, parallel.ray_workers)
+    import os
+
+    backend = RayBackend(address=parallel.ray_address or os.environ.get(ADDRESS_ENV, "").strip(),
+                         cpus=parallel.ray_cpus, gpus=parallel.ray_gpus).connect()
+    import ray
+
+    room = ray.cluster_resources()
+    need = {"CPU": parallel.ray_workers * parallel.ray_cpus, "GPU": parallel.ray_workers * parallel.ray_gpus}
+    for key, name in (("CPU", "ray_cpus"), ("GPU", "ray_gpus")):
+        if need[key] > room.get(key, 0):
+            raise fail("ray_workers", f"is {parallel.ray_workers}: {need[key]:g} {key}s in all with {name} "
+                       f"{getattr(parallel, name):g}, but the Ray cluster has {room.get(key, 0):g}",
+                       "use fewer workers, or join a bigger cluster with ray_address")
+    where = (f"ray train: {parallel.ray_workers} workers × {parallel.ray_cpus} CPU"
+             f"{' + 1 GPU' if parallel.ray_gpus else ''} on " + backend.where.split(": ", 1)[1].split(" (")[0])
+    settings_ = {"kind": "vocab", "action": "finetune", "model": base.name, "init": init_config.to_dict(),
+                 "finetune": config.to_dict(), "contrast": contrast, "max_new_tokens": max_new_tokens,
+                 "source": vocab.source, "data_parallel": parallel.to_dict(), "where": where}
+    return runner.submit(vocab_ddp_job(vocab, base, init_config, config, contrast, max_new_tokens, parallel, where),
+                         kind="vocab", title=f"vocabulary finetune: {vocab.title} ({init_config.strategy}, "
+                         f"{parallel.ray_workers} Ray Train workers)", spec=vocab.to_dict(), config=settings_)
+
+
+__all__ = ["finetune_tokens_ray", "rows_digest", "check_workers", "STATE_FILE", "DataParallelConfig",
+           "submit_vocab_ray", "vocab_ddp_job"]

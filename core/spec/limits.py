@@ -62,6 +62,7 @@ SEEDS = (1, 10)
 WORKERS = (0, 16)  # members of a comparison trained at once (0 = automatic)
 RAY_CPUS = (1, 256)  # CPU cores one member's Ray task asks for
 RAY_GPUS = (0.0, 8.0)  # GPUs one member's Ray task asks for (a fraction shares a GPU)
+RAY_WORKERS = (1, 256)  # data-parallel Ray Train workers of a vocabulary's fine-tuning
 COMPARE_SYMBOLS = (1, 20)  # symbols in one comparison
 LEAK_RANK = (1, 100_000)  # the rank at or above which a token counts as predicted where it does not belong
 SEED_VALUE = (0, 2**31 - 1)

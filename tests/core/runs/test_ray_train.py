@@ -87,3 +87,30 @@ def test_a_batch_that_does_not_split_over_the_workers_is_refused():
         check_workers(FinetuneConfig(batch_size=5), 2)
     assert err.value.problems[0].field == "batch_size" and "4 or 6" in err.value.problems[0].fix
     check_workers(FinetuneConfig(batch_size=4), 2)
+
+
+def test_vocab_finetune_on_ray_from_the_command_line(capsys, tmp_path):
+    """``vocab finetune --backend ray``: a local Ray instance sized to this machine, 2 DDP workers, one
+    adapter in the run store written here; a batch that does not split is refused first (exit 2)."""
+    import json
+
+    pytest.importorskip("ray")
+    from core.runs.store import RunStore
+    from tests.core.cli.conftest import run
+
+    runs = tmp_path / "runs"
+    common = ["vocab", "finetune", "builtin", "--model", "tiny-random", "--no-progress", "--runs", runs,
+              "--epochs", "1", "--grad-accum", "1", "--lr", "0.02", "--max-new-tokens", "2", "--backend", "ray"]
+    code, out, err = run(capsys, *common, "--batch-size", "5", "--ray-workers", "2")
+    assert code == 2 and "batch_size" in err and not (runs.exists() and any(runs.iterdir())), err
+    code, out, err = run(capsys, *common, "--batch-size", "4", "--ray-workers", "2", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["status"] == "done" and data["finetune"]["steps"] >= 1
+    result = RunStore(runs).result(data["run_id"])
+    assert result["data_parallel"]["rows_identical"] and result["data_parallel"]["workers"] == 2
+    assert result["where"].startswith("ray train: 2 workers")
+    assert (runs / data["run_id"] / "adapter").is_dir()
+    import ray
+
+    assert not ray.is_initialized()  # the command ended the instance it started
