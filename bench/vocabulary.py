@@ -13,10 +13,11 @@ now (to judge how busy the host is), both times (the together run split into its
 K - 1 resizes of both matrices, and padding (contexts batched by length); the forward passes over
 the contexts are the same work either way, so where they dominate (a CPU, a big model) the
 speedup stays small. Then the peak memory of a 50-symbol initialization, measured in a fresh
-subprocess as ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the process's peak resident set:
-torch's allocations included, which ``tracemalloc`` would not see), with the peak after loading
-the model for reference, and the resident set sampled during the initialization alone (VmRSS,
-every 10 ms); by default on the tiny model (``--memory-model``).
+subprocess as its peak resident set (``VmHWM`` in ``/proc/self/status``, reset by ``exec``; not
+``resource.getrusage(...).ru_maxrss``, which a child inherits from this process's own peak, and not
+``tracemalloc``, which does not see torch's allocations), with the peak after loading the model
+for reference, and the resident set sampled during the initialization alone (``VmRSS`` every
+10 ms); by default on the tiny model (``--memory-model``).
 
 The K specs are synthetic, derived from the built-in ones: each built-in spec gets variants with
 their own symbol ID and token, a gloss with one more word, and contexts and sentences that begin
@@ -76,7 +77,7 @@ def synthetic_specs(n: int, positives: int = 0) -> list[dict]:
 def _memory(args) -> int:
     """Run the 50-symbol initialization in a fresh process; print what it reports."""
     code = (
-        "import json, resource, sys, time\n"
+        "import json, sys, time\n"
         f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
         "from vocabulary import synthetic_specs\n"
         "from core.model.loading import load_model\n"
@@ -84,12 +85,13 @@ def _memory(args) -> int:
         "from core.experiment.vocab_init import initialize_vocabulary\n"
         "from core.experiment.vocabulary import load_vocabulary\n"
         f"base = load_model({args.memory_model!r})\n"
-        "loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "def status(key):\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith(key + ':'): return int(line.split()[1])\n"
+        "loaded = status('VmHWM')\n"
         f"vocab = load_vocabulary(synthetic_specs({args.memory_symbols}, {args.contexts}), base.tokenizer)\n"
         "import threading\n"
-        "def rss():\n"
-        "    for line in open('/proc/self/status'):\n"
-        "        if line.startswith('VmRSS:'): return int(line.split()[1])\n"
+        "def rss(): return status('VmRSS')\n"
         "before = rss(); samples = [before]; done = threading.Event()\n"
         "def sample():\n"
         "    while not done.is_set(): samples.append(rss()); done.wait(0.01)\n"
@@ -98,7 +100,7 @@ def _memory(args) -> int:
         f"result = initialize_vocabulary(vocab, InitConfig(strategy={args.strategy!r}, opt_epochs={args.opt_epochs}), base)\n"
         "seconds = time.perf_counter() - start\n"
         "done.set(); watcher.join(); samples.append(rss())\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "peak = status('VmHWM')\n"
         "print(json.dumps({'loaded_kb': loaded, 'peak_kb': peak, 'seconds': seconds, 'symbols': len(vocab),\n"
         "                  'model': base.name, 'before_kb': before, 'during_kb': max(samples)}))\n"
     )
@@ -108,7 +110,7 @@ def _memory(args) -> int:
         return 1
     data = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"memory, {data['symbols']} symbols together on {data['model']} ({args.strategy}, {data['seconds']:.1f} s), "
-          f"in a fresh subprocess: peak resident set (resource.getrusage(RUSAGE_SELF).ru_maxrss) "
+          f"in a fresh subprocess: peak resident set (VmHWM, /proc/self/status) "
           f"{data['peak_kb'] / 1024:.0f} MiB, {data['loaded_kb'] / 1024:.0f} MiB of it reached while loading the "
           f"model; during the initialization (VmRSS from /proc/self/status every 10 ms) "
           f"{data['before_kb'] / 1024:.0f} MiB before, {data['during_kb'] / 1024:.0f} MiB at most "
@@ -119,7 +121,8 @@ def _memory(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model name or folder (default: the embedded SmolLM2)")
-    parser.add_argument("--symbols", type=int, default=10, help="K, the symbols timed (default %(default)s)")
+    parser.add_argument("--symbols", type=int, default=10,
+                        help="K, the symbols timed (default %(default)s; 0: only the memory run)")
     parser.add_argument("--strategy", default="average", help="initialization strategy (default %(default)s)")
     parser.add_argument("--opt-epochs", type=int, default=30, help="epochs of the optimized strategy")
     parser.add_argument("--contexts", type=int, default=16,
@@ -142,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.model.loading import load_model
 
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s", flush=True)
+    if args.symbols == 0:  # the memory run only
+        return _memory(args) if args.memory_symbols else 0
     base = load_model(args.model)
     vocab = load_vocabulary(synthetic_specs(args.symbols, args.contexts), base.tokenizer)
     config = InitConfig(strategy=args.strategy, opt_epochs=args.opt_epochs)
