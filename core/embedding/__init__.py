@@ -2,7 +2,7 @@
 
 Owns: contextual hidden states and next-token logits (``contexts``), the output row by least
 squares (``output``), the input strategies behind one entry point (``strategies``) and the
-contextual optimization (``optimize``).
+contextual optimization (``optimize``; batched across symbols in ``optimize_many``).
 
 May import: ``core.spec``, ``core.model``, torch.
 """
