@@ -217,3 +217,22 @@ def test_cli_bad_ray_settings_exit_2_and_leave_the_run_store_as_it_was(capsys, t
     code, out, err = run(capsys, *common, "--ray-address", f"127.0.0.1:{_free_port()}")
     assert code == 2 and "ray_address" in err and "ray start --head" in err, err
     assert sorted(p.name for p in runs.iterdir()) == ["keep.txt"]
+
+
+def test_the_page_s_door_refuses_an_unreachable_cluster_and_lists_the_ray_settings(tmp_path):
+    """The Compare tab's settings come from CompareConfig: the Ray ones are there, and a bad address
+    reaches the page as an InputError naming ray_address, with no run queued."""
+    from core.service import Service
+    from tests.conftest import tiny_spec_dict
+
+    svc = Service(tiny=True, runs_dir=tmp_path / "runs")
+    assert svc.load_model(wait=True)["state"] == "ready"
+    names = {f["name"]: f for f in svc.settings("compare")}
+    assert names["backend"]["choices"] == ["local", "ray"] and names["ray_address"]["kind"] == "str"
+    assert names["ray_cpus"]["min"] == 1 and names["ray_gpus"]["kind"] == "float"
+    with pytest.raises(InputError) as err:
+        svc.start_comparison(tiny_spec_dict(), {"strategies": ["average"], "seeds": 1, "backend": "ray",
+                                                "ray_address": f"127.0.0.1:{_free_port()}"},
+                             {}, {"epochs": 1, "batch_size": 2})
+    assert err.value.problems[0].field == "ray_address"
+    assert not (tmp_path / "runs").exists() or not any(p.is_dir() for p in (tmp_path / "runs").iterdir())
