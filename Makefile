@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/input_optimization.py
 	$(BIN)/python bench/finetune.py
 	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/ray_compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
