@@ -7,6 +7,8 @@ and random × 2 seeds × 1 epoch on data/wool_shop.json, the embedded SmolLM2-13
   this process; ``--local-workers 1`` for one after another here);
 * ray: a local Ray instance with 2 CPUs, every member a Ray task with 1 CPU (``RayBackend``).
 
+Local first, then Ray (``--ray-first``: the other way round, to see what the order costs).
+
 Printed: the machine's matrix-multiply peak now (``bench/peak.py``, to judge how busy the shared host
 is), each run's wall time, the time to start the Ray instance (paid once per app or command, not per
 comparison), whether the members' numbers agree (times excepted, to 1e-4 relative: a different
@@ -15,7 +17,7 @@ time over Ray's, the instance already started; on 2 cores about 1 is expected: t
 Ray's overhead is small) and the same with Ray's start-up counted.
 
     python bench/ray_compare.py [--spec data/wool_shop.json] [--model NAME] [--strategies average,random]
-                                [--seeds 2] [--epochs 1] [--local-workers 0]
+                                [--seeds 2] [--epochs 1] [--local-workers 0] [--ray-first]
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--local-workers", type=int, default=0, help="members at once locally (0 = automatic)")
+    parser.add_argument("--ray-first", action="store_true", help="run on Ray first, then locally (order effects)")
     args = parser.parse_args(argv)
 
     from core.experiment.compare import CompareConfig, run_comparison
@@ -70,23 +73,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bfloat16 {matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
 
-    wall = time.perf_counter()
-    local = run_comparison(spec, base, config)
-    wall_local = time.perf_counter() - wall
-    print(f"local: {wall_local:7.1f} s  ({local.where})", flush=True)
-
-    start = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    try:
-        backend = RayBackend(cpus=1).connect()
-        started = time.perf_counter() - start
+    def run_local():
         wall = time.perf_counter()
-        on_ray = run_comparison(spec, base, config, backend=backend)
-        wall_ray = time.perf_counter() - wall
-    finally:
-        ray.shutdown()
-    print(f"  ray: {wall_ray:7.1f} s  ({on_ray.where}); starting the instance took {started:.1f} s", flush=True)
+        local = run_comparison(spec, base, config)
+        wall = time.perf_counter() - wall
+        print(f"local: {wall:7.1f} s  ({local.where})", flush=True)
+        return local, wall
+
+    def run_ray():
+        start = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        try:
+            backend = RayBackend(cpus=1).connect()
+            started = time.perf_counter() - start
+            wall = time.perf_counter()
+            on_ray = run_comparison(spec, base, config, backend=backend)
+            wall = time.perf_counter() - wall
+        finally:
+            ray.shutdown()
+        print(f"  ray: {wall:7.1f} s  ({on_ray.where}); starting the instance took {started:.1f} s", flush=True)
+        return on_ray, wall, started
+
+    if args.ray_first:
+        on_ray, wall_ray, started = run_ray()
+        local, wall_local = run_local()
+    else:
+        local, wall_local = run_local()
+        on_ray, wall_ray, started = run_ray()
 
     problems = [f"{a['name']}: " + "; ".join(gaps) for a, b in zip(local.members, on_ray.members)
                 if (gaps := differences(a["row"], b["row"]))]
