@@ -15,7 +15,7 @@ import torch
 
 from core.spec.gloss import GlossSpec, builtin_examples, check_spec, load_example
 
-EXAMPLES = ("wool_shop", "to_brush_teeth", "lowness_shortness")
+EXAMPLES = ("wool_shop", "to_brush_teeth", "lowness_shortness", "petrol_station", "to_wash_up", "ice_cream")
 
 # The minimum size of every built-in spec (the list); the spec format itself allows less.
 MINIMUM_COUNTS = {
@@ -29,7 +29,8 @@ MINIMUM_COUNTS = {
     "generation_prompts": 8,
 }
 
-SYMBOLS = {"wool_shop": "29111", "to_brush_teeth": "12914", "lowness_shortness": "24918"}
+SYMBOLS = {"wool_shop": "29111", "to_brush_teeth": "12914", "lowness_shortness": "24918",
+           "petrol_station": "29642", "to_wash_up": "23705", "ice_cream": "22369"}
 
 
 def test_every_example_is_shipped():
