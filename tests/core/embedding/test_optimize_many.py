@@ -6,11 +6,12 @@ import torch
 
 from core.embedding.optimize import optimize_input_embedding
 from core.embedding.optimize_many import _groups, optimize_input_embeddings
-from core.spec.gloss import GlossSpec, builtin_examples, check_spec
+from core.spec.gloss import check_spec
+from tests.core.experiment.vocab_fixtures import three_specs
 
 
 def _specs(tokenizer):
-    return [check_spec(GlossSpec.load(p), tokenizer) for p in builtin_examples().values()]
+    return [check_spec(s, tokenizer) for s in three_specs()]
 
 
 def _starts(model, n):

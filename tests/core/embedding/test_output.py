@@ -82,9 +82,10 @@ def test_to_dict_is_json_and_has_no_tensors(tiny, tiny_spec):
 
 
 def _builtin_specs(tokenizer):
-    from core.spec.gloss import GlossSpec, builtin_examples, check_spec
+    from core.spec.gloss import check_spec
+    from tests.core.experiment.vocab_fixtures import three_specs
 
-    return [check_spec(GlossSpec.load(p), tokenizer) for p in builtin_examples().values()]
+    return [check_spec(s, tokenizer) for s in three_specs()]
 
 
 def test_many_specs_from_one_pass_equal_each_fit_alone_and_numpy(tiny):

@@ -13,13 +13,14 @@ from core.experiment.vocab_eval import before_after_table, confusion_matrix, con
 from core.experiment.vocab_init import initialize_vocabulary
 from core.experiment.vocabulary import load_vocabulary
 from core.model.loading import LoadedModel
+from tests.core.experiment.vocab_fixtures import three_specs
 
 
 @pytest.fixture
 def initialized(tiny):
     model, tokenizer = tiny
     base = LoadedModel(model=model, tokenizer=tokenizer, name="tiny-random", source="test")
-    vocab = load_vocabulary("builtin", tokenizer)
+    vocab = load_vocabulary(three_specs(), tokenizer)
     return vocab, initialize_vocabulary(vocab, InitConfig(), base)
 
 

@@ -14,6 +14,7 @@ from core.experiment.vocab_init import contrast_negatives, initialize_vocabulary
 from core.experiment.vocabulary import load_vocabulary
 from core.model.loading import LoadedModel
 from core.spec.errors import InputError
+from tests.core.experiment.vocab_fixtures import three_specs
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def base(tiny):
 
 @pytest.fixture
 def vocab(base):
-    return load_vocabulary("builtin", base.tokenizer)
+    return load_vocabulary(three_specs(), base.tokenizer)
 
 
 @pytest.mark.parametrize("config", [InitConfig(strategy="average"), InitConfig(strategy="random", seed=5),

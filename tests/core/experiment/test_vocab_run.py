@@ -13,6 +13,7 @@ from core.experiment.vocabulary import load_vocabulary
 from core.model.loading import LoadedModel
 from core.train.events import StopRequested
 from core.train.finetune import FinetuneConfig
+from tests.core.experiment.vocab_fixtures import three_specs
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def base(tiny):
 
 
 def test_init_and_finetune_report_every_symbol_before_and_after(base):
-    vocab = load_vocabulary("builtin", base.tokenizer)
+    vocab = load_vocabulary(three_specs(), base.tokenizer)
     events = []
     run = run_vocabulary(vocab, base, InitConfig(), FinetuneConfig(epochs=1, batch_size=30, grad_accum=1),
                          contrast=True, emit=events.append, max_new_tokens=3)
@@ -43,7 +44,7 @@ def test_init_and_finetune_report_every_symbol_before_and_after(base):
 
 
 def test_init_only_and_a_stop_before_training(base):
-    vocab = load_vocabulary("builtin", base.tokenizer)
+    vocab = load_vocabulary(three_specs(), base.tokenizer)
     run = run_vocabulary(vocab, base, InitConfig(), finetune=False, max_new_tokens=2)
     data = run.to_dict()
     assert data["finetune"] is None and data["confusion_after"] is None

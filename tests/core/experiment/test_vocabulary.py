@@ -11,10 +11,15 @@ from core.spec import limits
 from core.spec.errors import InputError
 from core.spec.gloss import builtin_examples
 from tests.conftest import tiny_spec_dict
+from tests.core.experiment.vocab_fixtures import three_dicts
+
+
+def _all_builtin_dicts() -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in builtin_examples().values()]
 
 
 def _builtin_dicts() -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in builtin_examples().values()]
+    return three_dicts()
 
 
 def _write_jsonl(path, rows) -> None:
@@ -28,16 +33,16 @@ def test_builtin_folder_jsonl_and_dataset_give_the_same_vocabulary(tmp_path, tin
     assert len(builtin) == len(builtin_examples()) >= 3 and len(set(builtin.tokens)) == len(builtin)
     folder = tmp_path / "specs"
     folder.mkdir()
-    for i, d in enumerate(_builtin_dicts()):
+    for i, d in enumerate(_all_builtin_dicts()):
         (folder / f"{i:02d}.json").write_text(json.dumps(d), encoding="utf-8")
-    _write_jsonl(tmp_path / "v.jsonl", _builtin_dicts())
-    dataset = datasets.Dataset.from_list(_builtin_dicts())
+    _write_jsonl(tmp_path / "v.jsonl", _all_builtin_dicts())
+    dataset = datasets.Dataset.from_list(_all_builtin_dicts())
     dataset.save_to_disk(str(tmp_path / "saved"))
     for source in (folder, tmp_path / "v.jsonl", str(tmp_path / "v.jsonl"), dataset, tmp_path / "saved"):
         vocab = load_vocabulary(source)
         assert [s.to_dict() for s in vocab.specs] == [s.to_dict() for s in builtin.specs], source
     again = type(builtin).from_dict(builtin.to_dict())
-    assert again.tokens == builtin.tokens and "3 symbols" in builtin.title
+    assert again.tokens == builtin.tokens and f"{len(builtin_examples())} symbols" in builtin.title
 
 
 def test_one_bad_spec_among_many_is_named_by_symbol_and_field(tmp_path):

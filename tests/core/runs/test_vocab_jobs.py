@@ -17,6 +17,7 @@ from core.runs.vocab_jobs import submit_vocab
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
 from core.train.qlora import token_rows
+from tests.core.experiment.vocab_fixtures import three_specs
 
 QUICK = dict(epochs=1, batch_size=30, grad_accum=1, learning_rate=1e-2)
 
@@ -36,7 +37,7 @@ def runner(tmp_path):
 
 
 def test_a_fine_tuned_vocabulary_is_stored_with_one_adapter_for_every_token(base, runner, tmp_path):
-    vocab = load_vocabulary("builtin", base.tokenizer)
+    vocab = load_vocabulary(three_specs(), base.tokenizer)
     ticket = submit_vocab(runner, vocab, base, InitConfig(), FinetuneConfig(**QUICK),
                                                 max_new_tokens=3)
     status = runner.wait(ticket.job_id, timeout=300)
@@ -63,12 +64,12 @@ def test_a_fine_tuned_vocabulary_is_stored_with_one_adapter_for_every_token(base
 
 
 def test_bad_input_queues_nothing_and_writes_nothing(base, runner):
-    vocab = load_vocabulary("builtin", base.tokenizer)
+    vocab = load_vocabulary(three_specs(), base.tokenizer)
     vocab.specs[0].target_tokens = ["wool", "haberdashery"]  # two tokens for the tiny tokenizer
     with pytest.raises(InputError) as err:
         submit_vocab(runner, vocab, base, InitConfig(), FinetuneConfig(**QUICK))
     assert err.value.fields == [f"{vocab.tokens[0]} target_tokens (item 2)"]
-    good = load_vocabulary("builtin", base.tokenizer)
+    good = load_vocabulary(three_specs(), base.tokenizer)
     with pytest.raises(InputError) as err:
         submit_vocab(runner, good, base, InitConfig(), FinetuneConfig(batch_size=256))
     assert err.value.fields == ["batch_size"]

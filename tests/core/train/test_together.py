@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import torch
 
-from core.spec.gloss import GlossSpec, builtin_examples, check_spec
+from core.spec.gloss import check_spec
 from core.model.tokens import add_tokens
 from core.train.finetune import FinetuneConfig, group_losses, validation_loss
 from core.train.together import Sentences, finetune_tokens
+from tests.core.experiment.vocab_fixtures import three_specs
 
 
 def _specs(tokenizer):
-    return [check_spec(GlossSpec.load(p), tokenizer) for p in builtin_examples().values()]
+    return [check_spec(s, tokenizer) for s in three_specs()]
 
 
 def test_sentences_are_mixed_symbol_by_symbol(tiny):
