@@ -30,14 +30,15 @@ def test_confusion_matrix_is_each_tokens_median_rank_on_each_symbols_contexts(in
     confusion = confusion_matrix(model, tokenizer, vocab, init.token_ids)
     assert confusion["tokens"] == vocab.tokens and len(confusion["median_rank"]) == len(vocab)
     n = len(tokenizer)
+    logits = {}
+    for spec in vocab.specs:
+        for context in spec.testing_positive_contexts:  # one full forward pass per context, unbatched
+            with torch.no_grad():
+                logits[context] = model(input_ids=torch.tensor([tokenizer.encode(context, add_special_tokens=False)])
+                                        ).logits[0, -1, :n]
     for i, token_id in enumerate(init.token_ids):
         for j, spec in enumerate(vocab.specs):
-            ranks = []
-            for context in spec.testing_positive_contexts:  # one full forward pass per context
-                with torch.no_grad():
-                    logits = model(input_ids=torch.tensor([tokenizer.encode(context, add_special_tokens=False)])
-                                   ).logits[0, -1, :n]
-                ranks.append(int((logits > logits[token_id]).sum()) + 1)
+            ranks = [int((logits[c] > logits[c][token_id]).sum()) + 1 for c in spec.testing_positive_contexts]
             assert confusion["median_rank"][i][j] == statistics.median(ranks), (i, j)
     # The diagonal is what the single-symbol evaluation reports for each symbol.
     for k, spec in enumerate(vocab.specs):

@@ -24,9 +24,11 @@ def base(tiny):
 
 def test_init_and_finetune_report_every_symbol_before_and_after(base):
     vocab = load_vocabulary(three_specs(), base.tokenizer)
+    for spec in vocab.specs:  # a short run: 8 sentences of each symbol, 2 steps
+        spec.fine_tuning_sentences = spec.fine_tuning_sentences[:8]
     events = []
-    run = run_vocabulary(vocab, base, InitConfig(), FinetuneConfig(epochs=1, batch_size=30, grad_accum=1),
-                         contrast=True, emit=events.append, max_new_tokens=3)
+    run = run_vocabulary(vocab, base, InitConfig(), FinetuneConfig(epochs=1, batch_size=12, grad_accum=1),
+                         contrast=True, emit=events.append, max_new_tokens=2)
     data = json.loads(json.dumps(run.to_dict(), allow_nan=False))
     assert data["kind"] == "vocab" and data["contrast"] is True and data["symbols_count"] == len(vocab)
     steps = [e for e in events if e.get("type") == "step" and e.get("eval_loss") is not None]
