@@ -6,6 +6,7 @@ The test starts its own local Ray instance with 2 CPUs and ends it."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,21 @@ from core.train.together import Sentences, finetune_tokens
 
 ROOT = Path(__file__).resolve().parents[3]
 # Loss tolerance between 2 workers and one process. Every global batch holds the same sentences
-# (the first step's loss is equal bit for bit) and DDP averages the two halves' gradients, but each
+# (the first step's loss is equal to 1e-7) and DDP averages the two halves' gradients, but each
 # worker sums its half in its own order, so the gradients differ in float32 rounding; AdamW divides
 # by the gradients' running size, which turns a rounding difference on a component whose gradient
-# is near zero into a difference of up to a learning rate in that weight. So the curves agree to
-# rounding after the first update and drift apart slowly after: 1e-4 at step 1 and 2, then
-# relative 1e-3 (measured: at most 6.5e-4 over 6 steps at learning rate 2e-2).
+# is near zero into a difference of up to a learning rate in that weight. So the training losses
+# agree to rounding after the first update and drift apart slowly after: 1e-4 at steps 1 and 2, then
+# relative 1e-3 (measured over 6 steps at learning rate 2e-2: at most 2.6e-4 with the 3 built-in
+# symbols, 1.4e-5 with 4).
 EARLY_TOLERANCE = 1e-4
 LOSS_TOLERANCE = 1e-3
+# The validation loss is another matter: the Trainer splits the validation sentences between the
+# workers and averages the two halves' token-weighted losses by sentence count, where one process
+# weighs every token alike. With halves of unequal token counts that differs by up to a few percent
+# (1.4e-2 relative measured with the 4 built-in symbols); each symbol's ``eval_loss_by`` is computed
+# on the whole set in every worker and agrees to rounding.
+EVAL_TOLERANCE = 3e-2
 
 
 def _vocab(tiny):
@@ -70,13 +78,21 @@ def test_two_ddp_workers_keep_identical_rows_and_the_loss_curve_of_one_process(t
             for kind, a, b in zip(("loss", "eval_loss"), x, y) if a is not None}
     rows_gap = max(float((a - b).abs().max()) for one_rows, two_rows in zip(one.rows_after, two.rows_after)
                    for a, b in zip(one_rows, two_rows))
-    print(f"DDP vs one process over {steps} steps: largest relative loss gap {max(gaps.values()):.2e}, "
-          f"after steps 1-2 {max(g for (s, _), g in gaps.items() if s <= 2):.2e}; largest token-row gap "
+    print(f"DDP vs one process over {steps} steps: largest relative gap of the training loss "
+          f"{max(g for (s, k), g in gaps.items() if k == 'loss'):.2e} (steps 1-2: "
+          f"{max(g for (s, k), g in gaps.items() if k == 'loss' and s <= 2):.2e}), of the validation loss "
+          f"{max(g for (s, k), g in gaps.items() if k == 'eval_loss'):.2e}; largest token-row gap "
           f"{rows_gap:.2e}; train losses one {[round(x[1], 5) for x in curve_one if x[1] is not None]}, "
           f"two {[round(x[1], 5) for x in curve_two if x[1] is not None]}")
-    assert gaps[(1, "loss")] == 0.0  # the same sentences in the first global batch
-    assert max(g for (s, _), g in gaps.items() if s <= 2) < EARLY_TOLERANCE
-    assert max(gaps.values()) < LOSS_TOLERANCE
+    train_gaps = {s: g for (s, kind), g in gaps.items() if kind == "loss"}
+    assert train_gaps[1] < 1e-6  # the same sentences in the first global batch: equal but for rounding
+    assert max(g for s, g in train_gaps.items() if s <= 2) < EARLY_TOLERANCE
+    assert max(train_gaps.values()) < LOSS_TOLERANCE
+    assert max(g for (s, kind), g in gaps.items() if kind == "eval_loss") < EVAL_TOLERANCE
+    by_one = [e["eval_loss_by"] for e in one.result.history if e.get("eval_loss_by")]
+    by_two = [e["eval_loss_by"] for e in two.result.history if e.get("eval_loss_by")]
+    assert len(by_one) == len(by_two) and all(
+        math.isclose(a[k], b[k], rel_tol=LOSS_TOLERANCE) for a, b in zip(by_one, by_two) for k in a)
     # The trained rows came back into this process's model, as the workers had them.
     assert rows_digest(two.model, ids) == report["digests"][0][-1]
     assert rows_gap < steps * config.learning_rate  # at most a learning rate a step apart (see above)
