@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         raise fail("member", "this run has no adapter of its own" + (f"; its members: {', '.join(adapters)}"
                    if adapters else ""), "give --member NAME" if adapters else "choose a finished run")
     source = store.adapter_path(args.run_id, member)
+    if member is not None and member not in adapters:
+        raise fail("member", f"run {args.run_id!r} has no member {member!r}",
+                   ("choose one of: " + ", ".join(a for a in adapters if a)) if any(adapters)
+                   else "choose a run that finished or was stopped after its first step")
     if not (source / "adapter_config.json").is_file():
         raise fail("run_id", f"run {args.run_id!r} has no saved adapter" + (f" for {member!r}" if member else ""),
                    "choose a run that finished or was stopped after its first step")

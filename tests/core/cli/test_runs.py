@@ -148,8 +148,10 @@ def test_export_needs_out_and_a_member_for_a_comparison(capsys, filled, tmp_path
                          tmp_path / "c", "--json")
     assert code == 0, err
     assert (tmp_path / "c" / "adapter_config.json").is_file()
-    code, _, err = run(capsys, store, "export", compare_id, "--member", "last_token-s0", "--out", tmp_path / "d")
-    assert code == 2 and "last_token-s0" in err and "no saved adapter" in err
+    code, out, err = run(capsys, store, "export", compare_id, "--member", "last_token-s0", "--out", tmp_path / "d",
+                         "--json")
+    assert code == 2 and "last_token-s0" in err and "has no member" in err and "average-s0, random_both-s0" in err
+    assert one_json(out)["problems"][0]["field"] == "member"
     code, _, err = run(capsys, store, "export", compare_id, "--member", "../../x", "--out", tmp_path / "d")
     assert code == 2 and "member" in err
     assert not (tmp_path / "d").exists()
