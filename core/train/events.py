@@ -45,8 +45,12 @@ class EventLog:
         self._t0 = time.time()
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            # Append: a log reopened after a restart keeps what was there.
+            # Append: a log reopened after a restart keeps what was there, and its numbering goes on.
+            self._events = read_jsonl(self._path)
+            torn = self._path.is_file() and self._path.stat().st_size > 0 and not self._path.read_bytes().endswith(b"\n")
             self._file = open(self._path, "a", encoding="utf-8")
+            if torn:  # a line cut off by a crash stays alone on its line, skipped by every reader
+                self._file.write("\n")
 
     def append(self, event: dict | None = None, **fields: Any) -> dict:
         """Store one event (a dict and/or keyword fields); returns it with ``seq`` and ``time`` added."""

@@ -76,11 +76,21 @@ def test_jsonl_on_disk_matches_memory_and_reopens_in_append_mode(tmp_path):
     log.close()
     log.close()  # closing twice is harmless
     again = EventLog(path)
-    again.append(type="status", status="done")
+    assert again.since(0) == events  # what was there is known again, and the numbering goes on
+    assert again.append(type="status", status="done")["seq"] == 3
     again.close()
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 4 and all(json.loads(line) for line in lines)
     assert [e["type"] for e in read_jsonl(path)] == ["step", "step", "step", "status"]
+    assert [e["seq"] for e in read_jsonl(path)] == [0, 1, 2, 3]
+    # A line torn by a crash stays alone: the next event starts a line of its own.
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"type": "step", "st')
+    third = EventLog(path)
+    third.append(type="status", status="interrupted")
+    third.close()
+    assert [(e["type"], e.get("status")) for e in read_jsonl(path)][3:] == [("status", "done"),
+                                                                             ("status", "interrupted")]
 
 
 def test_read_jsonl_skips_a_torn_last_line_and_garbage(tmp_path):
