@@ -15,9 +15,10 @@ import torch
 from core.model.tokens import add_tokens
 from core.runs.ray_train import check_workers, finetune_tokens_ray, rows_digest
 from core.spec.errors import InputError
-from core.spec.gloss import GlossSpec, builtin_examples, check_spec
+from core.spec.gloss import check_spec
 from core.train.finetune import FinetuneConfig
 from core.train.together import Sentences, finetune_tokens
+from tests.core.experiment.vocab_fixtures import three_dicts, three_specs
 
 ROOT = Path(__file__).resolve().parents[3]
 # Loss tolerance between 2 workers and one process. Every global batch holds the same sentences
@@ -26,21 +27,21 @@ ROOT = Path(__file__).resolve().parents[3]
 # by the gradients' running size, which turns a rounding difference on a component whose gradient
 # is near zero into a difference of up to a learning rate in that weight. So the training losses
 # agree to rounding after the first update and drift apart slowly after: 1e-4 at steps 1 and 2, then
-# relative 1e-3 (measured over 6 steps at learning rate 2e-2: at most 2.6e-4 with the 3 built-in
-# symbols, 1.4e-5 with 4).
+# relative 1e-3 (measured over 6 steps at learning rate 2e-2 with these 3 symbols: 1.3e-7 at steps
+# 1 and 2, 5.5e-6 at most; up to 2.6e-4 in other runs while the training code changed).
 EARLY_TOLERANCE = 1e-4
 LOSS_TOLERANCE = 1e-3
 # The validation loss is another matter: the Trainer splits the validation sentences between the
 # workers and averages the two halves' token-weighted losses by sentence count, where one process
 # weighs every token alike. With halves of unequal token counts that differs by up to a few percent
-# (1.4e-2 relative measured with the 4 built-in symbols); each symbol's ``eval_loss_by`` is computed
+# (1.4e-2 relative measured with 4 built-in symbols; 1.8e-6 with these 3); each symbol's ``eval_loss_by`` is computed
 # on the whole set in every worker and agrees to rounding.
 EVAL_TOLERANCE = 3e-2
 
 
 def _vocab(tiny):
     model, tokenizer = tiny
-    specs = [check_spec(GlossSpec.load(p), tokenizer) for p in builtin_examples().values()]
+    specs = [check_spec(spec, tokenizer) for spec in three_specs()]
     d = model.config.hidden_size
     g = torch.Generator().manual_seed(0)
     ids = add_tokens(model, tokenizer, [s.new_token for s in specs], torch.randn(len(specs), d, generator=g) * 0.05,
@@ -115,7 +116,9 @@ def test_vocab_finetune_on_ray_from_the_command_line(capsys, tmp_path):
     from tests.core.cli.conftest import run
 
     runs = tmp_path / "runs"
-    common = ["vocab", "finetune", "builtin", "--model", "tiny-random", "--no-progress", "--runs", runs,
+    vocab = tmp_path / "three.jsonl"
+    vocab.write_text("".join(json.dumps(d) + "\n" for d in three_dicts()), encoding="utf-8")
+    common = ["vocab", "finetune", vocab, "--model", "tiny-random", "--no-progress", "--runs", runs,
               "--epochs", "1", "--grad-accum", "1", "--lr", "0.02", "--max-new-tokens", "2", "--backend", "ray"]
     code, out, err = run(capsys, *common, "--batch-size", "5", "--ray-workers", "2")
     assert code == 2 and "batch_size" in err and not (runs.exists() and any(runs.iterdir())), err
