@@ -27,9 +27,11 @@ error naming the member and the exit code; members finished before are already r
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
+import threading
 import shutil
 import tempfile
 import time
@@ -177,6 +179,8 @@ def _worker(number: int, inbox, outbox, stop, base_folder: str, base_name: str, 
             write_adapter: WriteAdapter | None, scratch: str | None) -> None:
     """A worker process: load the base, then run tasks until told to end (``None``)."""
     torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # only possible before any inter-op work has started
+        torch.set_num_interop_threads(1)
     from core.model.loading import LoadedModel, load_model
 
     try:
@@ -206,6 +210,30 @@ def _worker(number: int, inbox, outbox, stop, base_folder: str, base_name: str, 
             outbox.put((number, "failed", task.index, traceback.format_exc(limit=6)))
             continue
         outbox.put((number, "done", task.index, (outcome, cache)))
+
+
+_ENV_LOCK = threading.Lock()
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _thread_environment(threads: int):
+    """Start workers with their share of the cores in the environment too: a spawned interpreter
+    sizes OpenMP's and the BLAS libraries' thread pools from these variables when it imports torch,
+    before ``torch.set_num_threads`` runs, and the tokenizers' own pool is switched off (several
+    pools of all the cores in every worker would fight over the same cores)."""
+    names = THREAD_VARIABLES + ("TOKENIZERS_PARALLELISM",)
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ.update({name: str(threads) for name in THREAD_VARIABLES}, TOKENIZERS_PARALLELISM="false")
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _base_folder(base, scratch: Path) -> str:
@@ -248,8 +276,9 @@ def _run_in_workers(tasks, plan, base, caches, n_workers, *, emit, should_stop, 
                                args=(i, inbox_of[i], outbox, stop, folder, base.name, threads, plan, write_adapter,
                                      str(scratch)))
                for i in range(n_workers)]
-    for process in workers:
-        process.start()
+    with _thread_environment(threads):
+        for process in workers:
+            process.start()
     pending = list(tasks)
     running: dict[int, MemberTask] = {}  # worker → its task
     by_index = {t.index: t for t in tasks}

@@ -11,15 +11,19 @@ import pytest
 
 from core.embedding.strategies import InitConfig
 from core.experiment.compare import CompareConfig, run_comparison, tasks_of
-from core.experiment.workers import MemberTask, Plan, WorkerDied, _next_task, auto_workers
+from core.experiment.workers import MemberTask, Plan, WorkerDied, _next_task, auto_workers, cpu_cores
 from core.train.finetune import FinetuneConfig
 
 TIMES = ("time_per_epoch_s", "init_seconds")
+ENV_BEFORE = dict(os.environ)
 
 
 def write_name(member, folder: Path) -> None:
     """An adapter writer a worker process can import: records which process wrote which member."""
-    (folder / "name.txt").write_text(f"{member.name} {os.getpid()}")
+    import torch
+
+    (folder / "name.txt").write_text(f"{member.name} {os.getpid()} {torch.get_num_threads()} "
+                                     f"{os.environ.get('OMP_NUM_THREADS')} {os.environ.get('TOKENIZERS_PARALLELISM')}")
 
 
 def die_on_random(member, folder: Path) -> None:
@@ -59,6 +63,11 @@ def test_members_in_two_workers_give_the_numbers_of_one_after_another(base, tiny
     writers = {text.split()[1] for _, text in kept}
     assert str(os.getpid()) not in writers and len(writers) == 2
     assert all(text.split()[0] == name for name, text in kept)
+    # Each worker has its share of the cores, in torch and in the environment its libraries read.
+    share = str(max(1, cpu_cores() // 2))
+    assert all(text.split()[2:] == [share, share, "false"] for _, text in kept), kept
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM")
+    assert {n: os.environ.get(n) for n in names} == {n: ENV_BEFORE.get(n) for n in names}  # ours is as it was
     # Events arrive tagged, and every member reports start and done.
     members = [e for e in events if e["type"] == "member"]
     assert sorted(e["index"] for e in members if e["status"] == "done") == [0, 1, 2, 3]
