@@ -222,15 +222,20 @@ def run_compare(args: argparse.Namespace) -> int:
             extra["symbols"] = [{"spec": s["spec"], "verdict": s["verdict"], "rows": [_row(r) for r in s["rows"]]}
                                 for s in result["symbols"]]
         if out is not None:
-            from core.atomic import write_text
-            from core.experiment import report
-
-            write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-            write_text(out / "comparison.md", result["markdown"])
-            write_text(out / "report.html", report.report_html(result))
-            write_text(out / "report.md", report.report_markdown(result))
-            extra["saved_to"] = str(out)
+            extra["saved_to"] = write_outputs(out, result)
     return _finish(args, status, result, run_id, rows, extra)
+
+
+def write_outputs(out: Path, result: dict) -> str:
+    """comparison.json, comparison.md, report.html and report.md of a comparison's result, in ``out``."""
+    from core.atomic import write_text
+    from core.experiment import report
+
+    write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    write_text(out / "comparison.md", result["markdown"])
+    write_text(out / "report.html", report.report_html(result))
+    write_text(out / "report.md", report.report_markdown(result))
+    return str(out)
 
 
 def _check_out(path: str) -> Path:

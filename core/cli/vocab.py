@@ -1,11 +1,14 @@
-"""``python -m core vocab init|finetune VOCAB``: many symbols initialized (and fine-tuned) together.
+"""``python -m core vocab init|finetune|compare VOCAB``: many symbols initialized (and fine-tuned) together.
 
 VOCAB is a folder of spec files, a JSONL file (one spec per line), a folder saved by
 ``datasets.Dataset.save_to_disk``, or ``builtin`` (every built-in spec). The vocabulary is checked
 as a whole before the model loads (and against the model's tokenizer before anything is written):
 any problem, named by symbol and field, exits with status 2. Both actions run as a job with a run
 store (kind ``vocab``, listed by ``python -m core runs list``); ``finetune`` stores one adapter
-with every token (``runs export`` exports it, merged or not).
+with every token (``runs export`` exports it, merged or not). ``compare`` runs every strategy ×
+seed over the whole vocabulary, each symbol judged as a comparison is and the strategies ranked
+across symbols (``core.experiment.vocab_compare``); its output is that of ``compare`` over
+several symbols, ``--out DIR`` included.
 """
 
 from __future__ import annotations
@@ -48,6 +51,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     settings.add_arguments(ft.add_argument_group("data-parallel on Ray Train (see 'Running on Ray')"),
                            DataParallelConfig)
     ft.set_defaults(handler=run_vocab)
+    cmp = actions.add_parser("compare", help="compare strategies × seeds, every token fine-tuned together in each "
+                                             "run; a verdict per symbol and across symbols")
+    cmp.add_argument("vocab", metavar="VOCAB", help="a folder of spec files, a JSONL file (one spec per line), "
+                                                    "a saved datasets folder, or 'builtin'")
+    cmp.add_argument("--contrast", action="store_true",
+                     help="add the other symbols' positive contexts to each symbol's negatives (output rows)")
+    cmp.add_argument("--out", default=None, metavar="DIR",
+                     help="also write comparison.json, comparison.md, report.html and report.md here")
+    from core.cli.train import _add_finetune_options
+    from core.experiment.compare import CompareConfig
+
+    for name in ("strategies", "seeds", "leak_rank"):
+        settings.add_argument(cmp, name, settings.settings_of(CompareConfig)[name])
+    add_common_arguments(cmp)
+    _add_finetune_options(cmp)
+    cmp.set_defaults(handler=run_vocab_compare)
 
 
 def run_vocab(args: argparse.Namespace) -> int:
@@ -91,6 +110,32 @@ def run_vocab(args: argparse.Namespace) -> int:
     else:
         args.stdout.write(format_report(data))
     return 130 if status.get("interrupted") else 0
+
+
+def run_vocab_compare(args: argparse.Namespace) -> int:
+    from core.cli.train import _check_out, _finetune_config, _finish, _row, _run_job, write_outputs
+    from core.experiment.compare import CompareConfig
+    from core.experiment.vocabulary import load_vocabulary
+    from core.runs.vocab_jobs import submit_vocab_comparison
+
+    vocab = load_vocabulary(args.vocab)
+    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args), init=InitConfig(seed=args.seed),
+                                workers=1)
+    out = _check_out(args.out) if args.out else None
+    progress = Progress(enabled=not args.no_progress)
+    base = load_base(args.model, progress)
+    progress.close()
+    status, result, run_id, _ = _run_job(args, lambda runner: submit_vocab_comparison(
+        runner, vocab, base, config, args.contrast))
+    rows = [_row(r) for r in (result or {}).get("rows", [])]
+    extra: dict = {}
+    if result:
+        extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"],
+                 "symbols": [{"spec": s["spec"], "verdict": s["verdict"], "rows": [_row(r) for r in s["rows"]]}
+                             for s in result.get("symbols", [])]}
+        if out is not None:
+            extra["saved_to"] = write_outputs(out, result)
+    return _finish(args, status, result, run_id, rows, extra)
 
 
 _SYMBOL_KEYS = ("token", "token_id", "symbol_id", "gloss", "output_fit_residual", "quality_before", "quality_after",

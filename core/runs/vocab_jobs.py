@@ -61,3 +61,22 @@ def submit_vocab(runner, vocab: Vocabulary, base, init_config: InitConfig, confi
     return runner.submit(vocab_job(vocab, base, init_config, config, contrast, max_new_tokens), kind="vocab",
                          title=f"vocabulary {action}: {vocab.title} ({init_config.strategy})",
                          spec=vocab.to_dict(), config=settings)
+
+
+def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: bool = False):
+    """Check everything, then queue a comparison of strategies on a vocabulary (kind ``compare``:
+    its result has the shape of a comparison over several symbols; ``core.experiment.vocab_compare``)."""
+    from core.experiment.vocab_compare import compare_vocabulary
+
+    check_vocab_run(vocab, base, config.finetune, config.max_new_tokens)
+    settings = {"kind": "compare", "vocabulary": True, "model": base.name, "contrast": contrast,
+                "source": vocab.source, **config.to_dict()}
+
+    def fn(ctx) -> dict:
+        result = compare_vocabulary(vocab, base, config, contrast=contrast, emit=ctx.emit,
+                                    should_stop=lambda: ctx.stop_requested)
+        return {**result.to_dict(), "vocabulary": True, "contrast": contrast}
+
+    return runner.submit(fn, kind="compare",
+                         title=f"vocabulary comparison: {vocab.title}: {', '.join(config.strategies)} × "
+                               f"{config.seeds} seed(s)", spec=vocab.to_dict(), config=settings)

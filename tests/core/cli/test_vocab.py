@@ -99,3 +99,29 @@ def test_vocab_finetune_builtin_on_the_default_model(capsys, tmp_path):
         assert after["mrr_positive"] >= before["mrr_positive"] - 0.05
     summary = data["confusion_summary_after"]
     assert summary["own_token_best"] == len(data["symbols"])
+
+
+def test_vocab_compare_judges_each_symbol_and_ranks_across(capsys, tmp_path):
+    two = _jsonl(tmp_path / "two.jsonl", _dicts()[1:])
+    code, out, err = run(capsys, "vocab", "compare", two, "--model", "tiny-random", "--runs", tmp_path / "runs",
+                         "--no-progress", "--max-new-tokens", "2", "--epochs", "1", "--batch-size", "30",
+                         "--grad-accum", "1", "--strategies", "average,random_both", "--seeds", "2", "--json",
+                         "--out", tmp_path / "out")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["status"] == "done" and data["verdict"]["sentence"].startswith("Across 2 symbols")
+    assert [s["spec"].split(" (Bliss")[0] for s in data["symbols"]] == [" / ".join(d["glosses"]) for d in _dicts()[1:]]
+    assert {r["strategy"] for r in data["rows"]} == {"average", "random_both"}
+    assert all(r["wins"] + r["ties"] + r["losses"] == 2 for r in data["rows"])
+    saved = json.loads((tmp_path / "out" / "comparison.json").read_text(encoding="utf-8"))
+    assert saved["vocabulary"] is True and len(saved["symbols"]) == 2
+    assert "Across symbols" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_vocab_compare_with_a_bad_vocabulary_exits_2(capsys, tmp_path):
+    rows = _dicts()[1:]
+    rows[1] = {**rows[1], "new_token": rows[0]["new_token"]}
+    code, out, err = run(capsys, "vocab", "compare", _jsonl(tmp_path / "bad.jsonl", rows), "--model", "tiny-random",
+                         "--runs", tmp_path / "runs", "--no-progress", "--json")
+    assert code == 2 and "Traceback" not in err and not (tmp_path / "runs").exists()
+    assert any("new_token" in p["field"] or "token" in p["problem"] for p in json.loads(out)["problems"])
