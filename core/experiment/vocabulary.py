@@ -8,6 +8,9 @@ Sources (``load_vocabulary``):
 * a JSONL file, one spec (a JSON object) per line;
 * a ``datasets.Dataset`` whose columns are the spec's fields, or a list of dicts or ``GlossSpec``.
 
+``load_parts`` joins built-in specs (by name) and uploaded files (a JSONL file, a zip of spec
+files, spec ``.json`` files) into one vocabulary, as the page's Vocabulary tab does.
+
 It is validated as a whole and nothing starts while any problem stands: ``check_vocabulary``
 raises ONE ``InputError`` holding every problem of every spec, each field prefixed with the
 symbol's token (``[BLISS_29111] positive_contexts (item 3)``; a spec too broken to have a token is
@@ -114,13 +117,15 @@ def _folder(folder: Path) -> list[tuple[Any, str]]:
                    "put one gloss spec per .json file in it")
     _check_count(len(files))
     _check_bytes(sum(p.stat().st_size for p in files))
-    items = []
-    for p in files:
-        try:
-            items.append((json.loads(p.read_text(encoding="utf-8")), p.name))
-        except (ValueError, UnicodeDecodeError) as exc:
-            items.append((InputError([Problem("spec file", f"is not valid JSON ({exc})", "fix the JSON")]), p.name))
-    return items
+    return [_spec_file(p.read_bytes(), p.name) for p in files]
+
+
+def _spec_file(content: bytes, place: str) -> tuple[Any, str]:
+    """(the JSON of one spec file, or the InputError saying why it cannot be read, place)."""
+    try:
+        return json.loads(content.decode("utf-8")), place
+    except (ValueError, UnicodeDecodeError) as exc:
+        return InputError([Problem("spec file", f"is not valid JSON ({exc})", "fix the JSON")]), place
 
 
 def _jsonl(path: Path) -> list[tuple[Any, str]]:
@@ -153,6 +158,10 @@ def load_vocabulary(source: Any, tokenizer=None, name: str | None = None) -> Voc
     """Read and check a vocabulary (see the module docstring); ``tokenizer``: also check every spec
     against it. Raises one ``InputError`` with every problem found."""
     items, source_name = _raw_items(source)
+    return _build(items, name or source_name, tokenizer)
+
+
+def _build(items: list[tuple[Any, str]], source_name: str, tokenizer=None) -> Vocabulary:
     _check_count(len(items))
     c = Collector()
     specs, places = [], []
@@ -168,12 +177,62 @@ def load_vocabulary(source: Any, tokenizer=None, name: str | None = None) -> Voc
             continue
         specs.append(spec)
         places.append(place)
-    vocab = Vocabulary(specs, source=name or source_name, places=places)
+    vocab = Vocabulary(specs, source=source_name, places=places)
     c.problems += across_symbols(vocab)
     if tokenizer is not None:
         c.problems += tokenizer_problems(vocab, tokenizer)
     c.raise_if_any()
     return vocab
+
+
+def load_parts(builtins: Iterable[str] = (), uploads: Iterable[str | Path] = (), tokenizer=None) -> Vocabulary:
+    """One vocabulary of built-in specs (by name) and uploaded files, checked as a whole (see
+    ``load_vocabulary``). An upload is a JSONL file (one spec a line), a zip of spec files (``*.json``
+    at any depth) or one spec file (``.json``); together they are bounded as a folder is."""
+    from core.spec.gloss import builtin_examples
+
+    known, builtins, uploads = builtin_examples(), list(builtins), [Path(p) for p in uploads]
+    c = Collector()
+    for name in builtins:
+        if name not in known:
+            c.add("built-in specs", f"{name!r} is not a built-in spec", f"choose from {', '.join(known)}")
+    if not builtins and not uploads:
+        c.add("vocabulary", "has no symbols", "tick built-in specs or upload a JSONL file, a zip or spec files")
+    c.raise_if_any()
+    _check_bytes(sum(p.stat().st_size for p in uploads))
+    items = [_spec_file(known[name].read_bytes(), f"{name}.json") for name in builtins]
+    for path in uploads:
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            items += [(raw, f"{path.name} {place}") for raw, place in _jsonl(path)]
+        elif suffix == ".zip":
+            items += _zip(path)
+        elif suffix == ".json":
+            items.append(_spec_file(path.read_bytes(), path.name))
+        else:
+            raise fail("upload", f"{path.name!r} is neither a JSONL file, a zip nor a spec file",
+                       "upload a .jsonl file (one spec a line), a .zip of spec files or .json spec files")
+    source = ", ".join(["built-in: " + " ".join(builtins)] * bool(builtins) + [p.name for p in uploads])
+    return _build(items, source, tokenizer)
+
+
+def _zip(path: Path) -> list[tuple[Any, str]]:
+    """The spec files (``*.json``) of a zip archive, sizes declared in it checked before reading."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted((m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith(".json")
+                              and not Path(m.filename).name.startswith(".") and "__MACOSX" not in m.filename),
+                             key=lambda m: m.filename)
+            if not members:
+                raise fail("upload", f"{path.name} holds no spec files (*.json)", "zip one gloss spec per .json file")
+            _check_count(len(members))
+            _check_bytes(sum(m.file_size for m in members))
+            return [_spec_file(archive.read(m), f"{path.name}: {m.filename}") for m in members]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+        raise fail("upload", f"{path.name} is not a zip archive that can be read ({exc})",
+                   "zip the spec files again (plain zip, no password)") from None
 
 
 def check_vocabulary(vocab: Vocabulary, tokenizer=None) -> Vocabulary:

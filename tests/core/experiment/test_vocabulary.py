@@ -125,3 +125,44 @@ def test_tokenizer_problems_are_named_by_symbol(tiny):
     with pytest.raises(InputError) as err:
         check_vocabulary(vocab, tiny[1])
     assert err.value.fields == ["[BLISS_29111] target_tokens (item 2)"]
+
+
+def test_built_ins_and_uploads_join_into_one_vocabulary(tmp_path):
+    import zipfile
+
+    from core.experiment.vocabulary import load_parts
+
+    low, brush, wool = three_dicts()
+    jsonl = tmp_path / "two.jsonl"
+    _write_jsonl(jsonl, [low])
+    with zipfile.ZipFile(tmp_path / "specs.zip", "w") as z:
+        z.writestr("specs/brush.json", json.dumps(brush))
+        z.writestr("__MACOSX/._brush.json", "junk")
+    vocab = load_parts(["wool_shop"], [jsonl, tmp_path / "specs.zip"])
+    assert vocab.tokens == [wool["new_token"], low["new_token"], brush["new_token"]]
+    assert vocab.places == ["wool_shop.json", "two.jsonl line 1", "specs.zip: specs/brush.json"]
+    assert vocab.source == "built-in: wool_shop, two.jsonl, specs.zip"
+    # the same symbol from a built-in and an upload is a problem across symbols
+    (tmp_path / "wool.json").write_text(json.dumps(wool), encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_parts(["wool_shop"], [tmp_path / "wool.json"])
+    assert any(wool["new_token"] in p.problem or wool["new_token"] in p.field for p in exc.value.problems)
+
+
+def test_uploads_that_cannot_be_read_are_named_with_the_fix(tmp_path):
+    from core.experiment.vocabulary import load_parts
+
+    def problems(*args) -> list[str]:
+        with pytest.raises(InputError) as exc:
+            load_parts(*args)
+        return [f"{p.field}: {p.problem} ({p.fix})" for p in exc.value.problems]
+
+    assert problems([], []) == ["vocabulary: has no symbols (tick built-in specs or upload a JSONL file, a zip or spec "
+                                "files)"]
+    assert problems(["no_such"], [])[0].startswith("built-in specs: 'no_such' is not a built-in spec")
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    assert "neither a JSONL file, a zip nor a spec file" in problems([], [tmp_path / "notes.txt"])[0]
+    (tmp_path / "broken.zip").write_bytes(b"PK not really")
+    assert "broken.zip is not a zip archive" in problems([], [tmp_path / "broken.zip"])[0]
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    assert problems(["wool_shop"], [tmp_path / "bad.json"])[0].startswith("bad.json spec file: is not valid JSON")
