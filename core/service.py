@@ -317,6 +317,33 @@ class Service(AuthoringService, ResultsService):
         base = self.model.get(wait_s=120)
         return self.job(submit_comparison(self.runner, specs if len(specs) > 1 else spec, base, config).job_id)
 
+    # -- vocabularies: many symbols together (core.experiment.vocabulary, core.runs.vocab_jobs) ---
+    def vocabulary(self, builtins: list[str] | None = None, files: list[str] | None = None) -> dict:
+        """The chosen built-in specs and uploaded files as one vocabulary, checked as a whole (and
+        against the loaded model's tokenizer): its source and symbols, or one InputError."""
+        from core.experiment.vocabulary import load_parts
+
+        vocab = load_parts(builtins or [], files or [], self._tokenizer())
+        return {"source": vocab.source, "title": vocab.title, "symbols": [
+            {"token": s.new_token, "gloss": s.glosses[0], "from": place} for s, place in zip(vocab.specs, vocab.places)]}
+
+    def start_vocabulary(self, builtins: list[str] | None, files: list[str] | None, init: dict, finetune: dict,
+                         contrast: bool = False, finetune_too: bool = True) -> dict:
+        """Queue a vocabulary job: every symbol initialized together (``contrast``: the other symbols'
+        positive contexts join each one's negatives), then, with ``finetune_too``, fine-tuned together."""
+        from core.experiment.vocabulary import load_parts
+        from core.runs.vocab_jobs import submit_vocab
+
+        out: dict[str, Any] = {}
+        problems = _collect(lambda: out.__setitem__("vocab", load_parts(builtins or [], files or [])),
+                            lambda: out.__setitem__("init", self.init_config(init)),
+                            lambda: out.__setitem__("ft", self.finetune_config(finetune) if finetune_too else None))
+        if problems:
+            raise InputError(problems)
+        base = self.model.get(wait_s=120)
+        ticket = submit_vocab(self.runner, out["vocab"], base, out["init"], out["ft"], contrast=bool(contrast))
+        return self.job(ticket.job_id)
+
     def stop_job(self, job_id: str) -> dict:
         self.runner.stop(job_id)
         return self.job(job_id)
@@ -342,7 +369,7 @@ class Service(AuthoringService, ResultsService):
 
     def latest_job(self, kind: str) -> dict | None:
         """The running or queued job of this kind ("finetune" or "compare"), else the latest one,
-        of this process or (after a restart) from the store."""
+        of this process or (after a restart) from the store ("vocab": a vocabulary job)."""
         kind = "finetune" if kind == "train" else kind
         mine = [j for j in self.runner.list() if j["kind"] == kind]
         active = [j for j in mine if j["status"] in progress.ACTIVE]

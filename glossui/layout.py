@@ -10,9 +10,9 @@ from core.service import Service
 from glossui import render
 from glossui import strings as S
 from glossui.page import Page
-from glossui.tabs import compare, export, generate, gloss, initialize, model, runs, train
+from glossui.tabs import compare, export, generate, gloss, initialize, model, runs, train, vocabulary
 
-TABS = (gloss, model, initialize, train, compare, generate, runs, export)
+TABS = (gloss, model, initialize, train, compare, vocabulary, generate, runs, export)
 
 # Darker text and focus outlines than the default theme: WCAG AA contrast, visible keyboard focus.
 CSS = """

@@ -89,6 +89,20 @@ def loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss"
     return fig
 
 
+def vocab_loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss") -> go.Figure:
+    """``loss_figure`` plus each symbol's validation loss (the step events' ``eval_loss_by``), thinner."""
+    fig = loss_figure(events, log_scale, title)
+    evals = [e for e in events if isinstance(e.get("eval_loss_by"), dict) and _finite(e.get("step"))]
+    for i, token in enumerate(dict.fromkeys(t for e in evals for t in e["eval_loss_by"]), start=2):
+        rows = [e for e in evals if _finite(e["eval_loss_by"].get(token))]
+        name = f"Validation loss {_t(token)}"
+        fig.add_trace(go.Scatter(
+            x=[e["step"] for e in rows], y=[e["eval_loss_by"][token] for e in rows], name=name, mode=_mode(rows),
+            line=dict(color=PALETTE[i % len(PALETTE)], dash=DASHES[i % len(DASHES)], width=1.5),
+            marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=6), hovertemplate=name + ": %{y:.4f}<extra></extra>"))
+    return fig
+
+
 def compare_figure(series: dict[str, list[dict]], log_scale: bool = False,
                    title: str = "Validation loss by strategy") -> go.Figure:
     """One validation-loss curve per strategy (or strategy and seed), by epoch."""

@@ -191,6 +191,26 @@ def compare_table(rows: list[dict]) -> dict:
     return table(out["headers"], out["data"])
 
 
+def vocab_table(symbols: list[dict]) -> dict:
+    """A vocabulary's symbols: token, gloss, quality numbers before → after (once fine-tuned)."""
+    def pair(s: dict, key: str) -> str:
+        before, after = (s.get("quality_before") or {}).get(key), (s.get("quality_after") or {}).get(key)
+        return num(before) if s.get("quality_after") is None else f"{num(before)} → {num(after)}"
+
+    return table(S.VOCAB_TABLE_HEAD, [[s["token"], s.get("gloss") or "", pair(s, "mrr_positive"),
+                                       pair(s, "median_rank_positive"), pair(s, "median_rank_negative"),
+                                       num(s.get("eval_loss_at_best"))] for s in symbols])
+
+
+def vocab_summary(result: dict) -> str:
+    """One line about a vocabulary run's result (Markdown, escaped)."""
+    symbols = result.get("symbols") or []
+    return md(S.VOCAB_RUN_SUMMARY.format(
+        n=len(symbols), tokens=", ".join(s["token"] for s in symbols), strategy=result.get("strategy") or "?",
+        contrast=", contrasted" if result.get("contrast") else "",
+        trained="fine-tuned together" if result.get("finetune") else "initialized only"))
+
+
 def across_table(rows: list[dict], symbols: list[str]) -> dict:
     """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol (as the report)."""
     from core.experiment.report import across_rows
@@ -285,6 +305,8 @@ def job_message(job: dict | None) -> str:
         best = job["best"]
         text = S.COMPARE_DONE.format(id=jid, best_loss=num(best.get("eval_loss")), strategy=best["strategy"],
                                      best_epoch=num(best.get("epoch"), 3))
+    elif status == "done" and not job.get("best"):
+        text = S.JOB_DONE_UNTRAINED.format(id=jid)
     elif status == "done":
         best = job.get("best") or {}
         text = S.JOB_DONE.format(id=jid, best_step=best.get("step", "?"), best_epoch=num(best.get("epoch"), 2),

@@ -15,9 +15,10 @@ TAB_MODEL = "2. Model"
 TAB_INIT = "3. Initialize"
 TAB_TRAIN = "4. Train"
 TAB_COMPARE = "5. Compare"
-TAB_GENERATE = "6. Generate"
-TAB_RUNS = "7. Runs"
-TAB_EXPORT = "8. Export"
+TAB_VOCAB = "6. Vocabulary"
+TAB_GENERATE = "7. Generate"
+TAB_RUNS = "8. Runs"
+TAB_EXPORT = "9. Export"
 
 # -- Gloss tab -------------------------------------------------------------------------------
 GLOSS_HEAD = ("Describe the symbol. Lists take **one item per line**; the counter under each field "
@@ -126,6 +127,7 @@ JOB_QUEUED = "Job {id} is queued: {ahead} job{s} ahead of it. It starts when the
 JOB_RUNNING = "Job {id} is running: epoch {epoch} of {epochs}, step {step} of {steps}, about {eta} left."
 JOB_STARTING = "Job {id} is starting (preparing the model)…"
 JOB_STOPPING = "Job {id} is stopping at the next optimizer step…"
+JOB_DONE_UNTRAINED = "Job {id} finished (no fine-tuning)."
 JOB_DONE = "Job {id} finished. Best step {best_step} (epoch {best_epoch}), validation loss {best_loss}."
 COMPARE_DONE = "Job {id} finished. Lowest validation loss: {best_loss}, with {strategy} (epoch {best_epoch})."
 JOB_STOPPED = "Job {id} was stopped; what it had is kept in its run."
@@ -149,6 +151,32 @@ COMPARE_TABLE_LABEL = "Results"
 COMPARE_DATA_LABEL = "Validation loss by step (the chart's data)"
 COMPARE_DOWNLOADS = "Download the results"
 COMPARE_NONE = "No comparison yet."
+
+# -- Vocabulary tab --------------------------------------------------------------------------
+VOCAB_HEAD = ("Add many symbols to one model at once: every token in one resize, the output rows fitted "
+              "together, then (with **Fine-tune**) one QLoRA run that trains every new token. The strategy is "
+              "chosen here; the fine-tuning settings are those of the **Train** tab.")
+VOCAB_BUILTINS = "Built-in symbols"
+VOCAB_BUILTINS_INFO = "Tick the built-in specs to include; uploaded specs are added to them."
+VOCAB_UPLOAD = "Upload specs: a JSONL file (one spec a line), a zip of spec files, or several spec .json files"
+VOCAB_CONTRAST = "Contrast the symbols"
+VOCAB_CONTRAST_INFO = ("Add the other symbols' positive contexts to each symbol's negatives, so that the output "
+                       "rows learn to tell the symbols apart.")
+VOCAB_INIT_ONLY = "Initialize only"
+VOCAB_FINETUNE = "Fine-tune"
+VOCAB_CHECKED = "Vocabulary of {n} symbol{s}, all checked: {tokens}."
+VOCAB_EMPTY = "Tick built-in symbols or upload spec files to make a vocabulary."
+VOCAB_NONE = "No vocabulary job yet."
+VOCAB_PLOT_LABEL = "Training loss and validation loss, overall and per symbol"
+VOCAB_TABLE_LABEL = "Every symbol: its numbers before → after fine-tuning"
+VOCAB_TABLE_HEAD = ["Token", "Gloss", "MRR on positives", "Median rank on positives", "Median rank on negatives",
+                    "Validation loss at the best step"]
+VOCAB_HEAT_AFTER = "Which token comes up where, after fine-tuning (median rank; 1 = top)"
+VOCAB_HEAT_BEFORE = "Which token comes up where, before fine-tuning (median rank; 1 = top)"
+VOCAB_HEAT = "Which token comes up where (median rank; 1 = top)"
+VOCAB_EXPORT = "Download the adapter (every token)"
+VOCAB_EXPORT_NONE = "Only a finished fine-tuning has an adapter to download: run **Fine-tune** first."
+VOCAB_RUN_SUMMARY = "{n} symbols: {tokens}. Strategy {strategy}{contrast}; {trained}."
 
 # -- Generate tab ----------------------------------------------------------------------------
 GENERATE_HEAD = ("For every prompt of the run's spec: the text generated with the gloss and with the new "

@@ -70,7 +70,17 @@ def build(page: Page) -> None:
             return {summary: render.md(S.NO_RUN)}
         run = service.run(run_id)
         result = run.get("result") or {}
-        if run.get("kind") == "compare":
+        text = render.run_summary(run)
+        if run.get("kind") == "vocab":
+            # A vocabulary: its spec is {source, specs}; the table has one row per symbol; with no
+            # training steps the chart is the confusion heatmap.
+            confusion = result.get("confusion_after") or result.get("confusion_before")
+            fig = plots.vocab_loss_figure(run["events"], False, title=f"Run {run['id']}") if run.get("events") \
+                else plots.confusion_figure(confusion, f"Run {run['id']}: {S.VOCAB_HEAT}")
+            table = render.vocab_table(result.get("symbols") or [])
+            gens = gr.update(visible=False)
+            text += ("  \n" + render.vocab_summary(result)) if result.get("symbols") else ""
+        elif run.get("kind") == "compare":
             fig = plots.compare_figure(run.get("series") or {}, False, title=f"Run {run['id']}")
             table = render.compare_table(result.get("rows") or [])
             gens = gr.update(visible=False)
@@ -80,7 +90,7 @@ def build(page: Page) -> None:
             before = (result.get("evaluation_before") or {}).get("generations") or []
             after = (result.get("evaluation_after") or {}).get("generations") or []
             gens = shown(render.generations_table(before, after or None)) if before else gr.update(visible=False)
-        return {summary: render.run_summary(run), c["plot"]: shown(fig),
+        return {summary: text, c["plot"]: shown(fig),
                 c["result"]: shown(table) if result else gr.update(visible=False), c["generations"]: gens,
                 c["spec"]: shown(run.get("spec")), c["config"]: shown(run.get("config"))}
 

@@ -12,7 +12,8 @@ import pytest
 from tests.glossui.test_browser import (app, browser, choose_containing, fill_number, load_spec,  # noqa: F401
                                    open_tab, page, shot)
 
-TABS = ["1. Gloss", "2. Model", "3. Initialize", "4. Train", "5. Compare", "6. Generate", "7. Runs", "8. Export"]
+TABS = ["1. Gloss", "2. Model", "3. Initialize", "4. Train", "5. Compare", "6. Vocabulary", "7. Generate", "8. Runs",
+        "9. Export"]
 pytestmark = pytest.mark.browser
 
 
@@ -37,16 +38,16 @@ def fill_tab(pg, tab: str) -> None:
         pg.wait_for_function("() => document.querySelector('#train-status').innerText.includes('finished')",
                              timeout=180_000)
         pg.locator("#train-result").wait_for(state="visible")
-    elif tab == "6. Generate":
+    elif tab == "7. Generate":
         pg.locator("#generate-refresh").click()
         choose_containing(pg, "generate-pick", "done")
         pg.locator("#generate-table").wait_for(state="visible")
-    elif tab == "7. Runs":
+    elif tab == "8. Runs":
         pg.locator("#runs-refresh").click()
         choose_containing(pg, "runs-pick", "done")
         pg.locator("#runs-open").click()
         pg.locator("#runs-result").wait_for(state="visible")
-    elif tab == "8. Export":
+    elif tab == "9. Export":
         pg.locator("#export-refresh").click()
         choose_containing(pg, "export-pick", "done")
         pg.locator("#export-adapter").click()

@@ -336,7 +336,7 @@ def test_the_whole_flow(page, app, tmp_path):
     shot(pg, tmp_path, "13-stopped")
 
     # Runs: the stopped run, opened as it was.
-    open_tab(pg, "7. Runs")
+    open_tab(pg, "8. Runs")
     pg.locator("#runs-refresh").click()
     pg.wait_for_function("id => document.querySelector('#runs-table').innerText.includes(id)", arg=job_id)
     choose_containing(pg, "runs-pick", job_id)
@@ -346,7 +346,7 @@ def test_the_whole_flow(page, app, tmp_path):
     shot(pg, tmp_path, "14-run")
 
     # Generate: every prompt with the gloss and with the token, before and after.
-    open_tab(pg, "6. Generate")
+    open_tab(pg, "7. Generate")
     choose_containing(pg, "generate-pick", job_id)
     pg.locator("#generate-table").wait_for(state="visible")
     headers = table_headers(pg, "generate-table")

@@ -54,7 +54,7 @@ def test_average_then_one_epoch_on_the_default_model(browser, default_app, tmp_p
     assert float(result["Validation loss"]) <= float(result["Validation loss before fine-tuning"])
     shot(pg, tmp_path, "e2e-trained")
 
-    open_tab(pg, "6. Generate")
+    open_tab(pg, "7. Generate")
     pg.locator("#generate-refresh").click()
     pg.locator("#generate-pick input").click()
     pg.get_by_role("option").first.click()

@@ -1,0 +1,128 @@
+"""The Vocabulary tab's handlers without a browser, on the tiny model: choosing and checking symbols,
+Initialize only, Fine-tune (one epoch), the table, the heatmaps, the export, and the Runs tab
+opening a vocabulary run."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from core.service import Service
+from glossui import strings as S
+from glossui.layout import build_page
+from tests.core.experiment.vocab_fixtures import THREE
+from tests.glossui.test_handlers import settings_in
+
+TWO = [THREE[0], THREE[2]]  # lowness_shortness, wool_shop: both work with the tiny tokenizer
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    svc = Service(tiny=True, runs_dir=tmp_path_factory.mktemp("runs"))
+    assert svc.load_model(wait=True)["state"] == "ready"
+    return build_page(svc)
+
+
+def vocab_in(page, builtins=TWO, files=None, contrast=False, strategy="average", **ft) -> dict:
+    v = page["vocab"]
+    return (settings_in(page, "initialize", "init", {}, {})
+            | settings_in(page, "train", "finetune", {"epochs": 1, "batch_size": 2, "grad_accum": 1}, ft)
+            | {v["builtins"]: list(builtins), v["files"]: files, v["contrast"]: contrast, v["strategy"]: strategy})
+
+
+def finished(page, out: dict) -> dict:
+    """Wait for the job a start handler returned; its view as the tab's tick draws it."""
+    v = page["vocab"]
+    job_id = out[v["job"]]["id"]
+    assert page.service.runner.wait(job_id, timeout=600)["status"] == "done"
+    return page.fn("vocab_view")({v["job"]: {"id": job_id}, v["log_scale"]: False})
+
+
+@pytest.fixture(scope="module")
+def init_only(page):
+    return finished(page, page.fn("start_vocab_init")(vocab_in(page, contrast=True)))
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(page, init_only):
+    return finished(page, page.fn("start_vocab_finetune")(vocab_in(page)))
+
+
+def test_the_tab_follows_compare(page):
+    from glossui.layout import TABS
+
+    assert [t.ID for t in TABS].index("vocab") == [t.ID for t in TABS].index("compare") + 1
+
+
+def test_chosen_symbols_are_checked_as_a_whole(page, tmp_path):
+    v = page["vocab"]
+    check = page.fn("check_vocabulary")
+    out = check({v["builtins"]: TWO, v["files"]: None})[v["checked"]]
+    assert out.startswith("Vocabulary of 2 symbols") and "\\[BLISS\\_29111\\]" in out
+    assert check({v["builtins"]: [], v["files"]: []})[v["checked"]] == S.VOCAB_EMPTY
+    # a spec file uploaded twice under another name is the same symbol twice; a text file is not a spec
+    wool = page.service.example("wool_shop")
+    (tmp_path / "mine.json").write_text(json.dumps(wool), encoding="utf-8")
+    out = check({v["builtins"]: TWO, v["files"]: [str(tmp_path / "mine.json")]})[v["checked"]]
+    assert "\\[BLISS\\_29111\\] new\\_token" in out and "token of two symbols" in out and "Traceback" not in out
+    (tmp_path / "notes.txt").write_text("hi", encoding="utf-8")
+    out = check({v["builtins"]: [], v["files"]: [str(tmp_path / "notes.txt")]})[v["checked"]]
+    assert "**upload**: 'notes\\.txt' is neither" in out and "\\.jsonl file" in out
+
+
+def test_bad_settings_and_symbols_are_listed_inline_and_nothing_starts(page):
+    v = page["vocab"]
+    before = len(page.service.runner.list())
+    out = page.fn("start_vocab_finetune")(vocab_in(page, builtins=["no_such_symbol"], epochs=0))
+    assert set(out) == {v["status"]}
+    assert "no\\_such\\_symbol" in out[v["status"]] and "**Epochs**" in out[v["status"]]
+    assert len(page.service.runner.list()) == before
+
+
+def test_initialize_only_shows_the_table_and_one_heatmap(page, init_only):
+    v = page["vocab"]
+    assert "finished \\(no fine\\-tuning\\)" in init_only[v["status"]]
+    assert init_only[v["plot"]]["visible"] is False            # no training steps to draw
+    table = init_only[v["table"]]["value"]
+    assert table["headers"] == S.VOCAB_TABLE_HEAD
+    assert [r[0] for r in table["data"]] == [page.service.example(n)["new_token"] for n in TWO]
+    assert all("→" not in cell for row in table["data"] for cell in row)
+    heat = init_only[v["heat"]]["value"]
+    assert heat.data[0].type == "heatmap" and len(heat.data[0].z) == 2
+    assert init_only[v["heat_before"]]["visible"] is False
+    out = page.fn("export_vocab_adapter")({v["job"]: init_only[v["job"]]})
+    assert out[v["export_message"]] == S.VOCAB_EXPORT_NONE and out[v["file"]]["visible"] is False
+
+
+def test_fine_tune_draws_each_symbols_loss_before_after_and_exports_every_token(page, fine_tuned):
+    v = page["vocab"]
+    fig = fine_tuned[v["plot"]]["value"]
+    names = [t.name for t in fig.data]
+    tokens = [r[0] for r in fine_tuned[v["table"]]["value"]["data"]]
+    assert names[:2] == ["Training loss", "Validation loss"]
+    assert [n for n in names if n.startswith("Validation loss [")] == [f"Validation loss {t}" for t in tokens]
+    assert all("→" in row[2] for row in fine_tuned[v["table"]]["value"]["data"])
+    assert fine_tuned[v["heat_before"]]["visible"] is True and fine_tuned[v["heat"]]["visible"] is True
+    out = page.fn("export_vocab_adapter")({v["job"]: fine_tuned[v["job"]]})
+    with zipfile.ZipFile(out[v["file"]]["value"]) as z:
+        meta = json.loads(z.read(next(n for n in z.namelist() if n.endswith("glosslab.json"))))
+    assert meta["tokens"] == tokens and meta["kind"] == "vocab"
+
+
+def test_the_runs_tab_opens_a_vocabulary_run(page, init_only, fine_tuned):
+    r = page["runs"]
+    for view in (init_only, fine_tuned):
+        run_id = view[page["vocab"]["job"]]["id"]
+        out = page.fn("open_run")({r["pick"]: run_id})
+        assert "2 symbols" in out[r["summary"]] and out[r["generations"]]["visible"] is False
+        assert len(out[r["result"]]["value"]["data"]) == 2
+        assert len(out[r["spec"]]["value"]["specs"]) == 2
+    assert out[r["plot"]]["value"].data[0].name == "Training loss"
+    assert "initialized only" in page.fn("open_run")({r["pick"]: init_only[page["vocab"]["job"]]["id"]})[r["summary"]]
+
+
+def test_a_page_load_reattaches_to_the_latest_vocabulary_job(page, fine_tuned):
+    job = page.fn("vocab_load")({page.remembered: {}})[page["vocab"]["job"]]
+    assert job["id"] == fine_tuned[page["vocab"]["job"]]["id"]
