@@ -197,9 +197,10 @@ def vocab_table(symbols: list[dict]) -> dict:
         before, after = (s.get("quality_before") or {}).get(key), (s.get("quality_after") or {}).get(key)
         return num(before) if s.get("quality_after") is None else f"{num(before)} → {num(after)}"
 
-    return table(S.VOCAB_TABLE_HEAD, [[s["token"], s.get("gloss") or "", pair(s, "mrr_positive"),
-                                       pair(s, "median_rank_positive"), pair(s, "median_rank_negative"),
-                                       num(s.get("eval_loss_at_best"))] for s in symbols])
+    trained = any(s.get("quality_after") is not None for s in symbols)   # the loss column only then
+    rows = [[s["token"], s.get("gloss") or "", pair(s, "mrr_positive"), pair(s, "median_rank_positive"),
+             pair(s, "median_rank_negative")] + [num(s.get("eval_loss_at_best"))] * trained for s in symbols]
+    return table(S.VOCAB_TABLE_HEAD[:len(S.VOCAB_TABLE_HEAD) - (not trained)], rows)
 
 
 def vocab_summary(result: dict) -> str:

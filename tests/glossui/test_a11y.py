@@ -2,7 +2,8 @@
 
 No violation of impact "serious" or "critical" is allowed. Each tab is scanned as a user sees it
 after using it: Initialize with its results, Train after a short training (chart and tables),
-Runs with a run open, Generate with a run's generations, Export with an adapter to download.
+Vocabulary after an initialization of two symbols (table and heatmap), Runs with a run open,
+Generate with a run's generations, Export with an adapter to download.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def fill_tab(pg, tab: str) -> None:
         pg.wait_for_function("() => document.querySelector('#train-status').innerText.includes('finished')",
                              timeout=180_000)
         pg.locator("#train-result").wait_for(state="visible")
+    elif tab == "6. Vocabulary":
+        from tests.glossui.test_vocab_browser import run_init_only
+
+        run_init_only(pg)
     elif tab == "7. Generate":
         pg.locator("#generate-refresh").click()
         choose_containing(pg, "generate-pick", "done")

@@ -86,7 +86,7 @@ def test_initialize_only_shows_the_table_and_one_heatmap(page, init_only):
     assert "finished \\(no fine\\-tuning\\)" in init_only[v["status"]]
     assert init_only[v["plot"]]["visible"] is False            # no training steps to draw
     table = init_only[v["table"]]["value"]
-    assert table["headers"] == S.VOCAB_TABLE_HEAD
+    assert table["headers"] == S.VOCAB_TABLE_HEAD[:-1]           # no validation loss without training
     assert [r[0] for r in table["data"]] == [page.service.example(n)["new_token"] for n in TWO]
     assert all("→" not in cell for row in table["data"] for cell in row)
     heat = init_only[v["heat"]]["value"]
@@ -103,7 +103,9 @@ def test_fine_tune_draws_each_symbols_loss_before_after_and_exports_every_token(
     tokens = [r[0] for r in fine_tuned[v["table"]]["value"]["data"]]
     assert names[:2] == ["Training loss", "Validation loss"]
     assert [n for n in names if n.startswith("Validation loss [")] == [f"Validation loss {t}" for t in tokens]
-    assert all("→" in row[2] for row in fine_tuned[v["table"]]["value"]["data"])
+    table = fine_tuned[v["table"]]["value"]
+    assert table["headers"] == S.VOCAB_TABLE_HEAD
+    assert all("→" in row[2] and float(row[5]) > 0 for row in table["data"])
     assert fine_tuned[v["heat_before"]]["visible"] is True and fine_tuned[v["heat"]]["visible"] is True
     out = page.fn("export_vocab_adapter")({v["job"]: fine_tuned[v["job"]]})
     with zipfile.ZipFile(out[v["file"]]["value"]) as z:
