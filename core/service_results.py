@@ -43,6 +43,11 @@ class ResultsService:
     def target_generations(self, target: str) -> dict:
         """{"before": [...], "after": [...]}: every prompt with the gloss and the token."""
         m = self._member(target)
+        if m.get("kind") == "vocab":  # a vocabulary: every symbol's prompts, one symbol after another
+            symbols = m.get("symbols") or []
+            return {"before": [g for s in symbols for g in s.get("generations_before") or []],
+                    "after": [g for s in symbols for g in s.get("generations_after") or []],
+                    "title": f"{len(symbols)} symbols", "strategy": m.get("strategy", "")}
         return {"before": (m.get("evaluation_before") or {}).get("generations") or [],
                 "after": (m.get("evaluation_after") or {}).get("generations") or [],
                 "title": m.get("init", {}).get("spec") or "", "strategy": m.get("strategy", "")}

@@ -25,7 +25,8 @@ def service(tmp_path_factory):
 
 
 def test_importing_the_service_and_the_ui_does_not_import_torch():
-    code = "import sys, core.service, glossui, glossui.page, glossui.plots; print('torch' in sys.modules)"
+    code = ("import sys, core.service, glossui, glossui.page, glossui.plots, glossui.tabs.vocabulary; "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -157,3 +158,18 @@ def test_a_queued_job_reports_its_place_and_stopping_it_keeps_it_from_running(se
     assert runs[first["id"]]["status"] == "done" and runs[first["id"]]["targets"] == [first["id"]]
     assert runs[second["id"]]["status"] == "stopped" and runs[second["id"]]["targets"] == []
 
+
+
+def test_a_vocabulary_is_checked_as_a_whole_before_anything_starts(tmp_path):
+    svc = Service(tiny=True, runs_dir=tmp_path / "runs")
+    out = svc.vocabulary(["wool_shop", "lowness_shortness"])
+    assert [s["token"] for s in out["symbols"]] == ["[BLISS_29111]", "[BLISS_24918]"]
+    assert out["source"] == "built-in: wool_shop lowness_shortness"
+    with pytest.raises(InputError) as exc:
+        svc.start_vocabulary(["no_such"], [], {"strategy": "nope"}, {"epochs": 0})
+    fields = {p.field for p in exc.value.problems}
+    assert {"built-in specs", "strategy", "epochs"} <= fields
+    with pytest.raises(InputError) as exc:   # the fine-tuning settings only count with finetune_too
+        svc.start_vocabulary(["no_such"], [], {}, {"epochs": 0}, finetune_too=False)
+    assert [p.field for p in exc.value.problems] == ["built-in specs"]
+    assert svc.store.list() == []

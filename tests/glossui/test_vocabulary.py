@@ -128,3 +128,12 @@ def test_the_runs_tab_opens_a_vocabulary_run(page, init_only, fine_tuned):
 def test_a_page_load_reattaches_to_the_latest_vocabulary_job(page, fine_tuned):
     job = page.fn("vocab_load")({page.remembered: {}})[page["vocab"]["job"]]
     assert job["id"] == fine_tuned[page["vocab"]["job"]]["id"]
+
+
+def test_generate_shows_every_symbols_prompts_of_a_fine_tuned_vocabulary(page, fine_tuned):
+    g = page["generate"]
+    run_id = fine_tuned[page["vocab"]["job"]]["id"]
+    out = page.fn("run_generations")({g["pick"]: run_id})
+    prompts = [p for n in TWO for p in page.service.example(n)["generation_prompts"]]
+    assert [r[0] for r in out[g["table"]]["value"]["data"]] == prompts
+    assert "2 symbols" in out[g["message"]]
