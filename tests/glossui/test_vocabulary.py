@@ -13,7 +13,7 @@ from core.service import Service
 from glossui import strings as S
 from glossui.layout import build_page
 from tests.core.experiment.vocab_fixtures import THREE
-from tests.glossui.test_handlers import settings_in
+from tests.glossui.test_handlers import Progress, settings_in
 
 TWO = [THREE[0], THREE[2]]  # lowness_shortness, wool_shop: both work with the tiny tokenizer
 
@@ -137,3 +137,10 @@ def test_generate_shows_every_symbols_prompts_of_a_fine_tuned_vocabulary(page, f
     prompts = [p for n in TWO for p in page.service.example(n)["generation_prompts"]]
     assert [r[0] for r in out[g["table"]]["value"]["data"]] == prompts
     assert "2 symbols" in out[g["message"]]
+    # a prompt of one's own: with the first symbol's gloss and token
+    first = page.service.example(TWO[0])
+    out = page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and", g["max_new_tokens"]: 4},
+                                     Progress())
+    row = out[g["custom"]]["value"]["data"][0]
+    assert row[1].startswith(f"It is {first['glosses'][0]} and") and row[2].startswith(f"It is {first['new_token']} and")
+    assert row[4].startswith(f"It is {first['new_token']} and")
