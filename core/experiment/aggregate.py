@@ -93,10 +93,22 @@ def aggregate(symbols: list[dict]) -> tuple[list[dict], dict]:
     return rows, judge_across(rows, symbols)
 
 
+SINGULAR = {"wins": "win", "ties": "tie", "losses": "loss"}
+
+
 def _record(row: dict) -> str:
-    parts = [f"{row[k]} {k[:-1] if row[k] == 1 else k}" for k in ("wins", "ties", "losses") if row[k]]
+    parts = [f"{row[k]} {SINGULAR[k] if row[k] == 1 else k}" for k in ("wins", "ties", "losses") if row[k]]
     rank = f"mean rank {row['mean_rank']:.1f}" if row["mean_rank"] is not None else "no rank"
     return f"{rank}; {', '.join(parts) or 'no result'}"
+
+
+def _grouped(flags: list[dict], n: int) -> dict[str, str]:
+    """Each flag with where it was raised: 'every symbol', or the symbols by name."""
+    out: dict[str, list[str]] = {}
+    for f in flags:
+        out.setdefault(f["flag"], []).append(f["symbol"])
+    return {flag: (f"all {n} symbols" if len(set(where)) == n and n > 1 else ", ".join(dict.fromkeys(where)))
+            for flag, where in out.items()}
 
 
 def judge_across(rows: list[dict], symbols: list[dict]) -> dict:
@@ -133,11 +145,19 @@ def judge_across(rows: list[dict], symbols: list[dict]) -> dict:
         winner, tied = None, []
     mine = [f for f in flags if f["strategy"] == best["strategy"]]
     if mine:
-        sentence = sentence[:-1] + "; but " + label[best["strategy"]] + " " + "; and ".join(
-            f"{FLAG_TEXT[f['flag']]} on {f['symbol']}" for f in mine) + "."
+        sentence = sentence[:-1] + "; but " + label[best["strategy"]] + " " + " and ".join(
+            f"{FLAG_TEXT[flag]} on {where}" for flag, where in _grouped(mine, n).items()) + "."
     others = [f for f in flags if f["strategy"] != best["strategy"]]
     if others:
-        sentence += " Flags: " + "; ".join(f"{label.get(f['strategy'], f['strategy'])} {FLAG_TEXT[f['flag']]} on "
-                                          f"{f['symbol']}" for f in others) + "."
+        parts = []
+        for flag in FLAG_TEXT:
+            who = {}
+            for f in others:
+                if f["flag"] == flag:
+                    who.setdefault(f["strategy"], []).append(f)
+            if who:
+                parts.append(f"{FLAG_TEXT[flag]}: " + ", ".join(
+                    f"{label.get(s, s)} (on {_grouped(fs, n)[flag]})" for s, fs in who.items()))
+        sentence += " Other flags (" + "; ".join(parts) + ")."
     return {"metric": metric, "winner": winner, "tied_with_winner": tied, "flags": flags, "symbols": n,
             "sentence": sentence}

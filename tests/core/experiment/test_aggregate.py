@@ -60,6 +60,7 @@ def test_nothing_separates_when_every_strategy_loses_somewhere():
     rows, verdict = aggregate(symbols)
     assert verdict["winner"] is None and verdict["tied_with_winner"] == []
     assert "nothing is best on every symbol" in verdict["sentence"]
+    assert "1 win, 1 loss" in verdict["sentence"]
     assert "every strategy loses on at least one symbol" in verdict["sentence"]
     assert "more symbols or more seeds" in verdict["sentence"]
     assert all(r["wins"] == 1 and r["losses"] == 1 and r["mean_rank"] == 1.5 for r in rows)
@@ -82,8 +83,8 @@ def test_a_flagged_winner_carries_its_flags_per_symbol():
     ]
     rows, verdict = aggregate(symbols)
     assert verdict["winner"] == "rnd"
-    assert "but RND leaks into the negative contexts on a" in verdict["sentence"]
-    assert "Flags: AVG had not converged on a." in verdict["sentence"]
+    assert "but RND leaks into the negative contexts on a." in verdict["sentence"]
+    assert "Other flags (had not converged: AVG (on a))." in verdict["sentence"]
     assert {(f["strategy"], f["symbol"]) for f in verdict["flags"]} == {("rnd", "a"), ("avg", "a")}
     assert verdict["flags"][0]["detail"].startswith("on a: ")
     assert {r["strategy"]: r["flags"] for r in rows} == {"rnd": ["leaks_into_negatives"], "avg": ["not_converged"]}
@@ -92,3 +93,13 @@ def test_a_flagged_winner_carries_its_flags_per_symbol():
 def test_outcome_of_a_strategy_that_did_not_finish():
     symbol = _symbol("a", "avg", [_row("avg", 1.0, True), _row("opt", None, False)])
     assert outcome_on(symbol, "avg") == "win" and outcome_on(symbol, "opt") is None and outcome_on(symbol, "x") is None
+
+
+def test_flags_raised_everywhere_are_grouped():
+    late = lambda s, sym: {"strategy": s, "flag": "not_converged", "detail": "late"}  # noqa: E731
+    symbols = [_symbol(name, "avg", [_row("avg", 1.0, True, ["not_converged"]), _row("opt", 2.0, False, ["not_converged"])],
+                       flags=[late("avg", name), late("opt", name)]) for name in ("a", "b", "c")]
+    _, verdict = aggregate(symbols)
+    assert verdict["winner"] == "avg"
+    assert verdict["sentence"].endswith("but AVG had not converged on all 3 symbols. "
+                                        "Other flags (had not converged: OPT (on all 3 symbols)).")
