@@ -89,7 +89,7 @@ def aggregate(symbols: list[dict]) -> tuple[list[dict], dict]:
             row[f"{key}_std"] = _round(s["std"])
             row[f"{key}_ci95"] = [_round(v) for v in s["ci95"]] if s["ci95"] else None
         rows.append(row)
-    rows.sort(key=lambda r: (r["losses"], r["mean_rank"] if r["mean_rank"] is not None else float("inf")))
+    rows.sort(key=lambda r: (r["mean_rank"] if r["mean_rank"] is not None else float("inf"), r["losses"]))
     return rows, judge_across(rows, symbols)
 
 
