@@ -19,6 +19,7 @@ rank 0 and passed to every worker in the same step (an all-reduce), so they end 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 import threading
@@ -28,14 +29,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from safetensors.torch import load_file, save_file
 
+from core.jsonsafe import jsonable
 from core.spec import limits, settings
 from core.spec.errors import fail
 from core.spec.settings import setting
 from core.train.finetune import FinetuneConfig, FinetuneResult, _cos
 from core.train.together import Sentences, TrainedTokens
 
-STATE_FILE = "trained.pt"
+STATE_FILE = "trained.safetensors"  # the trained parameters; the result beside it as JSON
+RESULT_FILE = "result.json"
 
 
 def rows_digest(model, token_ids: list[int]) -> str:
@@ -116,7 +120,8 @@ def finetune_tokens_ray(model, tokenizer, token_ids: list[int], tokens: list[str
         if isinstance(result, BaseException):
             raise result
         with result.checkpoint.as_directory() as folder:
-            state = torch.load(Path(folder) / STATE_FILE, weights_only=False)
+            state = {"trainable": load_file(str(Path(folder) / STATE_FILE)),
+                     "result": json.loads((Path(folder) / RESULT_FILE).read_text(encoding="utf-8"))}
         peft_model = prepare(model, list(token_ids), config)
         missing = set(state["trainable"]) - {n for n, p in peft_model.named_parameters() if p.requires_grad}
         if missing:
@@ -196,9 +201,10 @@ def _train_loop(cfg: dict) -> None:
     metrics = {"steps": result.steps, "best_step": result.best_step, "best_eval_loss": result.best_eval_loss}
     if rank == 0:
         folder = tempfile.mkdtemp(prefix="glosslab-ddp-state-")
-        torch.save({"trainable": {n: p.detach().cpu().clone() for n, p in peft_model.named_parameters()
-                                  if p.requires_grad},
-                    "result": result.to_dict()}, Path(folder) / STATE_FILE)
+        # safetensors and JSON, never a pickle: nothing the app reads back can run code.
+        save_file({n: p.detach().cpu().contiguous().clone() for n, p in peft_model.named_parameters()
+                   if p.requires_grad}, str(Path(folder) / STATE_FILE))
+        (Path(folder) / RESULT_FILE).write_text(json.dumps(jsonable(result.to_dict())), encoding="utf-8")
         ray.train.report(metrics, checkpoint=Checkpoint.from_directory(folder))
     else:
         ray.train.report(metrics)

@@ -138,7 +138,7 @@ class StepRecorder:
     """
 
     def __init__(self, emit: Callable[[dict], Any] | None, should_stop: Callable[[], bool] | None,
-                 steps_per_epoch: int, extra_eval: Callable[[Any], dict] | None = None) -> None:
+                 steps_per_epoch: int, extra_validation: Callable[[Any], dict] | None = None) -> None:
         from transformers import TrainerCallback
 
         # Subclassing at run time keeps transformers out of this module's import.
@@ -150,7 +150,7 @@ class StepRecorder:
         self.steps_per_epoch = steps_per_epoch
         # Called with the model at every evaluation; its dict joins that step's event (e.g. the
         # validation loss of each symbol of a vocabulary).
-        self.extra_eval = extra_eval
+        self.extra_validation = extra_validation
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_step = 0
@@ -199,8 +199,8 @@ class StepRecorder:
                 self.best_loss, self.best_step = loss, step
                 self.best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
             event["best_step"] = self.best_step
-            if self.extra_eval is not None and model is not None:
-                event.update(self.extra_eval(model))
+            if self.extra_validation is not None and model is not None:
+                event.update(self.extra_validation(model))
             self._record(event)
 
     def _record(self, event: dict) -> None:

@@ -257,11 +257,11 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
     steps_per_epoch = config.steps_per_epoch(len(train_set))
     ids = [token_id] if isinstance(token_id, int) else list(token_id)
     rows_before = [token_rows(peft_model, i) for i in ids]
-    extra_eval = None
+    extra_validation = None
     if eval_groups:
-        def extra_eval(model) -> dict:
+        def extra_validation(model) -> dict:
             return {"eval_loss_by": {k: round(v, 6) for k, v in group_losses(model, tokenizer, eval_groups).items()}}
-    recorder = StepRecorder(on_event, should_stop, steps_per_epoch, extra_eval=extra_eval)
+    recorder = StepRecorder(on_event, should_stop, steps_per_epoch, extra_validation=extra_validation)
     device = str(next(peft_model.parameters()).device)
     eval_bs = config.eval_batch_size or min(64, len(val_set))
     scratch = tempfile.mkdtemp(prefix="glosslab-trainer-")

@@ -23,7 +23,8 @@ def test_json_has_each_kind_of_setting_and_the_metrics(capsys):
     assert cli.main(["settings", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"init", "finetune", "compare", "metrics"}
-    assert {d["name"] for d in data["compare"]} == {"strategies", "seeds", "leak_rank", "max_new_tokens", "workers"}
+    assert {d["name"] for d in data["compare"]} == {"strategies", "seeds", "leak_rank", "max_new_tokens", "workers", "backend", "ray_address",
+                                                     "ray_cpus", "ray_gpus"}
     assert [m["key"] for m in data["metrics"]] == [m.key for m in results.METRICS]
     ft = {d["name"]: d for d in data["finetune"]}
     assert ft["learning_rate"]["default"] == 3e-4 and ft["learning_rate"]["min"] == 1e-7
