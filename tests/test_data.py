@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from core.model.tiny import CORPUS_SPECS
-
 from core.spec.gloss import GlossSpec, builtin_examples, check_spec, load_example
 
 EXAMPLES = ("wool_shop", "to_brush_teeth", "lowness_shortness", "petrol_station", "to_wash_up", "ice_cream")
