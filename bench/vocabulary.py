@@ -49,9 +49,11 @@ WORDS = ["north", "south", "east", "west", "red", "blue", "green", "small", "lar
 def synthetic_specs(n: int, positives: int = 0) -> list[dict]:
     """``n`` specs derived from the built-ins (see the module docstring); ``positives`` > 0 keeps that
     many positive contexts of each (and half as many negative ones), for a shorter run."""
+    from core.model.tiny import CORPUS_SPECS
     from core.spec.gloss import builtin_examples
 
-    bases = [json.loads(p.read_text(encoding="utf-8")) for p in builtin_examples().values()]
+    # The built-ins whose words the tiny model's tokenizer knows too, so both models take the same specs.
+    bases = [json.loads(builtin_examples()[name].read_text(encoding="utf-8")) for name in CORPUS_SPECS]
     specs = []
     for k in range(n):
         spec = json.loads(json.dumps(bases[k % len(bases)]))
