@@ -246,8 +246,7 @@ def vocab_ddp_job(vocab, base, init_config, config: FinetuneConfig, contrast: bo
     """A job function: ``core.runs.vocab_jobs.vocab_job`` with the fine-tuning on Ray Train workers;
     the result also holds ``data_parallel`` (workers, ``rows_identical``, the digests) and ``where``."""
     from core.experiment.vocab_run import run_vocabulary
-    from core.runs.export import save_adapter
-    from core.runs.vocab_jobs import adapter_metadata
+    from core.runs.vocab_jobs import save_vocab_adapter
 
     def fn(ctx) -> dict:
         report: dict = {}
@@ -262,10 +261,7 @@ def vocab_ddp_job(vocab, base, init_config, config: FinetuneConfig, contrast: bo
                              should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens,
                              finetune_with=finetune_with)
         result = {**run.to_dict(), "where": where, "data_parallel": report}
-        ctx.emit(type="phase", phase="save", message="Saving the adapter (every token's rows)")
-        folder = ctx.save_folder(lambda f: save_adapter(run.trained.model, run.trained.tokenizer, f,
-                                                        adapter_metadata(run, base)))
-        result["adapter"] = str(folder) if folder is not None else None
+        result["adapter"] = save_vocab_adapter(ctx, run, base)
         return result
 
     return fn

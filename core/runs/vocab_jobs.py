@@ -32,13 +32,18 @@ def vocab_job(vocab: Vocabulary, base, init_config: InitConfig, config: Finetune
                              emit=ctx.emit, should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens)
         result = run.to_dict()
         if run.trained is not None:
-            ctx.emit(type="phase", phase="save", message="Saving the adapter (every token's rows)")
-            folder = ctx.save_folder(lambda f: save_adapter(run.trained.model, run.trained.tokenizer, f,
-                                                            adapter_metadata(run, base)))
-            result["adapter"] = str(folder) if folder is not None else None
+            result["adapter"] = save_vocab_adapter(ctx, run, base)
         return result
 
     return fn
+
+
+def save_vocab_adapter(ctx, run: VocabRun, base) -> str | None:
+    """Store the run's one adapter with every token's rows; its folder (None without a store)."""
+    ctx.emit(type="phase", phase="save", message="Saving the adapter (every token's rows)")
+    folder = ctx.save_folder(lambda f: save_adapter(run.trained.model, run.trained.tokenizer, f,
+                                                    adapter_metadata(run, base)))
+    return str(folder) if folder is not None else None
 
 
 def check_vocab_run(vocab: Vocabulary, base, config: FinetuneConfig | None, max_new_tokens: int) -> int:
