@@ -70,20 +70,20 @@ def differences(a: dict, b: dict, rel: float = 1e-4) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_grid_arguments(parser: argparse.ArgumentParser, epochs: int) -> None:
+    """The options of a comparison benchmark's grid: spec, model, strategies, seeds, epochs."""
     parser.add_argument("--spec", default=str(ROOT / "data" / "wool_shop.json"), help="gloss spec JSON")
     parser.add_argument("--model", default=None, help="model name or folder (default: the embedded SmolLM2)")
     parser.add_argument("--strategies", default="average,random")
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    parser.add_argument("--workers", type=int, default=0, help="members at once in the shared run (0 = automatic)")
-    args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    parser.add_argument("--epochs", type=int, default=epochs)
 
-    from core.experiment.compare import CompareConfig, run_comparison
+
+def load_grid(args, workers: int):
+    """The base model, spec and comparison settings of a comparison benchmark (``--spec``, ``--model``,
+    ``--strategies``, ``--seeds``, ``--epochs``), with the header every such benchmark prints; None
+    (after saying why) when they do not fit together."""
+    from core.experiment.compare import CompareConfig
     from core.model.loading import load_model
     from core.spec.errors import InputError
     from core.spec.gloss import GlossSpec, check_spec
@@ -92,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         base = load_model(args.model)
         spec = check_spec(GlossSpec.load(args.spec), base.tokenizer)
-        config = CompareConfig(strategies=args.strategies, seeds=args.seeds, workers=args.workers,
+        config = CompareConfig(strategies=args.strategies, seeds=args.seeds, workers=workers,
                                finetune=FinetuneConfig(epochs=args.epochs))
         config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     except InputError as exc:
         print(f"cannot run the benchmark:\n{exc}", file=sys.stderr)
-        return 2
+        return None
     # What the first run would otherwise pay alone: importing the trainer, PEFT and bitsandbytes.
     import bitsandbytes  # noqa: F401
     import peft  # noqa: F401
@@ -107,6 +107,24 @@ def main(argv: list[str] | None = None) -> int:
           f"× {config.finetune.epochs} epoch(s) = {len(config.members)} members; torch threads {torch.get_num_threads()}")
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bfloat16 {matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
+    return base, spec, config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_grid_arguments(parser, epochs=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--workers", type=int, default=0, help="members at once in the shared run (0 = automatic)")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+
+    from core.experiment.compare import run_comparison
+
+    grid = load_grid(args, args.workers)
+    if grid is None:
+        return 2
+    base, spec, config = grid
 
     from core.train import qlora
 

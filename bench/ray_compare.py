@@ -30,48 +30,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
-from compare import differences  # noqa: E402  (bench/ is the script's folder)
-from peak import matmul_peak  # noqa: E402
+from compare import add_grid_arguments, differences, load_grid  # noqa: E402  (bench/ is the script's folder)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spec", default=str(ROOT / "data" / "wool_shop.json"), help="gloss spec JSON")
-    parser.add_argument("--model", default=None, help="model name or folder (default: the embedded SmolLM2)")
-    parser.add_argument("--strategies", default="average,random")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=1)
+    add_grid_arguments(parser, epochs=1)
     parser.add_argument("--local-workers", type=int, default=0, help="members at once locally (0 = automatic)")
     parser.add_argument("--ray-first", action="store_true", help="run on Ray first, then locally (order effects)")
     args = parser.parse_args(argv)
 
-    from core.experiment.compare import CompareConfig, run_comparison
-    from core.model.loading import load_model
+    from core.experiment.compare import run_comparison
     from core.runs.backends import RayBackend
-    from core.spec.errors import InputError
-    from core.spec.gloss import GlossSpec, check_spec
-    from core.train.finetune import FinetuneConfig
 
-    try:
-        base = load_model(args.model)
-        spec = check_spec(GlossSpec.load(args.spec), base.tokenizer)
-        config = CompareConfig(strategies=args.strategies, seeds=args.seeds, workers=args.local_workers,
-                               finetune=FinetuneConfig(epochs=args.epochs))
-        config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
-    except InputError as exc:
-        print(f"cannot run the benchmark:\n{exc}", file=sys.stderr)
+    grid = load_grid(args, args.local_workers)
+    if grid is None:
         return 2
-    import bitsandbytes  # noqa: F401  (what the first run would otherwise pay alone)
-    import peft  # noqa: F401
+    base, spec, config = grid
     import ray
-    from transformers import Trainer  # noqa: F401
-
-    print(f"model {base.name}, spec {Path(args.spec).name}: {', '.join(config.strategies)} × {config.seeds} seed(s) "
-          f"× {config.finetune.epochs} epoch(s) = {len(config.members)} members; torch threads {torch.get_num_threads()}")
-    print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "
-          f"bfloat16 {matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
 
     def run_local():
         wall = time.perf_counter()
