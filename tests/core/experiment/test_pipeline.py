@@ -16,12 +16,6 @@ from core.model.tokens import token_rows
 from tests.conftest import TOKEN
 
 
-@pytest.fixture
-def base(tiny):
-    model, tokenizer = tiny
-    return LoadedModel(model, tokenizer, "tiny-random", "tiny-random")
-
-
 def _snapshot(base: LoadedModel) -> tuple[dict, dict, int]:
     state = {k: v.detach().clone() for k, v in base.model.state_dict().items()}
     return state, dict(base.tokenizer.get_vocab()), len(base.tokenizer)

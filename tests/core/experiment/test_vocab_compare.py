@@ -12,15 +12,8 @@ import pytest
 from core.experiment.compare import CompareConfig
 from core.experiment.vocab_compare import compare_vocabulary
 from core.experiment.vocabulary import load_vocabulary
-from core.model.loading import LoadedModel
 from core.spec.gloss import builtin_examples
 from core.train.finetune import FinetuneConfig
-
-
-@pytest.fixture
-def base(tiny):
-    model, tokenizer = tiny
-    return LoadedModel(model=model, tokenizer=tokenizer, name="tiny-random", source="test")
 
 
 @pytest.fixture

@@ -12,15 +12,8 @@ from core.embedding.strategies import InitConfig
 from core.experiment.pipeline import initialize
 from core.experiment.vocab_init import contrast_negatives, initialize_vocabulary
 from core.experiment.vocabulary import load_vocabulary
-from core.model.loading import LoadedModel
 from core.spec.errors import InputError
 from tests.core.experiment.vocab_fixtures import three_specs
-
-
-@pytest.fixture
-def base(tiny):
-    model, tokenizer = tiny
-    return LoadedModel(model=model, tokenizer=tokenizer, name="tiny-random", source="test")
 
 
 @pytest.fixture

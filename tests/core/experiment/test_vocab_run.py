@@ -10,16 +10,9 @@ import pytest
 from core.embedding.strategies import InitConfig
 from core.experiment.vocab_run import run_vocabulary
 from core.experiment.vocabulary import load_vocabulary
-from core.model.loading import LoadedModel
 from core.train.events import StopRequested
 from core.train.finetune import FinetuneConfig
 from tests.core.experiment.vocab_fixtures import three_specs
-
-
-@pytest.fixture
-def base(tiny):
-    model, tokenizer = tiny
-    return LoadedModel(model=model, tokenizer=tokenizer, name="tiny-random", source="test")
 
 
 def test_init_and_finetune_report_every_symbol_before_and_after(base):
