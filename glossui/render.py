@@ -63,28 +63,26 @@ def field_label(field: str) -> str:
     return f"{label} ({name}" + (f", item {item})" if item else ")")
 
 
-def problems_md(problems: list[dict]) -> str:
-    """A Markdown list naming every problem's field, what is wrong and the fix."""
-    if not problems:
+def _items_md(items: list[dict], heading: str) -> str:
+    """``heading`` (with ``{n}`` and ``{s}``) over a Markdown list naming each item's field, problem and fix."""
+    if not items:
         return ""
-    n = len(problems)
-    lines = [S.SPEC_PROBLEMS.format(n=n, s="" if n == 1 else "s"), ""]
-    for p in problems:
+    n = len(items)
+    lines = [heading.format(n=n, s="" if n == 1 else "s"), ""]
+    for p in items:
         fix = f" — {md(p['fix'])}" if p.get("fix") else ""
         lines.append(f"- **{md(field_label(p.get('field', '')))}**: {md(p.get('problem', ''))}{fix}")
     return "\n".join(lines)
 
 
+def problems_md(problems: list[dict]) -> str:
+    """A Markdown list naming every problem's field, what is wrong and the fix."""
+    return _items_md(problems, S.SPEC_PROBLEMS)
+
+
 def warnings_md(warnings: list[dict]) -> str:
     """Warnings (the spec stays valid) as a Markdown list, in the shape of ``problems_md``."""
-    if not warnings:
-        return ""
-    n = len(warnings)
-    lines = [S.SPEC_WARNINGS.format(n=n, s="" if n == 1 else "s"), ""]
-    for w in warnings:
-        fix = f" — {md(w['fix'])}" if w.get("fix") else ""
-        lines.append(f"- **{md(field_label(w.get('field', '')))}**: {md(w.get('problem', ''))}{fix}")
-    return "\n".join(lines)
+    return _items_md(warnings, S.SPEC_WARNINGS)
 
 
 def problems_toast(problems: list[dict]) -> str:
