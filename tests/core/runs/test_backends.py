@@ -26,13 +26,6 @@ TIMES = ("time_per_epoch_s", "init_seconds")
 QUICK = dict(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2)
 
 
-@pytest.fixture(scope="module")
-def base():
-    from core.model.loading import load_model
-
-    return load_model("tiny-random")
-
-
 @pytest.fixture
 def ray2():
     """A local Ray instance with 2 CPUs for one test (workers import ``core`` and ``tests`` from the repo)."""

@@ -14,13 +14,6 @@ from core.runs.jobs import JobRunner
 from core.runs.store import RunStore
 
 
-@pytest.fixture
-def runner(tmp_path):
-    r = JobRunner(RunStore(tmp_path / "runs"))
-    yield r
-    r.shutdown()
-
-
 def _gate_job(gate: threading.Event, name: str, order: list):
     def fn(ctx):
         order.append(("start", name))

@@ -12,8 +12,6 @@ import pytest
 
 from core.embedding.strategies import InitConfig
 from core.experiment.compare import CompareConfig
-from core.runs.jobs import JobRunner
-from core.runs.store import RunStore
 from core.runs.submit import submit_comparison, submit_finetune
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
@@ -21,20 +19,6 @@ from tests.conftest import TOKEN, tiny_spec_dict
 
 # The quick settings of tests/core/runs/test_jobs.py and tests/core/experiment/test_compare.py: 4 sentences, 2 per step.
 QUICK = dict(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2)
-
-
-@pytest.fixture(scope="module")
-def base():
-    from core.model.loading import load_model
-
-    return load_model("tiny-random")
-
-
-@pytest.fixture
-def runner(tmp_path):
-    r = JobRunner(RunStore(tmp_path / "runs"))
-    yield r
-    r.shutdown()
 
 
 def _nothing_queued(runner) -> None:

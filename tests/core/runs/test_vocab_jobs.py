@@ -11,8 +11,6 @@ import torch
 from core.embedding.strategies import InitConfig
 from core.experiment.vocabulary import load_vocabulary
 from core.runs.export import export_merged, load_adapter, read_adapter_metadata
-from core.runs.jobs import JobRunner
-from core.runs.store import RunStore
 from core.runs.vocab_jobs import submit_vocab
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
@@ -20,20 +18,6 @@ from core.train.qlora import token_rows
 from tests.core.experiment.vocab_fixtures import three_specs
 
 QUICK = dict(epochs=1, batch_size=30, grad_accum=1, learning_rate=1e-2)
-
-
-@pytest.fixture(scope="module")
-def base():
-    from core.model.loading import load_model
-
-    return load_model("tiny-random")
-
-
-@pytest.fixture
-def runner(tmp_path):
-    r = JobRunner(RunStore(tmp_path / "runs"))
-    yield r
-    r.shutdown()
 
 
 def test_a_fine_tuned_vocabulary_is_stored_with_one_adapter_for_every_token(base, runner, tmp_path):
