@@ -21,7 +21,7 @@ from core.spec import limits
 from core.spec import settings
 from core.spec.errors import Collector, InputError, Problem
 from core.spec.settings import MAX_NEW_TOKENS, setting
-from core.experiment import results, stats
+from core.experiment import report, results, stats
 from core.experiment.verdict import LEAK_RANK, judge
 from core.experiment.aggregate import aggregate
 from core.experiment.evaluate import cosine_matrix
@@ -176,21 +176,9 @@ class ComparisonResult:
         head = f"**Verdict.** {self.verdict['sentence']}\n\n" if self.verdict.get("sentence") else ""
         if not self.symbols:
             return head + results.markdown_table(self.rows)
-        return head + aggregate_table(self.rows) + "\n" + "\n".join(
+        across = report.across_markdown_table({"rows": self.rows, "specs": [s.spec_title for s in self.symbols]})
+        return head + across + "\n" + "\n".join(
             f"### {s.spec_title}\n\n{s.to_markdown()}" for s in self.symbols)
-
-
-def aggregate_table(rows: list[dict]) -> str:
-    """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol."""
-    symbols = list(dict.fromkeys(k for r in rows for k in r.get("ranks", {})))
-    lines = ["| Strategy | Mean rank | Wins | Ties | Losses | " + " | ".join(symbols) + " |",
-             "|---|---|---|---|---|" + "---|" * len(symbols)]
-    for r in rows:
-        ranks = [r["ranks"].get(s) for s in symbols]
-        lines.append(f"| {r['label']} | {'–' if r['mean_rank'] is None else format(r['mean_rank'], '.2f')} | "
-                     f"{r['wins']} | {r['ties']} | {r['losses']} | "
-                     + " | ".join('–' if v is None else format(v, 'g') for v in ranks) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def tasks_of(config: CompareConfig, n_symbols: int) -> list[MemberTask]:

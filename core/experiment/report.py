@@ -145,16 +145,20 @@ def across_rows(result: dict) -> tuple[list[str], list[list[str]]]:
     return headers, lines
 
 
-def _across_markdown(result: dict) -> str:
+def across_markdown_table(result: dict) -> str:
+    """The strategies across symbols as a Markdown table (``across_rows``)."""
     headers, lines = across_rows(result)
-    n = len(result.get("symbols") or [])
-    out = ["## Across symbols", "",
-           f"Each of the {n} symbols is one data point: a strategy's rank on a symbol is by its mean "
-           f"{results.metric(results.PRIMARY).label.lower()} over seeds (1 = best); a win, tie or loss is that "
-           "symbol's verdict.", "",
-           "| " + " | ".join(_md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out = ["| " + " | ".join(_md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(_md(c) for c in line) + " |" for line in lines]
-    return "\n".join(out) + "\n\n"
+    return "\n".join(out) + "\n"
+
+
+def _across_markdown(result: dict) -> str:
+    n = len(result.get("symbols") or [])
+    return ("## Across symbols\n\n"
+            f"Each of the {n} symbols is one data point: a strategy's rank on a symbol is by its mean "
+            f"{results.metric(results.PRIMARY).label.lower()} over seeds (1 = best); a win, tie or loss is that "
+            "symbol's verdict.\n\n" + across_markdown_table(result) + "\n")
 
 
 def _across_html(result: dict, figures: dict[str, dict]) -> str:
