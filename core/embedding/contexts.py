@@ -19,6 +19,8 @@ from typing import Iterator
 
 import torch
 
+from core.embedding.precision import passes_in
+
 
 @contextlib.contextmanager
 def eval_mode(model) -> Iterator[None]:
@@ -66,15 +68,16 @@ def pad_id_of(tokenizer) -> int:
 
 
 @torch.no_grad()
-def last_hidden(model, tokenizer, texts: list[str], batch_size: int = 32) -> torch.Tensor:
-    """Contextual embedding [N, D] (float32, CPU) at each text's last token."""
+def last_hidden(model, tokenizer, texts: list[str], batch_size: int = 32, precision: str = "model") -> torch.Tensor:
+    """Contextual embedding [N, D] (float32, CPU) at each text's last token; the passes run in
+    ``precision`` (``core.embedding.precision``)."""
     if not texts:
         raise ValueError("no texts")
     device = model.get_input_embeddings().weight.device
     decoder = decoder_of(model)
     all_ids = encode(tokenizer, texts)
     rows = []
-    with eval_mode(model):
+    with eval_mode(model), passes_in(model, precision):
         for start in range(0, len(all_ids), batch_size):
             input_ids, mask, lengths = pad_right(all_ids[start : start + batch_size], pad_id_of(tokenizer))
             out = decoder(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False)

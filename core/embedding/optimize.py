@@ -55,6 +55,7 @@ import torch
 from transformers import DynamicCache
 
 from core.embedding.contexts import decoder_of, encode, eval_mode, pad_id_of, pad_right
+from core.embedding.precision import passes_in
 
 GRAD_CLIP = 1.0
 
@@ -287,11 +288,12 @@ def _sets(spec, lr: float, epochs: int, batch_size: int) -> tuple[list[str], lis
 
 
 def optimize_input_embedding(model, tokenizer, spec, *, lr: float, epochs: int, init: torch.Tensor,
-                             batch_size: int = 64, on_epoch: Callable[[dict], None] | None = None
-                             ) -> OptimizationResult:
-    """Learn the input vector with cached prefixes and all contexts of a batch in one forward pass."""
+                             batch_size: int = 64, on_epoch: Callable[[dict], None] | None = None,
+                             precision: str = "model") -> OptimizationResult:
+    """Learn the input vector with cached prefixes and all contexts of a batch in one forward pass;
+    the model's passes run in ``precision`` (``core.embedding.precision``), the vector stays float32."""
     train, val = _sets(spec, lr, epochs, batch_size)
-    with frozen(model):
+    with frozen(model), passes_in(model, precision):
         # One prefill for training and validation contexts together; the targets reuse it too
         # (the gloss's tokens read after each cached context).
         everything = PrefixCache(model, encode(tokenizer, train + val), pad_id=pad_id_of(tokenizer))

@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 
 from core.embedding.contexts import encode, pad_id_of
+from core.embedding.precision import passes_in
 from core.embedding.optimize import (GRAD_CLIP, OptimizationResult, PrefixCache, _sets, cosine_loss, frozen,
                                      gloss_ids)
 
@@ -49,18 +50,18 @@ def _groups(sizes: list[int], max_contexts: int) -> list[list[int]]:
 
 def optimize_input_embeddings(model, tokenizer, specs: list, *, lr: float, epochs: int, inits: torch.Tensor,
                               batch_size: int = 64, on_epoch: Callable[[dict], None] | None = None,
-                              max_contexts: int = MAX_CONTEXTS) -> list[OptimizationResult]:
+                              max_contexts: int = MAX_CONTEXTS, precision: str = "model") -> list[OptimizationResult]:
     """One ``OptimizationResult`` per spec, as ``optimize_input_embedding`` gives for each alone.
 
     ``inits`` [K, D]: each symbol's starting vector. ``on_epoch`` gets ``{"epoch", "epochs",
     "train_loss", "val_loss", "seconds", "symbols"}`` (losses averaged over the group's symbols)
-    after every epoch of every group.
+    after every epoch of every group. ``precision``: of the model's passes, as for one symbol.
     """
     sets = [_sets(spec, lr, epochs, batch_size) for spec in specs]
     if inits.shape[0] != len(specs):
         raise ValueError(f"expected {len(specs)} starting vectors, got {inits.shape[0]}")
     results: list[OptimizationResult | None] = [None] * len(specs)
-    with frozen(model):
+    with frozen(model), passes_in(model, precision):
         for group in _groups([len(t) + len(v) for t, v in sets], max_contexts):
             found = _optimize_group(model, tokenizer, [specs[k] for k in group], [sets[k] for k in group],
                                     inits[group], lr=lr, epochs=epochs, batch_size=batch_size, on_epoch=on_epoch)

@@ -28,6 +28,7 @@ class OutputFit:
     n_negative: int
     negative_logit: float
     targets: torch.Tensor
+    precision: str = "model"  # of the pass that gave the contextual embeddings (core.embedding.precision)
 
     def to_dict(self) -> dict:
         return {
@@ -36,6 +37,7 @@ class OutputFit:
             "n_positive": self.n_positive,
             "n_negative": self.n_negative,
             "negative_logit": self.negative_logit,
+            "precision": self.precision,
             "vector_norm": float(self.vector.norm()),
             "targets": [round(float(t), 4) for t in self.targets],
         }
@@ -63,11 +65,12 @@ def solve_min_norm(hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(h64, t64, driver="gelsd").solution.reshape(-1)
 
 
-def output_embedding(model, tokenizer, spec, negative_logit: float = -10.0) -> OutputFit:
+def output_embedding(model, tokenizer, spec, negative_logit: float = -10.0, precision: str = "model") -> OutputFit:
     """Step 1a: the output row whose logit is the best target's after positive contexts and
-    ``negative_logit`` after negative ones."""
+    ``negative_logit`` after negative ones. ``precision``: of the pass over the contexts; the target
+    logits are taken from its contextual embeddings in the output layer's own dtype."""
     positives, negatives = list(spec.positive_contexts), list(spec.negative_contexts)
-    hidden = last_hidden(model, tokenizer, positives + negatives)
+    hidden = last_hidden(model, tokenizer, positives + negatives, precision=precision)
     ids = target_ids(tokenizer, spec)
     # The logits of the unmodified model, from the same contextual embeddings (h_c · W_out).
     positive_logits = logits_from_hidden(model, hidden[: len(positives)])[:, ids]
@@ -85,6 +88,7 @@ def output_embedding(model, tokenizer, spec, negative_logit: float = -10.0) -> O
         n_negative=len(negatives),
         negative_logit=float(negative_logit),
         targets=targets.to(torch.float32),
+        precision=precision,
     )
 
 
@@ -107,18 +111,19 @@ def _target_logits(model, hidden: torch.Tensor, ids: list[int]) -> torch.Tensor:
     return logits.cpu()
 
 
-def _fit(hidden: torch.Tensor, targets: torch.Tensor, n_positive: int, negative_logit: float) -> OutputFit:
+def _fit(hidden: torch.Tensor, targets: torch.Tensor, n_positive: int, negative_logit: float,
+         precision: str) -> OutputFit:
     w = solve_min_norm(hidden, targets)
     errors = hidden.to(torch.float64) @ w - targets.to(torch.float64)
     return OutputFit(vector=w.to(torch.float32), residual=float(errors.pow(2).mean().sqrt()),
                      max_abs_error=float(errors.abs().max()), n_positive=n_positive,
                      n_negative=hidden.shape[0] - n_positive, negative_logit=float(negative_logit),
-                     targets=targets.to(torch.float32))
+                     targets=targets.to(torch.float32), precision=precision)
 
 
 @torch.no_grad()
 def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10.0,
-                      extra_negatives: list[list[str]] | None = None) -> list[OutputFit]:
+                      extra_negatives: list[list[str]] | None = None, precision: str = "model") -> list[OutputFit]:
     """Step 1a for several specs at once: ONE batched pass of hidden states over every distinct
     context of every spec, then one least-squares fit per spec with its own targets.
 
@@ -127,6 +132,7 @@ def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10
     ``negative_logit``), followed by ``extra_negatives[k]`` (more negative contexts, e.g. the other
     symbols' positives, so that the rows learn to tell the symbols apart). A context that several
     specs share is run once. The fits are separate solves because each spec has other rows.
+    ``precision``: of the one pass, as in ``output_embedding``.
     """
     extra = extra_negatives if extra_negatives is not None else [[] for _ in specs]
     if len(extra) != len(specs):
@@ -142,7 +148,8 @@ def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     hidden = torch.empty(0)
     if texts:
-        sorted_hidden = last_hidden(model, tokenizer, [texts[i] for i in order], batch_size=64)
+        sorted_hidden = last_hidden(model, tokenizer, [texts[i] for i in order], batch_size=64,
+                                    precision=precision)
         hidden = torch.empty_like(sorted_hidden)
         hidden[torch.tensor(order)] = sorted_hidden
     fits = []
@@ -153,5 +160,5 @@ def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10
         positive_logits = _target_logits(model, hidden[positives], target_ids(tokenizer, spec))
         targets = torch.cat([positive_logits.max(dim=1).values,
                              torch.full((len(negatives),), float(negative_logit))])
-        fits.append(_fit(h, targets, len(positives), negative_logit))
+        fits.append(_fit(h, targets, len(positives), negative_logit, precision))
     return fits

@@ -26,6 +26,7 @@ from core.spec import settings
 from core.spec.settings import choices_of, setting
 from core.embedding.optimize import optimize_input_embedding
 from core.embedding.output import OutputFit, output_embedding
+from core.embedding.precision import Precision
 
 
 StrategyName = Literal["optimized", "average", "last_token", "random", "random_both", "first_token", "pca",
@@ -65,6 +66,13 @@ class InitConfig(settings.Config):
                                      "from a random vector.")
     opt_batch_size: int = setting(64, label="Optimization batch size", range=limits.BATCH_SIZE,
                                   help="Optimized strategy: contexts per step.")
+    precision: Precision = setting("model", label="Precision of the passes", choices=choices_of(Precision),
+                                   advanced=True,
+                                   help="model: the contexts run through the model in its own dtype (float32 on "
+                                        "a CPU), as the method states; bfloat16: the output fit's and the "
+                                        "optimization's passes run in bfloat16 (float32 sums), about 2.5 times "
+                                        "faster on a CPU with native bfloat16, with contextual embeddings about "
+                                        "1 % off.")
 
 
 
@@ -208,7 +216,8 @@ def _optimized(model, tokenizer, spec, config, on_epoch=None) -> tuple[torch.Ten
     else:
         start, _ = _random(model, tokenizer, spec, config)
     result = optimize_input_embedding(model, tokenizer, spec, lr=config.opt_lr, epochs=config.opt_epochs,
-                                      init=start, batch_size=config.opt_batch_size, on_epoch=on_epoch)
+                                      init=start, batch_size=config.opt_batch_size, on_epoch=on_epoch,
+                                      precision=config.precision)
     details = {"init": config.opt_init, **result.to_dict()}
     details["optimization_seconds"] = details.pop("seconds")
     if config.opt_init == "random":
@@ -298,14 +307,21 @@ def depends_on_seed(config: InitConfig) -> bool:
     return config.strategy in SEEDED_STRATEGIES
 
 
+def fit_key(of: InitConfig | OutputFit) -> tuple[float, str]:
+    """What the calculated output row depends on besides the model and the spec: the negative
+    contexts' target logit and the precision of the pass."""
+    return float(of.negative_logit), of.precision
+
+
 def initial_rows(model, tokenizer, spec, config: InitConfig,
                  on_epoch: Callable[[dict], None] | None = None, output_fit: OutputFit | None = None) -> InitRows:
     """The new token's input and output rows for ``config.strategy`` (see the module docstring).
 
     ``on_epoch`` receives ``{"epoch", "epochs", "train_loss", "val_loss", "seconds"}`` after every
     epoch of the optimized strategy; other strategies never call it. ``output_fit``: the calculated
-    output row already computed for this model, spec and ``config.negative_logit`` (it depends on
-    nothing else; a comparison computes it once for all its members).
+    output row already computed for this model, spec, ``config.negative_logit`` and
+    ``config.precision`` (it depends on nothing else; a comparison computes it once for all its
+    members); a fit for other settings is not used.
     """
     started = time.perf_counter()
     input_row, details = _input_vector(model, tokenizer, spec, config, on_epoch)
@@ -317,8 +333,9 @@ def initial_rows(model, tokenizer, spec, config: InitConfig,
         fit = None
     else:
         fit = output_fit
-        if fit is None or fit.negative_logit != float(config.negative_logit):
-            fit = output_embedding(model, tokenizer, spec, negative_logit=config.negative_logit)
+        if fit is None or fit_key(fit) != fit_key(config):
+            fit = output_embedding(model, tokenizer, spec, negative_logit=config.negative_logit,
+                                   precision=config.precision)
         else:
             details["output_fit_shared"] = True  # computed for an earlier member; not in "seconds"
         output_row = fit.vector.clone()  # the fit may be shared: each member gets rows of its own

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from core.embedding.strategies import STRATEGIES, InitConfig
+from core.embedding.strategies import STRATEGIES, InitConfig, fit_key
 from core.experiment import results
 from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, add_time, evaluate
 from core.experiment.pipeline import InitCache, InitResult, initialize
@@ -196,7 +196,7 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
                   "message": f"Reusing the initialization and the evaluation before fine-tuning of an earlier "
                              f"seed ({init_config.strategy} does not depend on the seed)"})
     if init_result is None:
-        fit = reuse.fits.get(float(init_config.negative_logit)) if reuse is not None else None
+        fit = reuse.fits.get(fit_key(init_config)) if reuse is not None else None
         init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit, should_stop),
                                  max_new_tokens=max_new_tokens, compare_with=(), output_fit=fit, timings=timings)
     spec = init_result.spec or spec

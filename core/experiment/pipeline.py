@@ -26,7 +26,7 @@ from core.model.tokens import untie_embeddings
 from core.spec.gloss import GlossSpec, check_spec
 from core.spec.settings import check_max_new_tokens
 from core.embedding.output import OutputFit
-from core.embedding.strategies import STRATEGIES, InitConfig, InitRows, depends_on_seed, initial_rows, input_vectors
+from core.embedding.strategies import STRATEGIES, InitConfig, InitRows, depends_on_seed, fit_key, initial_rows, input_vectors
 from core.model.tokens import add_token
 
 EventFn = Callable[[dict], None]
@@ -156,8 +156,8 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
 class InitCache:
     """What the members of one comparison compute once and share (``core.experiment.compare.run_member``).
 
-    * ``fits``: the calculated output row by ``negative_logit``; it depends on the base model and
-      the spec only, so every strategy with a calculated output row gets the same one.
+    * ``fits``: the calculated output row by ``fit_key`` (negative logit, precision); it depends on
+      the base model and the spec only, so every strategy with a calculated output row gets the same one.
     * ``before``: for a strategy whose rows do not depend on the seed (``depends_on_seed``), the
       first seed's initialization (rows, evaluation before fine-tuning, generations) and its
       generation agreement, without the model. A later seed gets a fresh copy of the base with
@@ -175,7 +175,7 @@ class InitCache:
     def remember(self, init_result: InitResult, agreement_before: float | None, max_new_tokens: int) -> None:
         fit = init_result.rows.output_fit
         if fit is not None:
-            self.fits.setdefault(fit.negative_logit, fit)
+            self.fits.setdefault(fit_key(fit), fit)
         config = init_result.config
         if config is not None and not depends_on_seed(config) and init_result.evaluation:
             self.before.setdefault(self.key(config, max_new_tokens),

@@ -113,7 +113,8 @@ def input_rows(model, tokenizer, vocab: Vocabulary, config: InitConfig,
     start = _average if config.opt_init == "average" else _random
     starts = torch.stack([start(model, tokenizer, s, c)[0] for s, c in zip(specs, configs)])
     results = optimize_input_embeddings(model, tokenizer, specs, lr=config.opt_lr, epochs=config.opt_epochs,
-                                        inits=starts, batch_size=config.opt_batch_size, on_epoch=on_epoch)
+                                        inits=starts, batch_size=config.opt_batch_size, on_epoch=on_epoch,
+                                        precision=config.precision)
     out = []
     for k, result in enumerate(results):
         details = {"init": config.opt_init, **result.to_dict()}
@@ -134,7 +135,8 @@ def initial_rows_many(model, tokenizer, vocab: Vocabulary, config: InitConfig, c
     if config.strategy != "random_both":
         _emit(on_event, "output_rows", f"Fitting {len(vocab)} output rows from one pass over every context")
         extra = contrast_negatives(vocab) if contrast else None
-        fits = list(output_embeddings(model, tokenizer, vocab.specs, config.negative_logit, extra))
+        fits = list(output_embeddings(model, tokenizer, vocab.specs, config.negative_logit, extra,
+                                      precision=config.precision))
     timings["output_rows"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -247,8 +247,9 @@ def check_vocabulary(vocab: Vocabulary, tokenizer=None) -> Vocabulary:
 def tokenizer_problems(vocab: Vocabulary, tokenizer) -> list[Problem]:
     """Every spec's problems with this tokenizer, named by symbol."""
     problems: list[Problem] = []
+    known = tokenizer.get_vocab()
     for spec in vocab.specs:
-        problems += _prefixed(spec.new_token, validate_for_tokenizer(spec, tokenizer))
+        problems += _prefixed(spec.new_token, validate_for_tokenizer(spec, tokenizer, known))
     return problems
 
 

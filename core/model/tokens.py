@@ -70,7 +70,8 @@ def add_tokens(model, tokenizer, tokens: list[str], input_rows: torch.Tensor | N
     for rows in (input_rows, output_rows):
         if rows is not None and tuple(rows.shape[:1]) != (len(tokens),):
             raise ValueError(f"expected {len(tokens)} rows, got {tuple(rows.shape)}")
-    new = [t for t in tokens if t not in tokenizer.get_vocab()]
+    known = tokenizer.get_vocab()  # a fresh dict of the whole vocabulary on every call: read it once
+    new = [t for t in tokens if t not in known]
     if new:
         tokenizer.add_tokens([AddedToken(t, lstrip=True, rstrip=False, normalized=False, special=False)
                               for t in new])

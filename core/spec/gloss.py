@@ -341,10 +341,13 @@ def _token_strings(tokenizer, ids: list[int]) -> str:
     return ", ".join(repr(tokenizer.decode([i])) for i in ids)
 
 
-def validate_for_tokenizer(spec: GlossSpec, tokenizer) -> list[Problem]:
-    """Problems that depend on the model's tokenizer (an empty list when there are none)."""
+def validate_for_tokenizer(spec: GlossSpec, tokenizer, vocab: dict[str, int] | None = None) -> list[Problem]:
+    """Problems that depend on the model's tokenizer (an empty list when there are none).
+
+    ``vocab``: ``tokenizer.get_vocab()`` when the caller checks many specs (it builds a new dict of
+    the whole vocabulary on every call, 14 ms on the default model)."""
     c = Collector()
-    vocab = tokenizer.get_vocab()
+    vocab = tokenizer.get_vocab() if vocab is None else vocab
     if spec.new_token in vocab:
         c.add("new_token", f"{spec.new_token} already exists in this model's vocabulary (id {vocab[spec.new_token]})",
               "choose another name, e.g. [BLISS_<id>_NEW]")

@@ -200,6 +200,7 @@ def test_research_strategies_are_registered():
     ({"opt_init": "zeros"}, "opt_init"),
     ({"opt_batch_size": 0}, "opt_batch_size"),
     ({"negative_logit": math.inf}, "negative_logit"),
+    ({"precision": "float16"}, "precision"),
 ])
 def test_config_names_the_bad_field(kwargs, field):
     with pytest.raises(InputError) as info:

@@ -103,7 +103,7 @@ def test_a_reused_initialization_equals_a_fresh_one(base, tiny_spec):
     assert timeless(recalled.to_dict()) == timeless(fresh.to_dict())
 
     # The shared output fit gives the rows a fit of one's own gives.
-    fit = cache.fits[-10.0]
+    fit = cache.fits[(-10.0, "model")]
     shared = initialize(tiny_spec, InitConfig(strategy="last_token"), base, compare_with=(), output_fit=fit,
                         evaluate_after=False)
     own = initialize(tiny_spec, InitConfig(strategy="last_token"), base, compare_with=(), evaluate_after=False)

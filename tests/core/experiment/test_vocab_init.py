@@ -92,3 +92,18 @@ def test_random_both_draws_both_rows_and_a_bad_vocabulary_stops_before_any_work(
     with pytest.raises(InputError) as err:
         initialize_vocabulary(vocab, InitConfig(), base)
     assert any("new_token" in f for f in err.value.fields)
+
+
+@pytest.mark.parametrize("strategy", ["average", "optimized"])
+def test_together_in_bfloat16_gives_the_rows_of_k_single_initializations_in_bfloat16(base, vocab, strategy):
+    config = InitConfig(strategy=strategy, opt_epochs=3, precision="bfloat16")
+    together = initialize_vocabulary(vocab, config, base)
+    for k, spec in enumerate(vocab.specs):
+        single = initialize(spec, InitConfig(**{**config.to_dict(), "seed": k}), base, evaluate_after=False,
+                            compare_with=())
+        assert together.rows[k].output_fit.precision == single.rows.output_fit.precision == "bfloat16"
+        # The batches differ (one pass over every symbol's contexts, sorted by length, against one
+        # symbol's), so the bfloat16 products may round differently: equal to that rounding.
+        for mine, theirs in ((together.rows[k].input_row, single.rows.input_row),
+                             (together.rows[k].output_row, single.rows.output_row)):
+            assert float((mine - theirs).norm() / theirs.norm()) < 2e-2
