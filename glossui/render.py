@@ -175,6 +175,8 @@ def fit_rows(fit: dict | None) -> list[list]:
         ["Largest logit error", fit.get("max_abs_error")],
         ["Positive / negative contexts used", f"{fit.get('n_positive')} / {fit.get('n_negative')}"],
         ["Target logit for negative contexts", fit.get("negative_logit")],
+        ["Precision of the pass over the contexts",
+         "bfloat16" if fit.get("precision") == "bfloat16" else "the model's own"],
     ]
 
 

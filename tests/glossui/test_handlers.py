@@ -76,7 +76,7 @@ def test_the_settings_widgets_come_from_the_engines_descriptions(page):
     assert list(init) == list(described)
     assert [w.elem_id for w in init.values()] == [
         "init-strategy", "init-seed", "init-random-scale", "init-negative-logit", "opt-lr", "opt-epochs",
-        "opt-init", "opt-batch-size"]
+        "opt-init", "opt-batch-size", "init-precision"]
     assert all(w.label == described[n]["label"] for n, w in init.items())
     assert [v for _, v in init["strategy"].choices] == [s["name"] for s in page.service.strategies()]
     fields = page.service.settings("finetune")
@@ -270,6 +270,17 @@ def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(page):
     assert {r[0] for r in nearest["data"]} == {"input", "output"}
     assert [r[0] for r in gens["data"]] == spec["generation_prompts"]
     assert any(kw.get("unit") == "epochs" for _, kw in progress.calls)
+
+
+def test_initialize_in_bfloat16_says_so_in_the_fit_table_and_a_bad_precision_is_named(page):
+    c = page["initialize"]
+    assert "precision" in c["settings"]        # a declared setting, in the advanced settings
+    fit = initialize(page, precision="bfloat16")[c["fit"]]["value"]
+    assert ["Precision of the pass over the contexts", "bfloat16"] in fit["data"]
+    fit = initialize(page)[c["fit"]]["value"]
+    assert ["Precision of the pass over the contexts", "the model's own"] in fit["data"]
+    message = initialize(page, precision="half")[c["message"]]
+    assert "precision" in message and "bfloat16" in message
 
 
 def test_initialize_with_bad_settings_names_the_fields_inline(page):
