@@ -20,8 +20,8 @@ from core.spec import settings
 from core.spec.errors import fail
 from core.train.finetune import FinetuneConfig
 
-SECTIONS = (("Initialization (`init`, the Initialize tab)", InitConfig, ()),
-            ("Fine-tuning (`finetune`, `compare`, the Train tab)", FinetuneConfig, ()),
+SECTIONS = (("Initialization (`init`, `finetune`, `compare`, `vocab`; the Initialize tab)", InitConfig, ()),
+            ("Fine-tuning (`finetune`, `compare`, `vocab`; the Train tab)", FinetuneConfig, ()),
             ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
             ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)))
 

@@ -34,6 +34,11 @@ def _add_finetune_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _add_init_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ("seed", "strategy")) -> None:
+    """The initialization settings besides the strategy (set per member in a comparison) and the seed."""
+    settings.add_arguments(p.add_argument_group("initialization"), InitConfig, skip=skip)
+
+
 def _finetune_config(args: argparse.Namespace, seed: int | None = None) -> FinetuneConfig:
     return settings.from_args(FinetuneConfig, args, **({} if seed is None else {"seed": seed}))
 
@@ -47,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
     settings.add_argument(p, "strategy", settings.settings_of(InitConfig)["strategy"])
     add_common_arguments(p)
+    _add_init_options(p)
     _add_finetune_options(p)
     p.set_defaults(handler=run_finetune)
 
@@ -64,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="also write comparison.json, comparison.md, report.html and report.md here")
     add_common_arguments(p)
+    _add_init_options(p)
     _add_finetune_options(p)
     p.set_defaults(handler=run_compare)
 
@@ -197,7 +204,8 @@ def load_specs(names: list[str], config: CompareConfig) -> list:
 def run_compare(args: argparse.Namespace) -> int:
     from core.runs.submit import submit_comparison
 
-    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args), init=InitConfig(seed=args.seed))
+    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args),
+                                init=settings.from_args(InitConfig, args, seed=args.seed))
     specs = load_specs(args.spec, config)
     out = _check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)

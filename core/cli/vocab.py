@@ -59,12 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="add the other symbols' positive contexts to each symbol's negatives (output rows)")
     cmp.add_argument("--out", default=None, metavar="DIR",
                      help="also write comparison.json, comparison.md, report.html and report.md here")
-    from core.cli.train import _add_finetune_options
+    from core.cli.train import _add_finetune_options, _add_init_options
     from core.experiment.compare import CompareConfig
 
     for name in ("strategies", "seeds", "leak_rank"):
         settings.add_argument(cmp, name, settings.settings_of(CompareConfig)[name])
     add_common_arguments(cmp)
+    _add_init_options(cmp)
     _add_finetune_options(cmp)
     cmp.set_defaults(handler=run_vocab_compare)
 
@@ -119,8 +120,8 @@ def run_vocab_compare(args: argparse.Namespace) -> int:
     from core.runs.vocab_jobs import submit_vocab_comparison
 
     vocab = load_vocabulary(args.vocab)
-    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args), init=InitConfig(seed=args.seed),
-                                workers=1)
+    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args),
+                                init=settings.from_args(InitConfig, args, seed=args.seed), workers=1)
     out = _check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)

@@ -59,6 +59,7 @@ def test_finetune_flags_reach_the_run_and_json_has_one_row(capsys, spec_file, tm
     stored = json.loads((runs / data["run_id"] / "config.json").read_text())
     assert stored["max_new_tokens"] == 2
     assert stored["init"]["strategy"] == "last_token" and stored["init"]["seed"] == 3
+    assert stored["init"]["precision"] == "model"
     ft = stored["finetune"]
     assert {k: ft[k] for k in ("epochs", "learning_rate", "batch_size", "grad_accum", "lr_scheduler",
                                "warmup_ratio", "weight_decay", "max_grad_norm", "eval_every", "restore_best",
@@ -104,13 +105,15 @@ def test_compare_flags_reach_the_comparison_config(capsys, spec_file, tmp_path, 
     code, out, err = run(capsys, "compare", spec_file, "--model", "tiny-random", "--no-progress", "--json",
                          "--runs", tmp_path / "runs", "--strategies", "average, last_token", "--seeds", "2",
                          "--seed", "5", "--max-new-tokens", "3", "--lora-r", "2", "--epochs", "4", "--lr", "0.001",
-                         "--batch-size", "3")
+                         "--batch-size", "3", "--precision", "bfloat16", "--negative-logit", "-8", "--opt-epochs", "7")
     assert code == 0, err
     data = one_json(out)
     assert data["status"] == "done" and data["rows"] == []  # the fake job had no result
     ((_, _, config), _), = calls
     assert config.strategies == ["average", "last_token"] and config.seeds == 2 and config.max_new_tokens == 3
     assert config.init.seed == 5
+    # The initialization settings reach every member (the strategy is set per member).
+    assert (config.init.precision, config.init.negative_logit, config.init.opt_epochs) == ("bfloat16", -8.0, 7)
     assert (config.finetune.lora_r, config.finetune.epochs, config.finetune.learning_rate,
             config.finetune.batch_size) == (2, 4, 0.001, 3)
     calls.clear()
@@ -141,6 +144,8 @@ BAD = [
     ("finetune", ["--epochs", "ten"], "epochs"),
     ("finetune", ["--batch-size", "2.5"], "batch_size"),
     ("finetune", ["--strategy", "telepathy"], "strategy"),
+    ("finetune", ["--precision", "float8"], "precision"),
+    ("compare", ["--negative-logit", "500"], "negative_logit"),
     ("compare", ["--seeds", "11"], "seeds"),
     ("compare", ["--max-new-tokens", "500"], "max_new_tokens"),
     ("compare", ["--strategies", "average,average"], "strategies"),

@@ -33,9 +33,11 @@ def test_vocab_init_prints_one_json_object_and_the_run_is_listed(capsys, tmp_pat
     runs = tmp_path / "runs"
     code, out, err = run(capsys, "vocab", "init", _folder(tmp_path), "--model", "tiny-random", "--json", "--runs", runs,
                          "--no-progress", "--max-new-tokens", "2", "--strategy", "optimized", "--opt-epochs", "2",
-                         "--contrast")
+                         "--contrast", "--precision", "bfloat16")
     assert code == 0, err
     data = json.loads(out)
+    stored = json.loads((runs / data["run_id"] / "config.json").read_text(encoding="utf-8"))
+    assert stored["init"]["precision"] == "bfloat16"
     assert data["status"] == "done" and data["kind"] == "vocab" and data["contrast"] is True
     assert data["strategy"] == "optimized" and data["finetune"] is None
     assert [s["token"] for s in data["symbols"]] == [d["new_token"] for d in _dicts()]
@@ -106,10 +108,12 @@ def test_vocab_compare_judges_each_symbol_and_ranks_across(capsys, tmp_path):
     code, out, err = run(capsys, "vocab", "compare", two, "--model", "tiny-random", "--runs", tmp_path / "runs",
                          "--no-progress", "--max-new-tokens", "2", "--epochs", "1", "--batch-size", "30",
                          "--grad-accum", "1", "--strategies", "average,random_both", "--seeds", "2", "--json",
-                         "--out", tmp_path / "out")
+                         "--out", tmp_path / "out", "--negative-logit", "-9")
     assert code == 0, err
     data = json.loads(out)
     assert data["status"] == "done" and data["verdict"]["sentence"].startswith("Across 2 symbols")
+    stored = json.loads((tmp_path / "runs" / data["run_id"] / "config.json").read_text(encoding="utf-8"))
+    assert stored["init"]["negative_logit"] == -9.0   # the initialization flags reach every member
     assert [s["spec"].split(" (Bliss")[0] for s in data["symbols"]] == [" / ".join(d["glosses"]) for d in _dicts()[1:]]
     assert {r["strategy"] for r in data["rows"]} == {"average", "random_both"}
     assert all(r["wins"] + r["ties"] + r["losses"] == 2 for r in data["rows"])
