@@ -52,39 +52,66 @@ class ResultsService:
                 "after": (m.get("evaluation_after") or {}).get("generations") or [],
                 "title": m.get("init", {}).get("spec") or "", "strategy": m.get("strategy", "")}
 
+    def generation_symbols(self, target: str) -> list[dict]:
+        """A vocabulary target's symbols, for choosing whose gloss and token fill a custom prompt:
+        [{"token", "label"}]; an empty list for a target of one symbol."""
+        m = self._member(target)
+        if m.get("kind") != "vocab":
+            return []
+        return [{"token": s["token"], "label": f"{s['token']} ({s.get('gloss', '')})"} for s in m.get("symbols") or []]
+
     def _models(self, target: str) -> dict:
         """The target's models before and after fine-tuning (kept for the last target used)."""
         with self._cache_lock:
             if target in self._models_cache:
                 return self._models_cache[target]
-        from core.runs.export import before_and_after
+        from core.runs.export import before_and_after, vocab_before_and_after
 
         run_id, member = self._target(target)
         spec_data = self.store.spec(run_id) or {}
+        config = self.store.config(run_id) or {}
+        if self._member(target).get("kind") == "vocab":  # every symbol's token, as the vocabulary was trained
+            models = vocab_before_and_after(self.store.adapter_path(run_id, member), spec_data["specs"],
+                                            config.get("init") or {}, bool(config.get("contrast")),
+                                            self.model.get(wait_s=120))
+            return self._keep(target, models)
         if "specs" in spec_data:  # a comparison over several symbols: the member's own symbol
             token = (self._member(target).get("init") or {}).get("token")
             spec_data = next((s for s in spec_data["specs"] if s.get("new_token") == token), spec_data["specs"][0])
-        models = before_and_after(self.store.adapter_path(run_id, member), spec_data,
-                                  (self.store.config(run_id) or {}).get("init") or {}, self.model.get(wait_s=120))
+        models = before_and_after(self.store.adapter_path(run_id, member), spec_data, config.get("init") or {},
+                                  self.model.get(wait_s=120))
+        return self._keep(target, models)
+
+    def _keep(self, target: str, models: dict) -> dict:
         with self._cache_lock:
             self._models_cache.clear()  # one trained model in memory at a time
             self._models_cache[target] = models
         return models
 
-    def generate(self, target: str, prompt: str, max_new_tokens) -> dict:
+    def generate(self, target: str, prompt: str, max_new_tokens, symbol: str | None = None) -> dict:
         """A custom prompt with {placeholder}, filled with the gloss and with the token, before and
-        after fine-tuning: {"before": row, "after": row} as ``core.experiment.evaluate.generations`` rows."""
+        after fine-tuning: {"before": row, "after": row} as ``core.experiment.evaluate.generations`` rows.
+        ``symbol``: for a vocabulary, the token whose gloss and token fill the prompt (one of
+        ``generation_symbols``)."""
         from dataclasses import replace
 
         from core.experiment.evaluate import generations
 
+        symbols = [s["token"] for s in self.generation_symbols(target)]
+
+        def check_symbol() -> None:
+            if symbols and symbol not in symbols:
+                raise fail("symbol", f"{symbol!r} is not a symbol of this vocabulary" if symbol else "no symbol was chosen",
+                           f"choose one of {', '.join(symbols[:5])}" + (" …" if len(symbols) > 5 else ""))
+
         problems = _collect(lambda: check_prompt(prompt, "prompt"),
-                            lambda: check_max_new_tokens(max_new_tokens, "tokens to generate"))
+                            lambda: check_max_new_tokens(max_new_tokens, "tokens to generate"), check_symbol)
         if problems:
             raise InputError(problems)
         prompt, max_new_tokens = prompt.strip(), check_max_new_tokens(max_new_tokens)
         models = self._models(target)
-        spec = replace(models["spec"], generation_prompts=[prompt])
+        chosen = models["specs"][[s.new_token for s in models["specs"]].index(symbol)] if symbols else models["spec"]
+        spec = replace(chosen, generation_prompts=[prompt])
         out = {}
         for when in ("before", "after"):
             model, tokenizer, token_id = models[when]

@@ -188,6 +188,9 @@ GENERATIONS_HEAD = ["Prompt", "With the gloss (before)", "With the token (before
                     "With the gloss (after)", "With the token (after)"]
 CUSTOM_PROMPT = "Your own prompt"
 CUSTOM_PROMPT_INFO = "Write {placeholder} where the gloss or the token should go."
+GENERATE_SYMBOL = "Symbol"
+GENERATE_SYMBOL_INFO = "A vocabulary has many tokens: whose gloss and token fill your prompt."
+GENERATED_SYMBOL = "Generated with {target} for {symbol}, before and after fine-tuning."
 CUSTOM_GENERATE = "Generate"
 CUSTOM_TABLE = "Your prompt, side by side"
 MAX_NEW_TOKENS = "Tokens to generate"
@@ -233,7 +236,8 @@ PROBLEM_LINE = "{field}: {problem}"
 PROBLEM_FIX = " — {fix}"
 
 # Labels of other values that a problem may name (settings are labelled by the engine).
-OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "export name": EXPORT_FOLDER, "model": "Model", "run": RUN_PICK}
+OTHER_LABELS = {"prompt": CUSTOM_PROMPT, "export name": EXPORT_FOLDER, "model": "Model", "run": RUN_PICK,
+                "symbol": GENERATE_SYMBOL}
 HYPER_TITLE = "QLoRA hyperparameters (research defaults)"
 ADVANCED_TITLE = "Advanced settings"
 RANGE_INFO = "{lo} to {hi}. "

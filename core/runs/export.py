@@ -192,6 +192,31 @@ def before_and_after(folder: str | Path, spec_data: dict, init: dict, base) -> d
             "after": (after, tokenizer, token_id)}
 
 
+def vocab_before_and_after(folder: str | Path, specs_data: list[dict], init: dict, contrast: bool, base) -> dict:
+    """A vocabulary's trained adapter and the vocabulary's model before fine-tuning, for generating
+    side by side: {"specs", "before": (model, tokenizer, token ids), "after": (…)}.
+
+    The rows before fine-tuning are those of ``initialize_vocabulary`` with the run's settings and
+    contrast (every strategy is deterministic for its seed); a comparison member's own strategy and
+    seed come from its metadata.
+    """
+    from core.embedding.strategies import InitConfig
+    from core.experiment.vocab_init import initialize_vocabulary
+    from core.experiment.vocabulary import load_vocabulary
+    from core.model.loading import load_model
+
+    meta = read_adapter_metadata(folder)
+    if base.name != meta["base_model"]:
+        base = load_model(meta["base_model"])
+    init = {**init, "strategy": meta.get("strategy", init.get("strategy")), "seed": meta.get("seed", init.get("seed"))}
+    vocab = load_vocabulary(specs_data, base.tokenizer)
+    before = initialize_vocabulary(vocab, InitConfig.from_dict({k: v for k, v in init.items() if v is not None}),
+                                   base, contrast=contrast)
+    after, tokenizer, token_ids = load_adapter(folder, base=base)
+    return {"specs": vocab.specs, "before": (before.model, before.tokenizer, before.token_ids),
+            "after": (after, tokenizer, token_ids)}
+
+
 def zip_adapter(adapter_folder: str | Path, out: str | Path, name: str) -> Path:
     """The adapter folder as a zip file ``out`` whose entries sit in a folder ``name``."""
     import zipfile
