@@ -96,6 +96,17 @@ def _corpus_texts(path: str, column: str) -> list:
     return data[column]
 
 
+def check_corpus(path: str, column: str = "text") -> None:
+    """Raise the corpus's problem, if any, without the model: a missing path, a file over the limit
+    or not text, a dataset that cannot be read or lacks ``column``. Reading it here is the same read
+    mining does (a dataset file is cached by ``datasets``, a text file is bounded by the limit)."""
+    if not path or not str(path).strip():
+        raise fail("corpus", "is empty", "give a text file or a dataset")
+    texts = _corpus_texts(path, column)
+    if len(texts) and not isinstance(texts[0], str):
+        raise fail("corpus", f"column {column!r} does not hold text", "name a text column with --corpus-column")
+
+
 def read_text_file(p: Path) -> str:
     if p.stat().st_size > limits.CORPUS_BYTES:
         raise fail("corpus", f"is {p.stat().st_size:,} bytes, over the limit of {limits.CORPUS_BYTES:,}", "use a smaller part")

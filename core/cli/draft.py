@@ -107,6 +107,10 @@ def run_draft(args: argparse.Namespace) -> int:
     if out.exists() and out.is_dir() or not out.parent.is_dir():
         raise fail("--out", f"{str(out)!r} is a folder or its folder does not exist", "give a file path in an existing folder")
     material_from_args(args)  # the files and the symbol, checked before the model loads
+    if args.corpus:
+        from core.authoring.sources import check_corpus
+
+        check_corpus(args.corpus, config.corpus_column)
     progress = Progress()
     try:
         base = load_base(args.model, progress)

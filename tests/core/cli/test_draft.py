@@ -88,6 +88,30 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(capsys, tmp_path, 
         assert not out.exists()
 
 
+def test_a_bad_corpus_is_named_before_the_model_loads(capsys, tmp_path, monkeypatch):
+    import core.cli.draft as cli_draft
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the corpus was checked")
+
+    monkeypatch.setattr(cli_draft, "load_base", no_model)
+    table = tmp_path / "corpus.csv"
+    table.write_text("sentence\nShe bought wool at the wool shop.\n", encoding="utf-8")
+    out = tmp_path / "drafted.json"
+    for corpus, column, needle in ((tmp_path / "missing.txt", "text", "does not exist"),
+                                   (table, "text", "has no column 'text'"),
+                                   (table, "sentence", None)):
+        code, stdout, stderr = run(capsys, "draft", "--gloss", "wool shop", "--token", TOKEN, "--corpus", corpus,
+                                   "--corpus-column", column, "--model", "tiny-random", "--out", out, "--json")
+        if needle is None:  # a good corpus gets as far as loading the model
+            assert code != 0 and "corpus" not in stdout and "the corpus was checked" in stderr + stdout
+            continue
+        assert code == 2, stderr
+        problems = json.loads(stdout)["problems"]
+        assert [p["field"] for p in problems] == ["corpus"] and needle in problems[0]["problem"]
+        assert not out.exists()
+
+
 def test_draft_from_a_bliss_id_takes_the_symbol_from_the_lexicon(capsys, tmp_path):
     from tests.app.post_office import NEGATIVES, SENTENCES
 
