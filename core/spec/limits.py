@@ -93,5 +93,10 @@ def describe() -> list[tuple[str, str]]:
         ("spec file size", f"{SPEC_FILE_BYTES // 1000} kB"),
         ("symbols in a vocabulary", f"{VOCAB_SYMBOLS[0]} to {VOCAB_SYMBOLS[1]}"),
         ("fine-tuning sentences in a vocabulary", f"{VOCAB_FINE_TUNING_SENTENCES:,}"),
+        ("vocabulary files, all together", f"{VOCAB_FILE_BYTES // 1_000_000} MB"),
+        ("sentences or negatives given at once for drafting", f"{DRAFT_LINES:,}"),
+        ("sentences sampled from the model for drafting", f"{DRAFT_GENERATE[0]} to {DRAFT_GENERATE[1]}"),
+        ("sentences mined from a corpus", f"{DRAFT_CORPUS_SENTENCES[0]} to {DRAFT_CORPUS_SENTENCES[1]:,}"),
+        ("corpus text file size", f"{CORPUS_BYTES // 1_000_000} MB"),
     ]
     return rows

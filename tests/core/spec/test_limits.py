@@ -49,6 +49,10 @@ def test_describe_covers_every_count():
     for value in (limits.GLOSS_CHARS, limits.TEXT_CHARS, limits.TOKEN_NAME_CHARS, limits.GLOSS_TOKENS,
                   limits.CONTEXT_TOKENS, limits.SENTENCE_TOKENS):
         assert str(value) in text
+    for value in (limits.VOCAB_SYMBOLS[1], limits.VOCAB_FINE_TUNING_SENTENCES, limits.DRAFT_LINES,
+                  limits.DRAFT_GENERATE[1], limits.DRAFT_CORPUS_SENTENCES[1]):  # vocabularies and drafting too
+        assert f"{value:,}" in text or str(value) in text, value
+    assert f"{limits.CORPUS_BYTES // 1_000_000} MB" in text
     assert len({what for what, _ in rows}) == len(rows)  # no limit listed twice
 
 
