@@ -139,7 +139,8 @@ class ResultsService:
         name = (name or "").strip() or re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}-{member or 'merged'}")
         out = export_path(self.exports_dir, name)
         base = self.model.get(wait_s=120)
-        path = export_merged(folder, out, base=base if base.name == meta["base_model"] else None)
+        path = export_merged(folder, out, base=base if base.name == meta["base_model"] else None,
+                             field="export name")
         return {"path": str(path), "message": f"Saved the merged model to {path}.", "how_to_load": usage(path, True)}
 
     def comparison_files(self, job_id: str) -> list[str]:

@@ -27,34 +27,36 @@ def _is_model_folder(path: Path) -> bool:
     return (path / "config.json").is_file()
 
 
-def check_out_dir(out_dir: str | os.PathLike) -> Path:
-    """The resolved folder to save into, or an ``InputError`` when saving there is refused:
-    a file, or a non-empty folder that is not an earlier saved model (checked before any work)."""
+def check_out_dir(out_dir: str | os.PathLike, field: str = "out") -> Path:
+    """The resolved folder to save into, or an ``InputError`` naming ``field`` when saving there is
+    refused: a file, or a non-empty folder that is not an earlier saved model (checked before any work)."""
     out = Path(out_dir).expanduser().resolve()
     if out.exists():
         if not out.is_dir():
-            raise fail("out", f"{str(out)!r} is a file", "give a folder path for the saved model")
+            raise fail(field, f"{str(out)!r} is a file", "give a folder path for the saved model")
         if any(out.iterdir()) and not _is_model_folder(out):
-            raise fail("out", f"{str(out)!r} is a folder with other files in it",
+            raise fail(field, f"{str(out)!r} is a folder with other files in it",
                        "give a new or empty folder (an earlier saved model there would be replaced)")
     return out
 
 
-def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: dict | None = None) -> Path:
+def save_model_folder(model, tokenizer, out_dir: str | os.PathLike, metadata: dict | None = None,
+                      field: str = "out") -> Path:
     """Save ``model`` and ``tokenizer`` to ``out_dir`` (safetensors) and return its path.
 
     An existing model folder at ``out_dir`` (one with config.json) is replaced; any other
     non-empty folder or a file there is refused, so a typo cannot wipe unrelated files.
     ``metadata`` (JSON-able: token, strategy, …) is written to ``glosslab.json`` beside the weights.
+    ``field``: what a refusal names (the CLI's ``out``, the page's ``export name``).
     """
-    out = check_out_dir(out_dir)
+    out = check_out_dir(out_dir, field)
     if model.get_input_embeddings().weight.data_ptr() == model.get_output_embeddings().weight.data_ptr():
         raise ValueError("embeddings are tied; the token's two rows cannot be saved apart")
     with contextlib.ExitStack() as stack:
         try:
             tmp = stack.enter_context(atomic.folder(out))
         except OSError as exc:
-            raise fail("out", f"cannot write in {str(out.parent)!r} ({exc.strerror})",
+            raise fail(field, f"cannot write in {str(out.parent)!r} ({exc.strerror})",
                        "choose a folder you can write to") from None
         model.config.tie_word_embeddings = False
         with quiet():  # transformers draws a bar per shard written; a save is one step for our callers

@@ -155,13 +155,14 @@ def merge_full_precision(fp_model, adapter_folder: str | Path):
     return merged
 
 
-def export_adapter(adapter_folder: str | Path, out: str | Path) -> Path:
-    """Copy an adapter folder to ``out`` (a new folder, or an earlier export that is replaced)."""
+def export_adapter(adapter_folder: str | Path, out: str | Path, field: str = "out") -> Path:
+    """Copy an adapter folder to ``out`` (a new folder, or an earlier export that is replaced);
+    a refusal names ``field``."""
     src = Path(adapter_folder)
     read_adapter_metadata(src)
     out = Path(out)
     if out.exists() and not (out / METADATA_FILE).is_file():
-        raise fail("export name", f"{str(out)!r} exists and is not an earlier export", "choose another name")
+        raise fail(field, f"{str(out)!r} exists and is not an earlier export", "choose another name")
     with atomic.folder(out) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
     return out
@@ -231,20 +232,22 @@ def zip_adapter(adapter_folder: str | Path, out: str | Path, name: str) -> Path:
     return out
 
 
-def export_merged(adapter_folder: str | Path, out: str | Path, base=None) -> Path:
-    """Merge an adapter into the full-precision base with the token and save it at ``out``."""
+def export_merged(adapter_folder: str | Path, out: str | Path, base=None, field: str = "out") -> Path:
+    """Merge an adapter into the full-precision base with the token and save it at ``out``; a
+    refusal to write there names ``field``."""
     from transformers import AutoTokenizer
 
     from core.model.loading import load_model
-    from core.model.save import save_model_folder
+    from core.model.save import check_out_dir, save_model_folder
 
     meta = read_adapter_metadata(adapter_folder)
+    check_out_dir(out, field)  # before the merge's work, not after it
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_folder), trust_remote_code=False)
     base = base if base is not None else load_model(meta["base_model"])
     fp_model, token_id = base_with_token(base.model, tokenizer, meta.get("tokens") or meta["token"])
     merged = merge_full_precision(fp_model, adapter_folder)
     ids = {"token_ids": token_id} if isinstance(token_id, list) else {"token_id": token_id}
-    return save_model_folder(merged, tokenizer, out, metadata={**meta, "merged": True, **ids})
+    return save_model_folder(merged, tokenizer, out, metadata={**meta, "merged": True, **ids}, field=field)
 
 
 def usage(path: str | Path, merged: bool) -> str:

@@ -134,6 +134,14 @@ def test_export_merged_gives_a_plain_model_folder(capsys, filled, tmp_path):
     assert data["merged"] is True and "AutoModelForCausalLM" in data["usage"]
     assert (out_dir / "config.json").is_file() and list(out_dir.glob("*.safetensors"))
     assert TOKEN in AutoTokenizer.from_pretrained(str(out_dir)).get_vocab()
+    # A folder of other files is refused, naming the flag the user typed, for both kinds of export.
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    for extra in ([], ["--merged"]):
+        code, out, err = run(capsys, store, "export", run_id, "--out", other, "--json", *extra)
+        assert code == 2 and one_json(out)["problems"][0]["field"] == "out" and "out: " in err
+    assert [p.name for p in other.iterdir()] == ["keep.txt"]
 
 
 def test_export_needs_out_and_a_member_for_a_comparison(capsys, filled, tmp_path):

@@ -106,8 +106,15 @@ def test_adapter_export_copies_and_refuses_other_folders(trained, tmp_path):
     other = tmp_path / "exports" / "notes"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as err:
         export_adapter(trained["folder"], other)
+    assert err.value.fields == ["out"]
+    with pytest.raises(InputError) as err:  # the page names its own box
+        export_adapter(trained["folder"], other, field="export name")
+    assert err.value.fields == ["export name"]
+    with pytest.raises(InputError) as err:  # a merge is refused there before any work
+        export_merged(trained["folder"], other, base=object(), field="export name")
+    assert err.value.fields == ["export name"] and "other files" in str(err.value)
     assert (other / "keep.txt").read_text() == "mine"
     with pytest.raises(InputError):
         read_adapter_metadata(tmp_path)
