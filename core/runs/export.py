@@ -168,6 +168,19 @@ def export_adapter(adapter_folder: str | Path, out: str | Path, field: str = "ou
     return out
 
 
+def _trained_on(folder: str | Path, init: dict, base):
+    """(the base the adapter was trained on, the run's initialization settings with the adapter's own
+    strategy and seed): ``base`` when its name matches the adapter's metadata, else that model loaded."""
+    from core.embedding.strategies import InitConfig
+    from core.model.loading import load_model
+
+    meta = read_adapter_metadata(folder)
+    if base.name != meta["base_model"]:
+        base = load_model(meta["base_model"])
+    init = {**init, "strategy": meta.get("strategy", init.get("strategy")), "seed": meta.get("seed", init.get("seed"))}
+    return base, InitConfig.from_dict({k: v for k, v in init.items() if v is not None})
+
+
 def before_and_after(folder: str | Path, spec_data: dict, init: dict, base) -> dict:
     """A trained adapter's model and the same token's model before fine-tuning, for generating
     side by side: {"spec", "before": (model, tokenizer, token id), "after": (…)}.
@@ -176,18 +189,12 @@ def before_and_after(folder: str | Path, spec_data: dict, init: dict, base) -> d
     deterministic for its seed); a comparison member's own strategy and seed come from its
     metadata. ``base`` is used when the adapter was trained on it, else its base model is loaded.
     """
-    from core.embedding.strategies import InitConfig
     from core.experiment.pipeline import initialize
-    from core.model.loading import load_model
     from core.spec.gloss import GlossSpec
 
-    meta = read_adapter_metadata(folder)
-    if base.name != meta["base_model"]:
-        base = load_model(meta["base_model"])
+    base, config = _trained_on(folder, init, base)
     spec = GlossSpec.from_dict(spec_data)
-    init = {**init, "strategy": meta.get("strategy", init.get("strategy")), "seed": meta.get("seed", init.get("seed"))}
-    before = initialize(spec, InitConfig.from_dict({k: v for k, v in init.items() if v is not None}), base,
-                        evaluate_after=False, compare_with=())
+    before = initialize(spec, config, base, evaluate_after=False, compare_with=())
     after, tokenizer, token_id = load_adapter(folder, base=base)
     return {"spec": spec, "before": (before.model, before.tokenizer, before.token_id),
             "after": (after, tokenizer, token_id)}
@@ -201,18 +208,12 @@ def vocab_before_and_after(folder: str | Path, specs_data: list[dict], init: dic
     contrast (every strategy is deterministic for its seed); a comparison member's own strategy and
     seed come from its metadata.
     """
-    from core.embedding.strategies import InitConfig
     from core.experiment.vocab_init import initialize_vocabulary
     from core.experiment.vocabulary import load_vocabulary
-    from core.model.loading import load_model
 
-    meta = read_adapter_metadata(folder)
-    if base.name != meta["base_model"]:
-        base = load_model(meta["base_model"])
-    init = {**init, "strategy": meta.get("strategy", init.get("strategy")), "seed": meta.get("seed", init.get("seed"))}
+    base, config = _trained_on(folder, init, base)
     vocab = load_vocabulary(specs_data, base.tokenizer)
-    before = initialize_vocabulary(vocab, InitConfig.from_dict({k: v for k, v in init.items() if v is not None}),
-                                   base, contrast=contrast)
+    before = initialize_vocabulary(vocab, config, base, contrast=contrast)
     after, tokenizer, token_ids = load_adapter(folder, base=base)
     return {"specs": vocab.specs, "before": (before.model, before.tokenizer, before.token_ids),
             "after": (after, tokenizer, token_ids)}
