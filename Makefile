@@ -42,6 +42,8 @@ bench: install
 	$(BIN)/python bench/finetune.py
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/ray_compare.py
+	$(BIN)/python bench/vocabulary.py
+	$(BIN)/python bench/confusion.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

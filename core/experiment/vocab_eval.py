@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from core.embedding.contexts import next_token_logits
-from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, evaluate, n_candidates, ranks_of
+from core.embedding.contexts import next_token_logits, ranks_of_many
+from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS, evaluate, n_candidates
 from core.experiment.vocabulary import Vocabulary
 
 
@@ -28,11 +28,11 @@ def confusion_matrix(model, tokenizer, vocab: Vocabulary, token_ids: list[int]) 
         contexts += spec.testing_positive_contexts
         owner += [j] * len(spec.testing_positive_contexts)
     logits = next_token_logits(model, tokenizer, contexts)[:, : n_candidates(model, tokenizer)]
+    ranks = ranks_of_many(logits, token_ids)  # [context, token]: one sort per context for every token
     owner_t = torch.tensor(owner)
-    matrix = []
-    for token_id in token_ids:
-        ranks = ranks_of(logits, token_id)
-        matrix.append([float(statistics.median(ranks[owner_t == j].tolist())) for j in range(len(vocab))])
+    rows = [ranks[owner_t == j] for j in range(len(vocab))]
+    matrix = [[float(statistics.median(rows[j][:, i].tolist())) for j in range(len(vocab))]
+              for i in range(len(token_ids))]
     return {"tokens": vocab.tokens, "symbols": [s.glosses[0] for s in vocab.specs], "median_rank": matrix}
 
 

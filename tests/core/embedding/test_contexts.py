@@ -75,3 +75,16 @@ def test_ranks_count_strictly_higher_logits_and_candidates_stop_at_the_tokenizer
     assert ranks_of(logits, torch.tensor([3, 3])).tolist() == [4, 2]
     model, tokenizer = tiny
     assert n_candidates(model, tokenizer) == min(model.get_output_embeddings().weight.shape[0], len(tokenizer))
+
+
+@pytest.mark.parametrize("rows_at_once", [1, 3, 256])
+def test_ranks_of_many_equal_ranks_of_each_id_ties_included(rows_at_once):
+    from core.embedding.contexts import ranks_of, ranks_of_many
+
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randint(-4, 5, (7, 50), generator=g).float()  # small integers: many ties
+    ids = [0, 7, 7, 49, 23]
+    got = ranks_of_many(logits, ids, rows_at_once=rows_at_once)
+    expected = torch.stack([ranks_of(logits, i) for i in ids], dim=1)
+    assert got.shape == (7, 5) and torch.equal(got, expected)
+    assert ranks_of_many(logits[:0], ids).shape == (0, 5)
