@@ -145,13 +145,22 @@ def optimization_figure(history: list[dict], best_epoch: int | None = None, log_
     return fig
 
 
+# Up to this many symbols every cell prints its rank; beyond it the cells are too small to read and
+# a page of 500 symbols would draw 250,000 labels, so the rank is in the hover only and the rows
+# shrink to keep the figure under about 2,000 pixels.
+CONFUSION_CELL_TEXT_MAX = 30
+CONFUSION_ROW_PX = 48
+CONFUSION_MAX_PX = 2000
+
+
 def confusion_figure(confusion: dict | None, title: str = "Which token comes up where") -> go.Figure:
     """A vocabulary's confusion matrix as a heatmap: rows are the new tokens, columns the symbols
     whose testing-positive contexts they are ranked on, each cell the token's median rank there.
 
     The colour is log10 of the rank (1 and 40,000 both stay readable) on a colour-vision-safe
-    scale, dark for a good (low) rank; every cell also prints its rank, so nothing is read from
-    colour alone. A good vocabulary has a dark diagonal and light everything else.
+    scale, dark for a good (low) rank; every cell also prints its rank (up to
+    ``CONFUSION_CELL_TEXT_MAX`` symbols; beyond, the hover does), so nothing is read from colour
+    alone. A good vocabulary has a dark diagonal and light everything else.
     """
     fig = go.Figure()
     fig.update_layout(title=dict(text=_t(title), x=0.01), font=FONT, template="plotly_white",
@@ -165,15 +174,18 @@ def confusion_figure(confusion: dict | None, title: str = "Which token comes up 
     text = [[(f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}") if _finite(v) else "–" for v in row]
             for row in matrix]
     top = max((v for row in z for v in row if v is not None), default=1.0)
+    size = len(matrix)
+    labelled = size <= CONFUSION_CELL_TEXT_MAX
+    cells = dict(texttemplate="%{text}", textfont=dict(size=13)) if labelled else {}
     fig.add_trace(go.Heatmap(
-        z=z, x=symbols, y=tokens, text=text, texttemplate="%{text}", textfont=dict(size=13),
+        z=z, x=symbols, y=tokens, text=text, **cells,
         colorscale="Viridis", zmin=0.0, zmax=max(top, 1.0),
         colorbar=dict(title=dict(text="median rank"), tickvals=list(range(int(max(top, 1.0)) + 1)),
                       ticktext=[f"{10 ** i:,}" for i in range(int(max(top, 1.0)) + 1)]),
         hovertemplate="%{y} on %{x}'s contexts: median rank %{text}<extra></extra>",
     ))
-    size = len(matrix)
-    fig.update_layout(height=max(320, 120 + 48 * size))
+    row_px = CONFUSION_ROW_PX if labelled else max(2, min(CONFUSION_ROW_PX, CONFUSION_MAX_PX // size))
+    fig.update_layout(height=max(320, 120 + row_px * size))
     fig.update_xaxes(title_text="Symbol whose testing-positive contexts are ranked", side="bottom",
                      linecolor="#595959")
     fig.update_yaxes(title_text="New token", autorange="reversed", linecolor="#595959")

@@ -22,3 +22,17 @@ def test_no_matrix_shows_a_message():
     for empty in (None, {}, {"median_rank": []}):
         fig = plots.confusion_figure(empty)
         assert not fig.data and "No confusion matrix yet" in fig.layout.annotations[0].text
+
+
+def test_a_large_vocabulary_keeps_its_ranks_in_the_hover_and_a_bounded_height():
+    size = 500
+    confusion = {"tokens": [f"[BLISS_{i}]" for i in range(size)], "symbols": [f"gloss {i}" for i in range(size)],
+                 "median_rank": [[1.0 if i == j else 1000.0 + j for j in range(size)] for i in range(size)]}
+    fig = plots.confusion_figure(confusion)
+    heat = fig.data[0]
+    assert not heat.texttemplate                   # no 250,000 printed labels
+    assert heat.text[0][1] == "1,001" and "%{text}" in heat.hovertemplate   # the rank is still there, on hover
+    assert fig.layout.height <= 120 + plots.CONFUSION_MAX_PX
+    small = plots.confusion_figure({**confusion, "tokens": confusion["tokens"][:3], "symbols": confusion["symbols"][:3],
+                                    "median_rank": [row[:3] for row in confusion["median_rank"][:3]]})
+    assert small.data[0].texttemplate == "%{text}" and small.layout.height == max(320, 120 + 48 * 3)
