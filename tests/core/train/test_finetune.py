@@ -317,3 +317,27 @@ def test_early_stopping_ends_when_the_validation_loss_stops_improving(with_token
             break
     assert stop_at == result.steps
     assert FinetuneConfig().early_stopping_patience == 0  # the research default trains every epoch
+
+
+@pytest.mark.parametrize("eval_batch_size", [1, 2, 4])
+def test_validation_loss_is_a_mean_over_tokens_whatever_the_evaluation_batches(with_token, tiny_spec, eval_batch_size):
+    """Sentences of very different lengths in batches of 1, 2 or 4: the recorded eval_loss is the
+    token-weighted loss of an independent evaluation, not a mean of the batches' means."""
+    from dataclasses import replace
+
+    from core.train.finetune import text_losses
+
+    model, tokenizer, token_id = with_token
+    long = "She walked all the way across the busy town to the [BLISS_29111] on the corner, where the wool is soft."
+    spec = replace(tiny_spec, validation_sentences=["The [BLISS_29111] sells wool.", "It is the [BLISS_29111].",
+                                                    long, long + " It was warm."])  # short batches, long batches
+    config = FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, eval_batch_size=eval_batch_size, learning_rate=1e-2)
+    events: list[dict] = []
+    peft_model = prepare(model, token_id, config)
+    sentences = text_losses(peft_model, tokenizer, spec.validation_sentences)
+    by_tokens = sum(s for s, _ in sentences) / sum(n for _, n in sentences)
+    by_sentences = sum(s / n for s, n in sentences) / len(sentences)
+    assert abs(by_tokens - by_sentences) > 1e-3 * by_tokens   # the two weightings differ on these sentences
+    train(peft_model, tokenizer, token_id, spec, config, on_event=events.append)
+    # Padding in smaller batches changes the bfloat16 sums a little (1e-4); the weighting would be ~2e-3.
+    assert math.isclose(events[0]["eval_loss"], by_tokens, rel_tol=3e-4)
