@@ -70,6 +70,8 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 def _corpus_texts(path: str, column: str) -> list:
     """The texts of a corpus: the whole text of a text file, else a dataset's column."""
+    if not path or not str(path).strip():
+        raise fail("corpus", "is empty", "give a text file or a dataset")
     p = Path(path).expanduser()
     if p.is_file() and p.suffix.lower() not in _BUILDERS:
         return [read_text_file(p)]
@@ -96,15 +98,19 @@ def _corpus_texts(path: str, column: str) -> list:
     return data[column]
 
 
+def _text_of(item, column: str) -> str:
+    if not isinstance(item, str):
+        raise fail("corpus", f"column {column!r} does not hold text", "name a text column with --corpus-column")
+    return item
+
+
 def check_corpus(path: str, column: str = "text") -> None:
     """Raise the corpus's problem, if any, without the model: a missing path, a file over the limit
     or not text, a dataset that cannot be read or lacks ``column``. Reading it here is the same read
     mining does (a dataset file is cached by ``datasets``, a text file is bounded by the limit)."""
-    if not path or not str(path).strip():
-        raise fail("corpus", "is empty", "give a text file or a dataset")
     texts = _corpus_texts(path, column)
-    if len(texts) and not isinstance(texts[0], str):
-        raise fail("corpus", f"column {column!r} does not hold text", "name a text column with --corpus-column")
+    if len(texts):
+        _text_of(texts[0], column)
 
 
 def read_text_file(p: Path) -> str:
@@ -122,14 +128,10 @@ def read_text_file(p: Path) -> str:
 def mine_corpus(path: str, finder: GlossFinder, column: str = "text",
                 limit: int = limits.DRAFT_CORPUS_SENTENCES[1]) -> list[str]:
     """Sentences of the corpus that use a gloss, each once, in corpus order, at most ``limit``."""
-    if not path or not str(path).strip():
-        raise fail("corpus", "is empty", "give a text file or a dataset")
     found: list[str] = []
     seen: set[str] = set()
     for text in _corpus_texts(path, column):
-        if not isinstance(text, str):
-            raise fail("corpus", f"column {column!r} does not hold text", "name a text column with --corpus-column")
-        for sentence in split_sentences(text):
+        for sentence in split_sentences(_text_of(text, column)):
             key = sentence.casefold()
             if key in seen or not finder.uses(sentence) or len(sentence) > limits.TEXT_CHARS:
                 continue
