@@ -70,13 +70,14 @@ class ResultsService:
         run_id, member = self._target(target)
         spec_data = self.store.spec(run_id) or {}
         config = self.store.config(run_id) or {}
-        if self._member(target).get("kind") == "vocab":  # every symbol's token, as the vocabulary was trained
+        found = self._member(target)
+        if found.get("kind") == "vocab":  # every symbol's token, as the vocabulary was trained
             models = vocab_before_and_after(self.store.adapter_path(run_id, member), spec_data["specs"],
                                             config.get("init") or {}, bool(config.get("contrast")),
                                             self.model.get(wait_s=120))
             return self._keep(target, models)
         if "specs" in spec_data:  # a comparison over several symbols: the member's own symbol
-            token = (self._member(target).get("init") or {}).get("token")
+            token = (found.get("init") or {}).get("token")
             spec_data = next((s for s in spec_data["specs"] if s.get("new_token") == token), spec_data["specs"][0])
         models = before_and_after(self.store.adapter_path(run_id, member), spec_data, config.get("init") or {},
                                   self.model.get(wait_s=120))
@@ -90,9 +91,9 @@ class ResultsService:
 
     def generate(self, target: str, prompt: str, max_new_tokens, symbol: str | None = None) -> dict:
         """A custom prompt with {placeholder}, filled with the gloss and with the token, before and
-        after fine-tuning: {"before": row, "after": row} as ``core.experiment.evaluate.generations`` rows.
-        ``symbol``: for a vocabulary, the token whose gloss and token fill the prompt (one of
-        ``generation_symbols``)."""
+        after fine-tuning: {"before": row, "after": row} (and "symbol", the token used, for a
+        vocabulary) with ``core.experiment.evaluate.generations`` rows. ``symbol``: for a vocabulary, the
+        token whose gloss and token fill the prompt (one of ``generation_symbols``)."""
         from dataclasses import replace
 
         from core.experiment.evaluate import generations
@@ -116,6 +117,8 @@ class ResultsService:
         for when in ("before", "after"):
             model, tokenizer, token_id = models[when]
             out[when] = generations(model, tokenizer, spec, token_id, max_new_tokens)[0]
+        if symbols:
+            out["symbol"] = symbol
         return out
 
     def export_adapter(self, target: str) -> dict:

@@ -66,10 +66,10 @@ def build(page: Page) -> None:
         if not target:
             return {message: render.md(S.NO_RUN)}
         progress(None, desc=S.GENERATING)
-        chosen = values.get(symbol) or None
-        row = service.generate(target, values[c["prompt"]] or "", values[c["max_new_tokens"]], chosen)
+        row = service.generate(target, values[c["prompt"]] or "", values[c["max_new_tokens"]],
+                               values.get(symbol) or None)
         table = render.generations_table([row["before"]], [row["after"]])
-        said = (S.GENERATED_SYMBOL.format(target=target, symbol=chosen) if chosen and service.generation_symbols(target)
+        said = (S.GENERATED_SYMBOL.format(target=target, symbol=row["symbol"]) if row.get("symbol")
                 else S.GENERATED.format(target=target))
         return {message: render.md(said), c["custom"]: shown(table)}
 
