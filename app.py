@@ -53,7 +53,7 @@ def create(args: argparse.Namespace):
 
     service = Service(model=args.model, runs_dir=args.runs, exports_dir=args.exports, tiny=args.tiny)
     demo = build_app(service)
-    service.load_model()  # in the background; the Model tab shows its progress
+    service.models.load()  # in the background; the Model tab shows its progress
     return demo, service
 
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         auth_message="Gloss Lab: please sign in." if auth else None,
         max_file_size=limits.SPEC_FILE_BYTES,   # uploads are spec files only
         footer_links=["gradio"],                  # no API page link in the footer
-        allowed_paths=[str(service.downloads_dir)],
+        allowed_paths=[str(service.downloads.root)],
         **launch_kwargs(),
     )
     return 0

@@ -1,6 +1,6 @@
 """Benchmark: a comparison that shares work between its members vs today's member-by-member path.
 
-Runs ``core.experiment.compare.run_comparison`` twice on the same model, spec and grid (default:
+Runs ``core.experiment.single.compare.run_comparison`` twice on the same model, spec and grid (default:
 average and random × 2 seeds × 2 epochs), one after the other in this process:
 
 * shared (``reuse=True`` and ``workers`` automatic, what the app and the CLI run): the calculated
@@ -8,7 +8,7 @@ average and random × 2 seeds × 2 epochs), one after the other in this process:
   seed (average, last_token, …, optimized from the average) is initialized and evaluated before
   fine-tuning once for all seeds; the fine-tuned model's frozen 4-bit matrices are dequantized
   once, not at every pass (``core.train.qlora.keep_dequantized``); members run side by side in
-  worker processes, the cores shared among them (``core.experiment.workers``);
+  worker processes, the cores shared among them (``core.execution.processes``);
 * member by member (``reuse=False``, ``DEQUANTIZED_BYTES_MAX = 0``, ``workers = 1``): the old path,
   where every member initializes, evaluates and scores from scratch, one after another on all
   cores, and every 4-bit call dequantizes its matrix.
@@ -83,7 +83,7 @@ def load_grid(args, workers: int):
     """The base model, spec and comparison settings of a comparison benchmark (``--spec``, ``--model``,
     ``--strategies``, ``--seeds``, ``--epochs``), with the header every such benchmark prints; None
     (after saying why) when they do not fit together."""
-    from core.experiment.compare import CompareConfig
+    from core.experiment.single.compare import CompareConfig
     from core.model.loading import load_model
     from core.spec.errors import InputError
     from core.spec.gloss import GlossSpec, check_spec
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
-    from core.experiment.compare import run_comparison
+    from core.experiment.single.compare import run_comparison
 
     grid = load_grid(args, args.workers)
     if grid is None:

@@ -70,7 +70,7 @@ def main() -> int:
     from core.spec.errors import InputError
     from core.train.finetune import FinetuneConfig
     from core.model.loading import load_model
-    from core.experiment.pipeline import initialize
+    from core.experiment.single.pipeline import initialize
     from core.train.qlora import compute_dtype, pick_device
     from core.spec.gloss import GlossSpec
     from core.embedding.strategies import InitConfig

@@ -1,6 +1,6 @@
 """Benchmark: the same small comparison here (the default local path) and on 2 local Ray workers.
 
-Runs ``core.experiment.compare.run_comparison`` on the same model, spec and grid (default: average
+Runs ``core.experiment.single.compare.run_comparison`` on the same model, spec and grid (default: average
 and random × 2 seeds × 1 epoch on data/wool_shop.json, the embedded SmolLM2-135M) twice:
 
 * local: what the app runs without Ray (``workers`` automatic: worker processes side by side, or
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-first", action="store_true", help="run on Ray first, then locally (order effects)")
     args = parser.parse_args(argv)
 
-    from core.experiment.compare import run_comparison
-    from core.runs.backends import RayBackend
+    from core.experiment.single.compare import run_comparison
+    from core.execution.ray_tasks import RayBackend
 
     grid = load_grid(args, args.local_workers)
     if grid is None:

@@ -2,9 +2,9 @@
 
 Side by side in one process, on the same model and the same K specs:
 
-* separate: ``core.experiment.pipeline.initialize`` once per symbol (what K single runs do: a copy
+* separate: ``core.experiment.single.pipeline.initialize`` once per symbol (what K single runs do: a copy
   of the base, one pass of hidden states over the symbol's contexts, the input row, a resize);
-* together: ``core.experiment.vocab_init.initialize_vocabulary`` (one copy, ONE batched pass of
+* together: ``core.experiment.vocabulary.init.initialize_vocabulary`` (one copy, ONE batched pass of
   hidden states over every context, every input row, ONE resize).
 
 Neither evaluates (evaluation is per symbol either way). Both sides run at each precision of the
@@ -87,8 +87,8 @@ def _memory(args) -> int:
         "from vocabulary import synthetic_specs\n"
         "from core.model.loading import load_model\n"
         "from core.embedding.strategies import InitConfig\n"
-        "from core.experiment.vocab_init import initialize_vocabulary\n"
-        "from core.experiment.vocabulary import load_vocabulary\n"
+        "from core.experiment.vocabulary.init import initialize_vocabulary\n"
+        "from core.experiment.vocabulary.load import load_vocabulary\n"
         f"base = load_model({args.memory_model!r})\n"
         "def status(key):\n"
         "    for line in open('/proc/self/status'):\n"
@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.embedding.strategies import InitConfig
-    from core.experiment.pipeline import initialize
-    from core.experiment.vocab_init import initialize_vocabulary
-    from core.experiment.vocabulary import load_vocabulary
+    from core.experiment.single.pipeline import initialize
+    from core.experiment.vocabulary.init import initialize_vocabulary
+    from core.experiment.vocabulary.load import load_vocabulary
     from core.model.loading import load_model
 
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "

@@ -1,4 +1,5 @@
-"""``jsonable(value)``: a copy that strict JSON (``json.dumps(..., allow_nan=False)``) accepts.
+"""``jsonable(value)``: a copy that strict JSON (``json.dumps(..., allow_nan=False)``) accepts;
+``finite(value)``: whether a value is a real number, the test every table and statistic applies.
 
 Standard library only at import (the web UI must stay torch-free): tensors and numpy values are
 recognised by their ``tolist``/``item`` methods, never by importing torch or numpy.
@@ -10,6 +11,11 @@ import dataclasses
 import math
 import os
 from typing import Any
+
+
+def finite(value: Any) -> bool:
+    """A real number: not a bool, not NaN, not infinite (what tables show and statistics use)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def jsonable(value: Any) -> Any:

@@ -1,4 +1,10 @@
-"""Gloss Lab's web page (Gradio). Never imports torch: it reaches the engine through ``core.service``."""
+"""Gloss Lab's web page (Gradio). Never imports torch: it reaches the engine through ``core.service``.
+
+Owns: the page and its tabs in order (``layout``), what the tabs share (``page``), one module per
+tab (``tabs``), the Gloss tab's Bliss box (``bliss_box``) and drafting panel (``draft_panel``), the
+text shown to users (``strings``), tables and Markdown from what the engine reports (``render``)
+and the plotly figures (``plots``).
+"""
 
 from glossui.layout import build_app, launch_kwargs
 

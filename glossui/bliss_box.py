@@ -46,7 +46,7 @@ def wire(page: Page, c: dict, fields: dict, count_info: Callable[[str, str], str
         return {fields[n]: gr.update(value=v, info=count_info(n, v)) for n, v in texts.items()}
 
     def answer(query: str) -> dict:
-        found = service.bliss_symbol(query)
+        found = service.authoring.bliss_symbol(query)
         if found["kind"] == "symbol":
             symbol = found["symbol"]
             return filled(symbol) | {status: symbol_message(symbol)}

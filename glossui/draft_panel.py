@@ -33,7 +33,7 @@ def build(page: Page) -> dict:
                                         elem_id="draft-sentences")
             c["negatives"] = gr.Textbox(label=S.DRAFT_NEGATIVES, info=S.DRAFT_NEGATIVES_INFO, lines=6, max_lines=20,
                                         elem_id="draft-negatives")
-        fields = [f for f in service.draft_settings() if f["name"] != "keep"]
+        fields = [f for f in service.settings.describe("draft") if f["name"] != "keep"]
         c["settings"] = setting_grid(fields, lambda name: f"draft-{name}", per_row=4)
         with gr.Row():
             c["keep"] = gr.Textbox(label=S.DRAFT_KEEP, info=S.DRAFT_KEEP_INFO, lines=2, scale=3, elem_id="draft-keep")
@@ -82,11 +82,11 @@ def wire(page: Page, c: dict) -> None:
         request |= {"sentences": values[c["sentences"]], "negatives": values[c["negatives"]],
                     "keep": values[c["keep"]], "corpus": values[c["corpus"]] or ""}
         request |= {name: values[w] for name, w in settings.items()}
-        result = service.draft_spec(request)
+        result = service.authoring.draft(request)
         counts = result["counts"]
         spec = result["spec"]
-        problems = service.check_spec(spec)
-        warnings = service.spec_warnings(spec)
+        problems = service.specs.check(spec)
+        warnings = service.specs.warnings(spec)
         valid = render.problems_md(problems) if problems else render.md(S.DRAFT_VALID)
         text = render.md(S.DRAFT_DONE.format(model=result["model"], pk=counts["positive"]["kept"],
                                              pn=counts["positive"]["given"], nk=counts["negative"]["kept"],
@@ -99,7 +99,7 @@ def wire(page: Page, c: dict) -> None:
 
     @handler(message=status)
     def prompt(values: dict) -> dict:
-        found = service.draft_prompts(lines(values[fields["glosses"]]), values[fields["symbol_id"]] or "")
+        found = service.authoring.prompts(lines(values[fields["glosses"]]), values[fields["symbol_id"]] or "")
         return {c["chat_prompt"]: shown(S.DRAFT_PROMPT_TEXT.format(**found)), status: ""}
 
     inputs = {*fields.values(), c["sentences"], c["negatives"], c["keep"], c["corpus"], *settings.values()}

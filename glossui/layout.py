@@ -46,7 +46,7 @@ def theme() -> gr.themes.Base:
 def build_page(service: Service, default_example: str | None = "wool_shop") -> Page:
     """Build the whole page on ``service``; ``page.demo`` is the app (launch it with ``launch_kwargs()``)."""
     # Problems name a setting by the label its widget has (the engine describes the settings).
-    render.add_labels(service.setting_labels())
+    render.add_labels(service.settings.labels())
     with gr.Blocks(title=S.TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {S.TITLE}\n{S.INTRO}")
         page = Page(service, demo, default_example)

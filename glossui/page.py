@@ -17,15 +17,12 @@ from typing import Callable
 
 import gradio as gr
 
-from core.service import Service, problems_of
-from core.spec.errors import InputError
-from core.spec.gloss import LIST_FIELDS
+from core.service import ACTIVE, LIST_FIELDS, InputError, Service, problems_of
 from glossui import render
 from glossui import strings as S
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("queued", "running", "stopping")
 
 
 def handler(fn=None, *, message: gr.components.Component | None = None):
@@ -214,10 +211,10 @@ class JobPanel:
         job = None
         if state and state.get("id"):
             try:
-                job = service.job(state["id"])
+                job = service.jobs.get(state["id"])
             except InputError:  # its run was deleted meanwhile
                 job = None
-        return job or service.latest_job(self.kind)
+        return job or service.jobs.latest(self.kind)
 
     def view(self, state: dict | None, log_scale: bool, force: bool = True) -> dict:
         """Where the watched job stands; the chart and tables redrawn when it has new events (or ``force``)."""
@@ -250,10 +247,10 @@ class JobPanel:
         @handler(message=self.status)
         def stop_job(values: dict) -> dict:
             job_id = (values[self.job] or {}).get("id")
-            job = service.job(job_id) if job_id else None
+            job = service.jobs.get(job_id) if job_id else None
             if not job or job["status"] not in ACTIVE:
                 return {self.status: render.md(S.NOTHING_TO_STOP)}
-            return {self.status: render.job_message(service.stop_job(job_id))}
+            return {self.status: render.job_message(service.jobs.stop(job_id))}
 
         @handler
         def view(values: dict) -> dict:

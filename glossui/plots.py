@@ -14,7 +14,9 @@ import math
 
 import plotly.graph_objects as go
 
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+from core.service import text as report_text
+
+PALETTE = report_text.PALETTE  # the one palette of the page and the reports
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down"]
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=14, color="#1a1a1a")
@@ -22,10 +24,6 @@ FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", siz
 
 def _t(text) -> str:
     return html.escape(str(text), quote=False)
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _mode(rows: list) -> str:
@@ -56,15 +54,15 @@ def _empty(fig: go.Figure, message: str) -> go.Figure:
 
 def best_point(events: list[dict]) -> dict | None:
     """The event with the lowest validation loss (the first one on ties), or None."""
-    evals = [e for e in events if _finite(e.get("eval_loss"))]
+    evals = [e for e in events if report_text.finite(e.get("eval_loss"))]
     return min(evals, key=lambda e: e["eval_loss"]) if evals else None
 
 
 def loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss") -> go.Figure:
     """Training loss and validation loss by optimizer step, the best step marked."""
     fig = go.Figure()
-    train = [e for e in events if _finite(e.get("loss")) and _finite(e.get("step"))]
-    evals = [e for e in events if _finite(e.get("eval_loss")) and _finite(e.get("step"))]
+    train = [e for e in events if report_text.finite(e.get("loss")) and report_text.finite(e.get("step"))]
+    evals = [e for e in events if report_text.finite(e.get("eval_loss")) and report_text.finite(e.get("step"))]
     _layout(fig, title, "Optimizer step", "Loss", log_scale)
     if not train and not evals:
         return _empty(fig, "No loss yet: the curve appears as soon as the first step is done.")
@@ -92,9 +90,9 @@ def loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss"
 def vocab_loss_figure(events: list[dict], log_scale: bool = False, title: str = "Loss") -> go.Figure:
     """``loss_figure`` plus each symbol's validation loss (the step events' ``eval_loss_by``), thinner."""
     fig = loss_figure(events, log_scale, title)
-    evals = [e for e in events if isinstance(e.get("eval_loss_by"), dict) and _finite(e.get("step"))]
+    evals = [e for e in events if isinstance(e.get("eval_loss_by"), dict) and report_text.finite(e.get("step"))]
     for i, token in enumerate(dict.fromkeys(t for e in evals for t in e["eval_loss_by"]), start=2):
-        rows = [e for e in evals if _finite(e["eval_loss_by"].get(token))]
+        rows = [e for e in evals if report_text.finite(e["eval_loss_by"].get(token))]
         name = f"Validation loss {_t(token)}"
         fig.add_trace(go.Scatter(
             x=[e["step"] for e in rows], y=[e["eval_loss_by"][token] for e in rows], name=name, mode=_mode(rows),
@@ -110,7 +108,7 @@ def compare_figure(series: dict[str, list[dict]], log_scale: bool = False,
     _layout(fig, title, "Epoch", "Validation loss", log_scale)
     drawn = 0
     for i, (name, events) in enumerate(series.items()):
-        rows = [e for e in events if _finite(e.get("eval_loss")) and _finite(e.get("epoch"))]
+        rows = [e for e in events if report_text.finite(e.get("eval_loss")) and report_text.finite(e.get("epoch"))]
         if not rows:
             continue
         drawn += 1
@@ -132,12 +130,12 @@ def optimization_figure(history: list[dict], best_epoch: int | None = None, log_
     if not history:
         return _empty(fig, "Only the 'optimized' strategy has an optimization curve.")
     for i, (key, name) in enumerate((("train_loss", "Training contexts"), ("val_loss", "Validation contexts"))):
-        rows = [h for h in history if _finite(h.get(key))]
+        rows = [h for h in history if report_text.finite(h.get(key))]
         if rows:
             fig.add_trace(go.Scatter(
                 x=[h["epoch"] for h in rows], y=[h[key] for h in rows], name=name, mode="lines+markers",
                 line=dict(color=PALETTE[i], dash=DASHES[i], width=2.5), marker=dict(symbol=SYMBOLS[i], size=6)))
-    best = next((h for h in history if h.get("epoch") == best_epoch and _finite(h.get("val_loss"))), None)
+    best = next((h for h in history if h.get("epoch") == best_epoch and report_text.finite(h.get("val_loss"))), None)
     if best is not None:
         fig.add_trace(go.Scatter(
             x=[best["epoch"]], y=[best["val_loss"]], name=f"Best epoch ({best_epoch})", mode="markers",
@@ -170,8 +168,8 @@ def confusion_figure(confusion: dict | None, title: str = "Which token comes up 
         return _empty(fig, "No confusion matrix yet: it appears once a vocabulary has been evaluated.")
     tokens = [_t(t) for t in confusion["tokens"]]
     symbols = [_t(s) for s in confusion["symbols"]]
-    z = [[math.log10(v) if _finite(v) and v >= 1 else None for v in row] for row in matrix]
-    text = [[(f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}") if _finite(v) else "–" for v in row]
+    z = [[math.log10(v) if report_text.finite(v) and v >= 1 else None for v in row] for row in matrix]
+    text = [[(f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}") if report_text.finite(v) else "–" for v in row]
             for row in matrix]
     top = max((v for row in z for v in row if v is not None), default=1.0)
     size = len(matrix)

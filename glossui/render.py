@@ -8,28 +8,16 @@ that the page shows exactly the characters that were typed.
 
 from __future__ import annotations
 
-import html
-import math
 import re
 
-from core.experiment import results
+from core.service import tables
+from core.service import text as report_text
 from glossui import strings as S
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+md = report_text.md  # the one escaper (core.report.text): user text shown exactly as typed
 
 
-def md(text) -> str:
-    """Text for a Markdown component that displays literally: no HTML, no Markdown formatting."""
-    # quote=False: the entities for quotes (&#x27;) would contain '#', which the next step escapes.
-    escaped = html.escape(str(text), quote=False)
-    escaped = _MD_SPECIAL.sub(r"\\\1", escaped)
-    # Line breaks stay line breaks (two trailing spaces make a Markdown hard break).
-    return escaped.replace("\n", "  \n")
-
-
-def plain(text) -> str:
-    """Text for a toast (``gr.Error``/``gr.Warning`` render HTML): escaped, line breaks kept."""
-    return html.escape(str(text), quote=True).replace("\n", "<br>")
+plain = report_text.html_text  # text for a toast (``gr.Error`` renders HTML): escaped, line breaks kept
 
 
 def problem_text(p: dict) -> str:
@@ -89,23 +77,7 @@ def problems_toast(problems: list[dict]) -> str:
     return "<br>".join(plain(problem_text(p)) for p in problems)
 
 
-def num(value, digits: int = 4) -> str:
-    """A number for a table cell: ``digits`` significant digits, '' for missing, '—' for NaN."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return "—" if math.isnan(value) else str(value)
-        if value.is_integer() and abs(value) < 1e12:
-            return str(int(value))          # ranks and medians of ranks: 43300, not 4.33e+04
-        if abs(value) >= 10 ** digits:
-            return f"{value:.1f}"
-        return f"{value:.{digits}g}"
-    return str(value)
+num = report_text.num  # numbers written one way on the page and in the reports
 
 
 def table(headers: list[str], rows: list[list]) -> dict:
@@ -187,7 +159,7 @@ def key_values(rows: list[list], headers=("Measure", "Value")) -> dict:
 # -- jobs and runs ---------------------------------------------------------------------------
 def compare_table(rows: list[dict]) -> dict:
     """The research table's shape, one column per metric of the results schema."""
-    out = results.comparison_table(rows)
+    out = tables.comparison_table(rows)
     return table(out["headers"], out["data"])
 
 
@@ -214,9 +186,7 @@ def vocab_summary(result: dict) -> str:
 
 def across_table(rows: list[dict], symbols: list[str]) -> dict:
     """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol (as the report)."""
-    from core.experiment.report import across_rows
-
-    headers, lines = across_rows({"rows": rows, "specs": symbols})
+    headers, lines = tables.across_rows({"rows": rows, "specs": symbols})
     return table(headers, lines)
 
 
@@ -229,7 +199,7 @@ def series_table(series: dict[str, list[dict]], limit: int = 400) -> dict:
 
 def run_result_rows(result: dict) -> list[list]:
     """Every number of a fine-tuning run (its ``row``) as the results schema formats it."""
-    return results.run_table(result or {})["data"]
+    return tables.run_table(result or {})["data"]
 
 
 RUNS_HEAD = ["Run", "Kind", "Title", "Status", "Created", "Finished", "Error"]

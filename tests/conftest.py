@@ -8,6 +8,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The initialization's passes in float32 on every machine, so that exact comparisons hold whether
+# or not the CPU multiplies bfloat16 natively (tests of "auto" itself unset it).
+os.environ.setdefault("GLOSSLAB_AUTO_PRECISION", "model")
 
 TOKEN = "[BLISS_29111]"
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each room of core/ with the rooms it may import (besides itself and the helpers below).
-FLOORS = ["spec", "model", "embedding", "authoring", "train", "experiment", "runs"]
+FLOORS = ["spec", "model", "embedding", "authoring", "train", "experiment", "report", "execution", "runs"]
 HELPERS = {"core.atomic", "core.quiet", "core.jsonsafe"}
 
 
@@ -75,7 +76,7 @@ def test_imports_in_core_point_down():
         for d in deps:
             if d in HELPERS:
                 continue
-            if d.startswith("glossui") or d in ("core.service", "core") or d.startswith("core.cli") \
+            if d.startswith("glossui") or d == "core" or d.startswith(("core.service", "core.cli")) \
                     or _room(d) not in allowed:
                 wrong.append(f"{m} imports {d}")
     assert wrong == []
@@ -86,15 +87,13 @@ def test_helpers_import_nothing_of_ours():
     assert {m: graph[m] for m in HELPERS if graph[m]} == {}
 
 
-def test_files_are_small_and_core_has_few_top_level_modules():
+def test_files_are_small():
     long = [str(p.relative_to(ROOT)) for p in _modules().values() if len(p.read_text().splitlines()) > 500]
     assert long == []
-    top = [p.name for p in (ROOT / "core").glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
-    assert len(top) <= 6, top
 
 
 def test_every_room_says_what_it_owns_and_may_import():
-    for room in FLOORS + ["cli"]:
+    for room in FLOORS + ["service", "cli"]:
         doc = ast.get_docstring(ast.parse((ROOT / "core" / room / "__init__.py").read_text())) or ""
         assert "Owns:" in doc and "May import:" in doc, room
 
@@ -116,4 +115,100 @@ def test_every_core_module_has_its_test_file():
         expected = ROOT / "tests" / rel.parent / f"test_{path.name}"
         if not expected.is_file():
             missing.append(str(rel))
+    assert missing == []
+
+
+# -- the second house: one place per strategy, small functions, rooms that list what they own ------------
+
+def _strategy_names() -> set[str]:
+    from core.embedding.strategies import STRATEGIES
+
+    return set(STRATEGIES)
+
+
+def _declarations(tree: ast.AST) -> set[int]:
+    """ids of the string constants that declare settings or choices: inside ``setting(...)``,
+    ``Literal[...]`` or ``choices_of(...)``."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        declared = (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in
+                    ("setting", "choices_of")) or \
+                   (isinstance(node, ast.Subscript) and getattr(node.value, "id", getattr(node.value, "attr", "")) ==
+                    "Literal")
+        if declared:
+            inside |= {id(n) for n in ast.walk(node) if isinstance(n, ast.Constant)}
+    return inside
+
+
+def test_no_strategy_is_named_outside_its_own_module():
+    names = _strategy_names()
+    found = []
+    for m, p in _modules().items():
+        if m.startswith("core.embedding.strategies.") and m.rsplit(".", 1)[1] in names:
+            continue  # a strategy's own module
+        tree = ast.parse(p.read_text())
+        declared = _declarations(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names and id(node) not in declared:
+                found.append(f"{m}:{node.lineno} {node.value!r}")
+    assert found == []
+
+
+def _functions(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node.name, node.lineno, node.end_lineno - node.lineno + 1
+
+
+def test_functions_are_short_and_tab_builders_shorter():
+    long = []
+    for m, p in _modules().items():
+        limit = 60 if m.startswith("glossui.tabs") else 80
+        long += [f"{m}:{line} {name} ({n} lines)" for name, line, n in _functions(p) if n > limit]
+    assert long == []
+
+
+def _listed(package: Path) -> tuple[str, set[str]]:
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    return doc, set(re.findall(r"``(\w+)``", doc)) | set(re.findall(r"^\s+(\w+)/", doc, re.M))
+
+
+def test_every_package_lists_every_module_it_owns():
+    missing = []
+    for init in sorted((ROOT / "core").rglob("__init__.py")) + sorted((ROOT / "glossui").rglob("__init__.py")):
+        package = init.parent
+        doc, listed = _listed(package)
+        own = [p.stem for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")]
+        own += [d.name for d in package.iterdir() if (d / "__init__.py").is_file()]
+        missing += [f"{package.relative_to(ROOT)}/{name}" for name in own if name not in listed and name not in doc]
+    assert missing == []
+
+
+def test_core_has_few_top_level_modules_and_no_service_mixins():
+    top = [p.name for p in (ROOT / "core").glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    assert len(top) <= 6, top
+    assert not any(name.startswith("service") for name in top)
+    service = ast.parse((ROOT / "core" / "service" / "__init__.py").read_text())
+    classes = [n for n in ast.walk(service) if isinstance(n, ast.ClassDef) and n.name == "Service"]
+    assert len(classes) == 1 and classes[0].bases == []  # composed of parts, not mixed in
+
+
+def test_the_page_reaches_the_engine_only_through_the_service():
+    graph = _graph()
+    wrong = [f"{m} imports {d}" for m, deps in graph.items() if m.startswith("glossui")
+             for d in deps if d.startswith("core") and d != "core.service"]
+    assert wrong == []
+
+
+def test_the_readme_layout_names_every_room_and_module():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Project layout")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    missing = []
+    for m in _modules():
+        parts = m.split(".")
+        if parts[-1] in ("__init__", "__main__"):
+            continue
+        if parts[-1] not in section:
+            missing.append(m)
     assert missing == []

@@ -41,7 +41,7 @@ def warn_spec(spec) -> None:
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from core.experiment.pipeline import initialize
+    from core.experiment.single.pipeline import initialize
     from core.model.save import check_out_dir, save_model_folder
     from core.spec.gloss import GlossSpec
 

@@ -1,7 +1,7 @@
 """``python -m core settings``: every setting and every reported number, as the README shows them.
 
 The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
-``FinetuneConfig``, ``CompareConfig`` and ``DraftConfig``; ``core.experiment.results.METRICS``), so the README's
+``FinetuneConfig``, ``CompareConfig`` and ``DraftConfig``; ``core.experiment.analysis.results.METRICS``), so the README's
 copy is checked against this command's output by a test.
 """
 
@@ -14,8 +14,8 @@ from core import atomic
 from core.cli.common import emit_json, say
 from core.authoring.draft import DraftConfig
 from core.embedding.strategies import STRATEGIES, InitConfig
-from core.experiment import results
-from core.experiment.compare import CompareConfig
+from core.experiment.analysis import results
+from core.experiment.single.compare import CompareConfig
 from core.spec import settings
 from core.spec.errors import fail
 from core.train.finetune import FinetuneConfig
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def strategies_markdown() -> str:
     lines = ["| Strategy | Name | Output row | What it does |", "|---|---|---|---|"]
     for s in STRATEGIES.values():
-        output = "calculated (least squares)" if s.calculated_output else "random"
+        output = "calculated (least squares)" if s.calculated_output else "drawn at random"
         lines.append(f"| {s.label} | `{s.name}` | {output} | {s.help} |")
     return "\n".join(lines) + "\n"
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
 from core.embedding.strategies import InitConfig
-from core.experiment import results
-from core.experiment.compare import CompareConfig
+from core.experiment.analysis import results
+from core.report import tables
+from core.experiment.single.compare import CompareConfig
 from core.spec import settings
 from core.spec.errors import fail
 from core.spec.settings import check_max_new_tokens
@@ -139,7 +140,7 @@ def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dic
         if extra.get("markdown") and rows:
             args.stdout.write(extra["markdown"].rstrip("\n") + "\n")
         else:
-            args.stdout.write(results.markdown_table(rows) if rows else "No strategy finished.\n")
+            args.stdout.write(tables.markdown_table(rows) if rows else "No strategy finished.\n")
         for key, value in extra.items():
             if isinstance(value, str) and key != "markdown":
                 args.stdout.write(f"{key.replace('_', ' ')}: {value}\n")
@@ -178,7 +179,7 @@ def _row(row: dict) -> dict:
 def load_specs(names: list[str], config: CompareConfig) -> list:
     """Spec files, or 'builtin' (every built-in spec), checked for a comparison with ``config``;
     every problem at once, each file's named with its file."""
-    from core.experiment.compare import check_symbols
+    from core.experiment.single.compare import check_symbols
     from core.spec.errors import InputError, Problem
     from core.spec.gloss import GlossSpec, builtin_examples
 
@@ -216,7 +217,7 @@ def run_compare(args: argparse.Namespace) -> int:
         status, result, run_id, _ = _run_job(args, lambda runner: submit_comparison(runner, spec, base, config))
     finally:
         if config.backend == "ray":
-            from core.runs.backends import shutdown
+            from core.execution.ray_tasks import shutdown
 
             shutdown()
     rows = [_row(r) for r in (result or {}).get("rows", [])]
@@ -237,7 +238,7 @@ def run_compare(args: argparse.Namespace) -> int:
 def write_outputs(out: Path, result: dict) -> str:
     """comparison.json, comparison.md, report.html and report.md of a comparison's result, in ``out``."""
     from core.atomic import write_text
-    from core.experiment import report
+    from core.report import document as report
 
     write_text(out / "comparison.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     write_text(out / "comparison.md", result["markdown"])

@@ -7,7 +7,7 @@ any problem, named by symbol and field, exits with status 2. Both actions run as
 store (kind ``vocab``, listed by ``python -m core runs list``); ``finetune`` stores one adapter
 with every token (``runs export`` exports it, merged or not). ``compare`` runs every strategy ×
 seed over the whole vocabulary, each symbol judged as a comparison is and the strategies ranked
-across symbols (``core.experiment.vocab_compare``); its output is that of ``compare`` over
+across symbols (``core.experiment.vocabulary.compare``); its output is that of ``compare`` over
 several symbols, ``--out DIR`` included.
 """
 
@@ -17,7 +17,7 @@ import argparse
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base
 from core.embedding.strategies import InitConfig
-from core.runs.ray_train import DataParallelConfig
+from core.execution.ray_train import DataParallelConfig
 from core.spec import settings
 from core.train.finetune import FinetuneConfig
 
@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp.add_argument("--out", default=None, metavar="DIR",
                      help="also write comparison.json, comparison.md, report.html and report.md here")
     from core.cli.train import _add_finetune_options, _add_init_options
-    from core.experiment.compare import CompareConfig
+    from core.experiment.single.compare import CompareConfig
 
     for name in ("strategies", "seeds", "leak_rank"):
         settings.add_argument(cmp, name, settings.settings_of(CompareConfig)[name])
@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_vocab(args: argparse.Namespace) -> int:
     from core.cli.train import _run_job
-    from core.experiment.vocabulary import load_vocabulary
+    from core.experiment.vocabulary.load import load_vocabulary
     from core.runs.vocab_jobs import submit_vocab
     from core.spec.settings import check_max_new_tokens
 
@@ -87,8 +87,8 @@ def run_vocab(args: argparse.Namespace) -> int:
     base = load_base(args.model, progress)
     progress.close()
     if parallel is not None and parallel.backend == "ray":
-        from core.runs.backends import shutdown
-        from core.runs.ray_train import submit_vocab_ray
+        from core.execution.ray_tasks import shutdown
+        from core.execution.ray_train import submit_vocab_ray
 
         try:
             status, result, run_id, folder = _run_job(args, lambda runner: submit_vocab_ray(
@@ -115,8 +115,8 @@ def run_vocab(args: argparse.Namespace) -> int:
 
 def run_vocab_compare(args: argparse.Namespace) -> int:
     from core.cli.train import _check_out, _finetune_config, _finish, _row, _run_job, write_outputs
-    from core.experiment.compare import CompareConfig
-    from core.experiment.vocabulary import load_vocabulary
+    from core.experiment.single.compare import CompareConfig
+    from core.experiment.vocabulary.load import load_vocabulary
     from core.runs.vocab_jobs import submit_vocab_comparison
 
     vocab = load_vocabulary(args.vocab)

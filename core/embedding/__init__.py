@@ -1,8 +1,9 @@
 """The new token's starting rows.
 
 Owns: contextual hidden states and next-token logits (``contexts``), the output row by least
-squares (``output``), the input strategies behind one entry point (``strategies``) and the
-contextual optimization (``optimize``; batched across symbols in ``optimize_many``).
+squares (``output``), the input strategies, one module each, behind one registry and entry point
+(``strategies``), the contextual optimization (``optimize``; batched across symbols in
+``optimize_many``) and the precision of the passes (``precision``).
 
 May import: ``core.spec``, ``core.model``, torch.
 """

@@ -96,11 +96,13 @@ def logits_from_hidden(model, hidden: torch.Tensor) -> torch.Tensor:
     """
     head = model.get_output_embeddings()
     weight = head.weight
-    logits = head(hidden.to(device=weight.device, dtype=weight.dtype)).float()
+    return soft_cap(model, head(hidden.to(device=weight.device, dtype=weight.dtype)).float()).cpu()
+
+
+def soft_cap(model, logits: torch.Tensor) -> torch.Tensor:
+    """The model's final logit soft-capping (Gemma-2 style: ``tanh(x / cap) · cap``), where it has one."""
     cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits.cpu()
+    return torch.tanh(logits / cap) * cap if cap else logits
 
 
 @torch.no_grad()

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from core.embedding.contexts import encode, last_hidden, logits_from_hidden
+from core.embedding.contexts import encode, last_hidden, logits_from_hidden, soft_cap
+from core.embedding.precision import resolve_precision
 
 
 @dataclass
@@ -69,6 +70,7 @@ def output_embedding(model, tokenizer, spec, negative_logit: float = -10.0, prec
     """Step 1a: the output row whose logit is the best target's after positive contexts and
     ``negative_logit`` after negative ones. ``precision``: of the pass over the contexts; the target
     logits are taken from its contextual embeddings in the output layer's own dtype."""
+    precision = resolve_precision(precision, model)
     positives, negatives = list(spec.positive_contexts), list(spec.negative_contexts)
     hidden = last_hidden(model, tokenizer, positives + negatives, precision=precision)
     ids = target_ids(tokenizer, spec)
@@ -105,10 +107,7 @@ def _target_logits(model, hidden: torch.Tensor, ids: list[int]) -> torch.Tensor:
     logits = torch.nn.functional.linear(hidden.to(device=weight.device, dtype=weight.dtype),
                                         weight.index_select(0, index),
                                         None if head.bias is None else head.bias.index_select(0, index)).float()
-    cap = getattr(model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits.cpu()
+    return soft_cap(model, logits).cpu()
 
 
 def _fit(hidden: torch.Tensor, targets: torch.Tensor, n_positive: int, negative_logit: float,
@@ -134,6 +133,7 @@ def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10
     specs share is run once. The fits are separate solves because each spec has other rows.
     ``precision``: of the one pass, as in ``output_embedding``.
     """
+    precision = resolve_precision(precision, model)
     extra = extra_negatives if extra_negatives is not None else [[] for _ in specs]
     if len(extra) != len(specs):
         raise ValueError("one list of extra negative contexts per spec")

@@ -1,9 +1,13 @@
-"""Experiments built from the rooms below.
+"""Experiments built from the rooms below, in three parts.
 
-Owns: one initialization end to end (``pipeline``), its evaluation (``evaluate``), comparisons of
-strategies × seeds (``compare``), vocabularies of many symbols loaded, initialized, evaluated and
-run together (``vocabulary``, ``vocab_init``, ``vocab_eval``, ``vocab_run``), and the one schema
-of every metric a run or a comparison reports (``results``).
+    single/      one symbol: its initialization end to end, its evaluation, one member of a
+                 comparison, and comparisons of strategies × seeds over one or several symbols
+    vocabulary/  many symbols as tokens of one model: loading and checking a vocabulary,
+                 initializing, evaluating, running and comparing it
+    analysis/    what both report: the one results schema, statistics over seeds, the verdict,
+                 the aggregation across symbols
 
-May import: ``core.spec``, ``core.model``, ``core.embedding``, ``core.train``.
+Owns: ``single``, ``vocabulary``, ``analysis``.
+
+May import: ``core.spec``, ``core.model``, ``core.embedding``, ``core.authoring``, ``core.train``.
 """

@@ -4,5 +4,5 @@ Owns: jobs on a background thread (``jobs``), the run store on disk (``store``),
 fine-tunings and comparisons (``submit``) and vocabulary runs (``vocab_jobs``), how a job's events
 read as progress (``progress``), and exports of trained runs (``export``).
 
-May import: every room below it (``core.spec`` … ``core.experiment``) and ``core.atomic``.
+May import: every room below it (``core.spec`` … ``core.execution``) and ``core.atomic``.
 """

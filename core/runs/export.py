@@ -189,7 +189,7 @@ def before_and_after(folder: str | Path, spec_data: dict, init: dict, base) -> d
     deterministic for its seed); a comparison member's own strategy and seed come from its
     metadata. ``base`` is used when the adapter was trained on it, else its base model is loaded.
     """
-    from core.experiment.pipeline import initialize
+    from core.experiment.single.pipeline import initialize
     from core.spec.gloss import GlossSpec
 
     base, config = _trained_on(folder, init, base)
@@ -208,8 +208,8 @@ def vocab_before_and_after(folder: str | Path, specs_data: list[dict], init: dic
     contrast (every strategy is deterministic for its seed); a comparison member's own strategy and
     seed come from its metadata.
     """
-    from core.experiment.vocab_init import initialize_vocabulary
-    from core.experiment.vocabulary import load_vocabulary
+    from core.experiment.vocabulary.init import initialize_vocabulary
+    from core.experiment.vocabulary.load import load_vocabulary
 
     base, config = _trained_on(folder, init, base)
     vocab = load_vocabulary(specs_data, base.tokenizer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-ACTIVE = ("queued", "running", "stopping")
+from core.runs.store import ACTIVE, FINISHED  # noqa: F401  (what the page reads a status by)
 
 
 def best(steps: list[dict]) -> dict | None:

@@ -8,12 +8,13 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from core.experiment.compare import CompareConfig, check_symbols, member_name, run_comparison
-from core.experiment.member import Member, run_member
-from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
-from core.experiment.pipeline import InitResult
+from core.experiment.single.compare import CompareConfig, check_symbols, member_name, run_comparison
+from core.experiment.single.member import Member, run_member
+from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
+from core.experiment.single.pipeline import InitResult
 from core.embedding.strategies import InitConfig
-from core.runs.backends import backend_for
+from core.execution.ray_tasks import backend_for
+from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
 from core.spec.gloss import check_spec
@@ -52,7 +53,7 @@ def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
 def comparison_job(specs: list, base, config: CompareConfig, backend=None):
     """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``
     (``adapters/<token>-<strategy>-s<seed>`` over several symbols); on ``backend`` (default: the one
-    ``config`` names, ``core.runs.backends``)."""
+    ``config`` names, ``core.execution.ray_tasks``)."""
 
     def fn(ctx) -> dict:
         runner = backend if backend is not None else backend_for(config)
@@ -64,7 +65,7 @@ def comparison_job(specs: list, base, config: CompareConfig, backend=None):
         result = run_comparison(specs if len(specs) > 1 else specs[0], base, config, emit=ctx.emit,
                                 should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
                                 write_adapter=partial(write_member_adapter, base_name=base.name), backend=runner)
-        return result.to_dict()
+        return with_markdown(result.to_dict())
 
     return fn
 

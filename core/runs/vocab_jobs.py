@@ -5,9 +5,10 @@ for a fine-tuning ONE adapter holding every token's rows (``adapter/``, exported
 from __future__ import annotations
 
 from core.embedding.strategies import InitConfig
-from core.experiment.evaluate import DEFAULT_MAX_NEW_TOKENS
-from core.experiment.vocab_run import VocabRun, run_vocabulary
-from core.experiment.vocabulary import Vocabulary, check_vocabulary
+from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
+from core.experiment.vocabulary.run import VocabRun, run_vocabulary
+from core.experiment.vocabulary.load import Vocabulary, check_vocabulary
+from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
 from core.train.finetune import FinetuneConfig
@@ -70,8 +71,8 @@ def submit_vocab(runner, vocab: Vocabulary, base, init_config: InitConfig, confi
 
 def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: bool = False):
     """Check everything, then queue a comparison of strategies on a vocabulary (kind ``compare``:
-    its result has the shape of a comparison over several symbols; ``core.experiment.vocab_compare``)."""
-    from core.experiment.vocab_compare import compare_vocabulary
+    its result has the shape of a comparison over several symbols; ``core.experiment.vocabulary.compare``)."""
+    from core.experiment.vocabulary.compare import compare_vocabulary
 
     check_vocab_run(vocab, base, config.finetune, config.max_new_tokens)
     settings = {"kind": "compare", "vocabulary": True, "model": base.name, "contrast": contrast,
@@ -80,7 +81,7 @@ def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: b
     def fn(ctx) -> dict:
         result = compare_vocabulary(vocab, base, config, contrast=contrast, emit=ctx.emit,
                                     should_stop=lambda: ctx.stop_requested)
-        return {**result.to_dict(), "vocabulary": True, "contrast": contrast}
+        return {**with_markdown(result.to_dict()), "vocabulary": True, "contrast": contrast}
 
     return runner.submit(fn, kind="compare",
                          title=f"vocabulary comparison: {vocab.title}: {', '.join(config.strategies)} × "

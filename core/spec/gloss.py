@@ -47,6 +47,13 @@ FIELD_HELP: dict[str, str] = {
 }
 
 LIST_FIELDS = tuple(limits.COUNTS)
+# Every field in the order a person fills them in (the page's order).
+SPEC_FIELDS = (
+    "symbol_id", "glosses", "new_token", "target_tokens",
+    "positive_contexts", "negative_contexts", "validation_contexts",
+    "testing_positive_contexts", "testing_negative_contexts",
+    "fine_tuning_sentences", "validation_sentences", "generation_prompts", "notes",
+)
 CONTEXT_FIELDS = (
     "positive_contexts",
     "negative_contexts",

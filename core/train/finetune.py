@@ -27,11 +27,11 @@ from core.spec.errors import Collector, fail
 from core.spec.settings import choices_of, setting
 from core.train.events import StepRecorder, StopRequested
 from core.quiet import quiet
-from core.train.qlora import compute_dtype, prepare, token_rows
+from core.train.qlora import LoraTargets, compute_dtype, prepare, token_rows
 
 Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 ComputeDtype = Literal["auto", "float32", "bfloat16"]
-LoraTargets = Literal["attention", "attention_mlp"]  # the keys of core.train.qlora.LORA_TARGETS
+
 
 
 @dataclass
@@ -151,7 +151,7 @@ class TrainedModel:
     config: FinetuneConfig
 
 
-def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
+def row_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return round(float(torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=0)), 6)
 
 
@@ -266,7 +266,14 @@ def group_losses(model, tokenizer, groups: dict[str, list[str]], batch_size: int
 # -- training -------------------------------------------------------------------------------------
 
 def _mean_cos(before: list, after: list, side: int) -> float:
-    return round(sum(_cos(b[side], a[side]) for b, a in zip(before, after)) / len(before), 6)
+    return round(sum(row_cosine(b[side], a[side]) for b, a in zip(before, after)) / len(before), 6)
+
+
+def record_turn(result: "FinetuneResult", rows_before: list, rows_after: list) -> None:
+    """How far training turned the tokens' rows: the mean over tokens of each row's cosine before
+    vs after (``rows_*``: one (input, output) pair per token), set on ``result``."""
+    result.cos_input_before_after = _mean_cos(rows_before, rows_after, 0)
+    result.cos_output_before_after = _mean_cos(rows_before, rows_after, 1)
 
 
 def train(peft_model, tokenizer, token_id: int | list[int], spec, config: FinetuneConfig,
@@ -383,6 +390,5 @@ def finetune(model, tokenizer, token_id: int, spec, config: FinetuneConfig | Non
     result = train(peft_model, tokenizer, token_id, spec, config, on_event=emit, should_stop=should_stop)
     # The cosines compare with the rows as they were in the full-precision model.
     rows_after = token_rows(peft_model, token_id)
-    result.cos_input_before_after = _cos(rows_before[0], rows_after[0])
-    result.cos_output_before_after = _cos(rows_before[1], rows_after[1])
+    record_turn(result, [rows_before], [rows_after])
     return TrainedModel(peft_model, tokenizer, token_id, spec.new_token, result, rows_before, rows_after, config)

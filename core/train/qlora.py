@@ -32,9 +32,11 @@ import os
 import shutil
 import tempfile
 import types
+from typing import Literal, get_args
 
 import torch
 
+from core.model import hardware
 from core.quiet import quiet
 from core.spec.errors import fail
 
@@ -42,10 +44,10 @@ from core.spec.errors import fail
 # the hub is missing; Gloss Lab never fetches code from the hub, so the fallback it uses is expected.
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
-LORA_TARGETS: dict[str, tuple[str, ...]] = {
-    "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
-    "attention_mlp": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-}
+LoraTargets = Literal["attention", "attention_mlp"]
+_ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+LORA_TARGETS: dict[str, tuple[str, ...]] = dict(zip(get_args(LoraTargets),
+                                                    (_ATTENTION, _ATTENTION + ("gate_proj", "up_proj", "down_proj"))))
 
 
 def pick_device() -> str:
@@ -53,17 +55,12 @@ def pick_device() -> str:
 
 
 def compute_dtype(config, device: str) -> torch.dtype:
-    """bfloat16 where the hardware multiplies it natively, float32 otherwise (``auto``)."""
+    """bfloat16 where the hardware multiplies it natively (``core.model.hardware``), float32 otherwise (``auto``)."""
     if config.compute_dtype != "auto":
         return getattr(torch, config.compute_dtype)
     if device == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    try:
-        from bitsandbytes.functional import has_avx512bf16
-
-        return torch.bfloat16 if has_avx512bf16() else torch.float32
-    except Exception:
-        return torch.float32
+    return torch.bfloat16 if hardware.bf16_native("cpu") else torch.float32
 
 
 def _scratch_dir() -> str:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 
 from core.train.events import StopRequested
-from core.train.finetune import FinetuneConfig, FinetuneResult, _cos, train
+from core.train.finetune import FinetuneConfig, FinetuneResult, record_turn, row_cosine, train
 from core.train.qlora import prepare, token_rows
 
 
@@ -59,8 +59,8 @@ class TrainedTokens:
 
     def per_token(self) -> list[dict]:
         """Per token: how far fine-tuning turned its rows (cosine before/after; 1 = not at all)."""
-        return [{"token": t, "token_id": i, "cos_input_before_after": _cos(b[0], a[0]),
-                 "cos_output_before_after": _cos(b[1], a[1]),
+        return [{"token": t, "token_id": i, "cos_input_before_after": row_cosine(b[0], a[0]),
+                 "cos_output_before_after": row_cosine(b[1], a[1]),
                  "input_moved": float((a[0] - b[0]).norm()), "output_moved": float((a[1] - b[1]).norm())}
                 for t, i, b, a in zip(self.tokens, self.token_ids, self.rows_before, self.rows_after)]
 
@@ -84,8 +84,5 @@ def finetune_tokens(model, tokenizer, token_ids: list[int], tokens: list[str], s
                    eval_groups=sentences.validation_by)
     rows_after = [token_rows(peft_model, i) for i in token_ids]
     # As in the single-token path, the cosines compare with the full-precision model's rows.
-    result.cos_input_before_after = round(sum(_cos(b[0], a[0]) for b, a in zip(rows_before, rows_after))
-                                          / len(token_ids), 6)
-    result.cos_output_before_after = round(sum(_cos(b[1], a[1]) for b, a in zip(rows_before, rows_after))
-                                           / len(token_ids), 6)
+    record_turn(result, rows_before, rows_after)
     return TrainedTokens(peft_model, tokenizer, list(token_ids), list(tokens), result, rows_before, rows_after, config)

@@ -14,17 +14,17 @@ TITLE = S.TAB_COMPARE
 
 def build(page: Page) -> None:
     service = page.service
-    strategies = service.strategies()
+    strategies = service.settings.strategies()
     init, finetune = page["initialize"]["settings"], page["train"]["settings"]
     c: dict = {}
     gr.Markdown(S.COMPARE_HEAD)
     choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in strategies]
-    research = [s["name"] for s in strategies if s.get("research")]
-    described = {f["name"]: f for f in service.settings("compare")}
+    research = [s["name"] for s in strategies if "research" in s.get("groups", ())]
+    described = {f["name"]: f for f in service.settings.describe("compare")}
     c["strategies"] = gr.CheckboxGroup(choices=choices, value=research, label=described["strategies"]["label"],
                                        elem_id="compare-strategies")
     # The comparison's own numbers (seeds, the leak threshold, …) from the engine's descriptions.
-    c["also"] = gr.CheckboxGroup(choices=service.examples(), value=[], label=S.COMPARE_ALSO,
+    c["also"] = gr.CheckboxGroup(choices=service.specs.examples(), value=[], label=S.COMPARE_ALSO,
                                  info=S.COMPARE_ALSO_INFO, elem_id="compare-also")
     c["settings"] = setting_grid([f for n, f in described.items() if n != "strategies"],
                                  lambda name: "compare-" + name.replace("_", "-"))
@@ -56,7 +56,7 @@ def build(page: Page) -> None:
         table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         symbols = (job.get("result") or {}).get("specs") or []
         across = shown(render.across_table(rows, symbols)) if rows and symbols else gr.update(visible=False)
-        files = shown(service.comparison_files(job["id"])) if job["status"] == "done" and rows \
+        files = shown(service.results.comparison_files(job["id"])) if job["status"] == "done" and rows \
             else gr.update(visible=False)
         return {panel.plot: shown(plots.compare_figure(series, log_scale)), c["data"]: render.series_table(series),
                 c["table"]: table, c["files"]: files, c["verdict"]: verdict,
@@ -70,7 +70,7 @@ def build(page: Page) -> None:
         """The chosen strategies and seeds, the Initialize and Train settings and the spec in."""
         own = {"strategies": list(values[c["strategies"]] or []),
                **{name: values[w] for name, w in c["settings"].items()}}
-        job = service.start_comparison(page.spec_of(values), own, page.settings_of("initialize", values),
+        job = service.jobs.start_comparison(page.spec_of(values), own, page.settings_of("initialize", values),
                                        page.settings_of("train", values), also=list(values.get(c["also"]) or []))
         return panel.view({"id": job["id"]}, False)
 

@@ -25,7 +25,7 @@ def build(page: Page) -> None:
             c["file"] = gr.File(label=S.EXPORT_FILE, interactive=False, visible=False, elem_id="export-file")
         with gr.Column():
             c["folder"] = gr.Textbox(label=S.EXPORT_FOLDER,
-                                     info=S.EXPORT_FOLDER_INFO.format(folder=str(service.exports_dir)),
+                                     info=S.EXPORT_FOLDER_INFO.format(folder=str(service.results.exports_dir)),
                                      elem_id="export-folder")
             c["merged"] = gr.Button(S.EXPORT_MERGED, elem_id="export-merged")
     c["message"] = gr.Markdown(elem_id="export-message", container=True)
@@ -42,7 +42,7 @@ def build(page: Page) -> None:
         target = values[pick]
         if not target:
             return {c["file"]: gr.update(visible=False), message: render.md(S.NO_RUN), how: gr.update(visible=False)}
-        out = service.export_adapter(target)
+        out = service.results.export_adapter(target)
         return {c["file"]: shown(out["path"]), message: render.md(out["message"]), how: shown(out["how_to_load"])}
 
     @handler(message=message)
@@ -52,7 +52,7 @@ def build(page: Page) -> None:
         if not target:
             return {message: render.md(S.NO_RUN), how: gr.update(visible=False)}
         progress(None, desc=S.MERGING)
-        out = service.export_merged(target, values[c["folder"]] or "")
+        out = service.results.export_merged(target, values[c["folder"]] or "")
         return {message: render.md(out["message"]), how: shown(out["how_to_load"])}
 
     c["adapter"].click(export_adapter, {pick}, [c["file"], message, how], api_name="export_adapter")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from core.spec.limits import GENERATION_MAX_NEW_TOKENS
 from glossui import render
 from glossui import strings as S
 from glossui.page import Page, handler, shown
@@ -24,11 +23,12 @@ def build(page: Page) -> None:
     c["message"] = gr.Markdown(elem_id="generate-message", container=True)
     table = dict(interactive=False, visible=False, datatype="str", wrap=True, column_widths=render.GEN_WIDTHS)
     c["table"] = gr.Dataframe(label=S.GENERATIONS_LABEL, elem_id="generate-table", **table)
-    lo, hi = GENERATION_MAX_NEW_TOKENS
+    length = page.service.settings.max_new_tokens()
     with gr.Row(equal_height=False):
         c["prompt"] = gr.Textbox(label=S.CUSTOM_PROMPT, info=S.CUSTOM_PROMPT_INFO, scale=4,
                                  value="I went to the {placeholder} to", elem_id="generate-prompt")
-        c["max_new_tokens"] = gr.Number(value=24, precision=0, label=S.MAX_NEW_TOKENS, info=f"{lo} to {hi}",
+        c["max_new_tokens"] = gr.Number(value=length["default"], precision=0, label=S.MAX_NEW_TOKENS,
+                                        info=f"{length['min']} to {length['max']}",
                                         scale=1, elem_id="generate-max-new")
         c["run"] = gr.Button(S.CUSTOM_GENERATE, variant="primary", scale=1, size="md", elem_id="generate-run")
     # After the prompt, and with a value: the API's inputs follow the order the components were made
@@ -48,10 +48,10 @@ def build(page: Page) -> None:
         target = values[pick]
         if not target:
             return {message: render.md(S.NO_RUN), c["table"]: gr.update(visible=False), symbol: no_symbol}
-        symbols = service.generation_symbols(target)
+        symbols = service.results.symbols(target)
         choose = (gr.update(choices=[(s["label"], s["token"]) for s in symbols], value=symbols[0]["token"],
                             visible=True) if symbols else no_symbol)
-        gens = service.target_generations(target)
+        gens = service.results.generations(target)
         if not gens["before"]:
             return {message: render.md(S.NO_GENERATIONS.format(id=target)), c["table"]: gr.update(visible=False),
                     symbol: choose}
@@ -66,7 +66,7 @@ def build(page: Page) -> None:
         if not target:
             return {message: render.md(S.NO_RUN)}
         progress(None, desc=S.GENERATING)
-        row = service.generate(target, values[c["prompt"]] or "", values[c["max_new_tokens"]],
+        row = service.results.generate(target, values[c["prompt"]] or "", values[c["max_new_tokens"]],
                                values.get(symbol) or None)
         table = render.generations_table([row["before"]], [row["after"]])
         said = (S.GENERATED_SYMBOL.format(target=target, symbol=row["symbol"]) if row.get("symbol")

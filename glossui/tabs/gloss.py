@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from core.spec.gloss import LIST_FIELDS
+from core.service import LIST_FIELDS
 from glossui import bliss_box, draft_panel, render
 from glossui import strings as S
 from glossui.page import Page, handler, lines, shown, spec_to_texts
@@ -21,8 +21,8 @@ _RIGHT = (("fine_tuning_sentences", 6), ("validation_sentences", 3), ("generatio
 
 def build(page: Page) -> None:
     service = page.service
-    field_limits = service.field_limits()
-    examples = service.examples()
+    field_limits = service.specs.field_limits()
+    examples = service.specs.examples()
     default = page.default_example if page.default_example in examples else (examples[0] if examples else None)
     c: dict = {}
     gr.Markdown(S.GLOSS_HEAD)
@@ -56,7 +56,7 @@ def build(page: Page) -> None:
         c["download"] = gr.Button(S.DOWNLOAD_SPEC, elem_id="download-spec")
     c["file"] = gr.File(label=S.DOWNLOAD_LABEL, interactive=False, visible=False, height=90, elem_id="spec-file")
     with gr.Accordion(S.LIMITS_TITLE, open=False, elem_id="limits"):
-        gr.Dataframe(value={"headers": S.LIMITS_HEAD, "data": service.limits()}, label=S.LIMITS_TITLE,
+        gr.Dataframe(value={"headers": S.LIMITS_HEAD, "data": service.specs.limits()}, label=S.LIMITS_TITLE,
                      interactive=False, datatype="str", wrap=True)
     page.add(ID, c)
     status = c["status"]
@@ -94,7 +94,7 @@ def build(page: Page) -> None:
     def spec_status(problems: list[dict], warnings: list[dict] = ()) -> str:
         if problems:
             return render.problems_md(problems)
-        st = service.model_status()
+        st = service.models.status()
         where = S.SPEC_OK_MODEL.format(name=st["name"]) if st["state"] == "ready" else ""
         return render.md(S.SPEC_OK.format(model=where)) + ("\n\n" + render.warnings_md(warnings) if warnings else "")
 
@@ -102,8 +102,8 @@ def build(page: Page) -> None:
     def load_example(values: dict) -> dict:
         name = values[c["example"]]
         if not name or name == S.BLANK:
-            return fill(service.blank_spec(), render.md(S.SPEC_LOADED.format(what="a blank spec")))
-        return fill(service.example(name), render.md(S.SPEC_LOADED.format(what=f"the example {name}")))
+            return fill(service.specs.blank(), render.md(S.SPEC_LOADED.format(what="a blank spec")))
+        return fill(service.specs.example(name), render.md(S.SPEC_LOADED.format(what=f"the example {name}")))
 
     @handler
     def upload_spec(values: dict) -> dict:
@@ -111,25 +111,25 @@ def build(page: Page) -> None:
         content = values[c["upload"]]
         if not content:
             return {status: render.md(S.NO_FILE)}
-        spec, problems = service.parse_spec_file(content)
+        spec, problems = service.specs.parse_file(content)
         if problems:
             if not spec:
                 return {status: render.problems_md(problems)}
-            return fill(service.blank_spec() | spec, render.problems_md(problems))
+            return fill(service.specs.blank() | spec, render.problems_md(problems))
         return fill(spec, render.md(S.SPEC_LOADED.format(what="the uploaded spec")))
 
     @handler(message=status)
     def check_spec(values: dict) -> dict:
         data = page.spec_of(values)
-        return {status: spec_status(service.check_spec(data), service.spec_warnings(data))}
+        return {status: spec_status(service.specs.check(data), service.specs.warnings(data))}
 
     @handler(message=status)
     def download_spec(values: dict) -> dict:
         data = page.spec_of(values)
-        problems = service.check_spec(data, with_tokenizer=False)
+        problems = service.specs.check(data, with_tokenizer=False)
         if problems:
             return {c["file"]: None, status: render.problems_md(problems)}
-        return {c["file"]: shown(service.spec_download(data)), status: spec_status(service.check_spec(data))}
+        return {c["file"]: shown(service.specs.download(data)), status: spec_status(service.specs.check(data))}
 
     # -- events --------------------------------------------------------------------------------
     bliss_box.wire(page, bliss, fields, count_info)

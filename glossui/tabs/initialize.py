@@ -12,43 +12,56 @@ from glossui.page import Page, handler, setting_grid, setting_widget, shown
 
 ID = "initialize"
 TITLE = S.TAB_INIT
-OPTIMIZED = "optimized"   # the strategy whose settings are the ``opt_*`` fields
 
 
-def elem_id(name: str) -> str:
-    """``strategy`` -> init-strategy, ``random_scale`` -> init-random-scale, ``opt_lr`` -> opt-lr."""
-    if name.startswith("opt_"):
-        return "opt-" + name.removeprefix("opt_").replace("_", "-")
-    return "init-" + name.replace("_", "-")
+def elem_id(name: str, own: set[str] = frozenset()) -> str:
+    """A strategy's own setting keeps its name (``opt_lr`` -> opt-lr); a shared one gets the tab's
+    prefix (``random_scale`` -> init-random-scale)."""
+    return name.replace("_", "-") if name in own else "init-" + name.replace("_", "-")
 
 
-def build(page: Page) -> None:
-    service = page.service
-    fields = service.settings("init")
+def _strategy_groups(strategies: list[dict], fields: list[dict]) -> dict[str, list[dict]]:
+    """Each strategy that has settings of its own: their field descriptions, in declaration order."""
+    by_name = {f["name"]: f for f in fields}
+    return {s["name"]: [by_name[n] for n in s.get("settings", ())] for s in strategies if s.get("settings")}
+
+
+def _build_settings(service, c: dict) -> dict:
+    """The strategy picker, the shared settings, one folded group per strategy's own settings (open
+    for the chosen strategy) and the advanced settings; returns the widgets by field name."""
+    fields = service.settings.describe("init")
+    strategies = service.settings.strategies()
+    groups = _strategy_groups(strategies, fields)
+    own = {f["name"] for group in groups.values() for f in group}
     strategy_field = next(f for f in fields if f["name"] == "strategy")
-    opt = [f for f in fields if f["name"].startswith("opt_")]
-    rest = [f for f in fields if f is not strategy_field and f not in opt]
-    c: dict = {}
+    rest = [f for f in fields if f is not strategy_field and f["name"] not in own]
+    widget_id = lambda name: elem_id(name, own)  # noqa: E731
     settings: dict = {}
-    gr.Markdown(S.INIT_HEAD)
-    choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in service.strategies()]
+    choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in strategies]
     with gr.Row():
         with gr.Column(scale=2):
             settings["strategy"] = gr.Dropdown(choices=choices, value=strategy_field["default"],
-                                               label=strategy_field["label"], elem_id=elem_id("strategy"))
+                                               label=strategy_field["label"], elem_id=widget_id("strategy"))
             c["strategy_help"] = gr.Markdown(elem_id="strategy-help", container=True)
         with gr.Column(scale=1):
             for f in rest:
                 if not f.get("advanced"):
-                    settings[f["name"]] = setting_widget(f, elem_id(f["name"]), radio=True)
-    with gr.Accordion(S.OPT_TITLE, open=strategy_field["default"] == OPTIMIZED, elem_id="opt-settings") as acc:
-        c["opt_accordion"] = acc
-        settings |= setting_grid(opt, elem_id, radio=True)
+                    settings[f["name"]] = setting_widget(f, widget_id(f["name"]), radio=True)
+    c["strategy_settings"] = {}
+    titles = {s["name"]: s.get("settings_title") or s["label"] for s in strategies}
+    for name, group in groups.items():
+        with gr.Accordion(S.STRATEGY_SETTINGS.format(title=titles[name], name=name),
+                          open=strategy_field["default"] == name, elem_id=f"{name.replace('_', '-')}-settings") as acc:
+            c["strategy_settings"][name] = acc
+            settings |= setting_grid(group, widget_id, radio=True)
     advanced = [f for f in rest if f.get("advanced")]
     if advanced:
         with gr.Accordion(S.ADVANCED_TITLE, open=False):
-            settings |= setting_grid(advanced, elem_id, radio=True)
-    c["settings"] = settings
+            settings |= setting_grid(advanced, widget_id, radio=True)
+    return settings
+
+
+def _build_results(c: dict) -> None:
     c["run"] = gr.Button(S.INIT_RUN, variant="primary", elem_id="init-run")
     c["message"] = gr.Markdown(S.INIT_NOTHING, elem_id="init-message", container=True)
     table = dict(interactive=False, visible=False, datatype="str", wrap=True)
@@ -61,25 +74,34 @@ def build(page: Page) -> None:
     c["nearest"] = gr.Dataframe(label=S.NEAREST_LABEL, elem_id="init-nearest", **table)
     c["generations"] = gr.Dataframe(label=S.INIT_GEN_LABEL, column_widths=["20%", "40%", "40%"],
                                     elem_id="init-generations", **table)
+
+
+def build(page: Page) -> None:
+    service = page.service
+    c: dict = {}
+    gr.Markdown(S.INIT_HEAD)
+    settings = c["settings"] = _build_settings(service, c)
+    _build_results(c)
     page.add(ID, c)
     strategy = settings["strategy"]
 
     @handler
     def strategy_help(values: dict) -> dict:
-        """The strategy's one-line explanation; the optimization settings opened or closed."""
+        """The strategy's one-line explanation; its own settings opened, the others' closed."""
         name = values[strategy]
-        info = next((s for s in service.strategies() if s["name"] == name), None)
+        info = next((s for s in service.settings.strategies() if s["name"] == name), None)
         if info is None:
             return {c["strategy_help"]: ""}
-        output = "calculated by least squares" if info["calculated_output"] else "random"
-        text = f"**{render.md(info['label'])}**: {render.md(info['help'])} Output row: {output}."
-        return {c["strategy_help"]: text, c["opt_accordion"]: gr.update(open=name == OPTIMIZED)}
+        output = S.OUTPUT_CALCULATED if info["calculated_output"] else S.OUTPUT_DRAWN
+        text = f"**{render.md(info['label'])}**: {render.md(info['help'])} {output}"
+        return {c["strategy_help"]: text,
+                **{acc: gr.update(open=own == name) for own, acc in c["strategy_settings"].items()}}
 
     @handler(message=c["message"])
     def initialize(values: dict, progress=gr.Progress()) -> dict:
         """The Initialize settings and the spec in; the results out (the spec's problems inline)."""
         spec = page.spec_of(values)
-        problems = service.check_spec(spec)
+        problems = service.specs.check(spec)
         if problems:
             return {c["message"]: render.problems_md(problems)}
 
@@ -89,7 +111,7 @@ def build(page: Page) -> None:
             else:
                 progress(None, desc=event.get("message", ""))
 
-        return results(service.initialize(spec, page.settings_of(ID, values), on_event=on_event))
+        return results(service.jobs.initialize(spec, page.settings_of(ID, values), on_event=on_event))
 
     def results(result: dict) -> dict:
         message = S.INIT_DONE.format(token=render.md(result["token"]), token_id=result["token_id"],
@@ -121,7 +143,7 @@ def build(page: Page) -> None:
                 c["nearest"]: shown(render.nearest_table(result.get("nearest") or {})),
                 c["generations"]: shown(render.generations_table(result.get("generations") or []))}
 
-    help_outputs = [c["strategy_help"], c["opt_accordion"]]
+    help_outputs = [c["strategy_help"], *c["strategy_settings"].values()]
     strategy.change(strategy_help, {strategy}, help_outputs, show_progress="hidden", api_name="strategy_help")
     c["run"].click(initialize, page.inputs(settings, page.spec_fields),
                    [c["message"], c["fit"], c["quality"], c["ranks"], c["opt_plot"], c["nearest"], c["generations"]],

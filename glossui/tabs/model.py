@@ -17,7 +17,7 @@ def build(page: Page) -> None:
     c: dict = {}
     gr.Markdown(S.MODEL_HEAD)
     with gr.Row(equal_height=False):
-        c["name"] = gr.Textbox(label=S.MODEL_LABEL, placeholder=S.MODEL_PLACEHOLDER, value=service.default_request,
+        c["name"] = gr.Textbox(label=S.MODEL_LABEL, placeholder=S.MODEL_PLACEHOLDER, value=service.models.default_request,
                                scale=4, elem_id="model-name")
         c["load"] = gr.Button(S.MODEL_LOAD, variant="primary", scale=1, size="md", elem_id="model-load")
     c["progress"] = gr.HTML(elem_id="model-progress")
@@ -44,11 +44,11 @@ def build(page: Page) -> None:
 
     @handler(message=c["status"])
     def load_model(values: dict) -> dict:
-        return shown_state(service.load_model(values[c["name"]]))
+        return shown_state(service.models.load(values[c["name"]]))
 
     @handler
     def model_tick() -> dict:
-        return shown_state(service.model_status())
+        return shown_state(service.models.status())
 
     c["load"].click(load_model, {c["name"]}, outputs, api_name="load_model")
     c["name"].submit(load_model, {c["name"]}, outputs, api_name="load_model_on_enter")

@@ -7,6 +7,7 @@ import gradio as gr
 
 from glossui import plots, render
 from glossui import strings as S
+from core.service import FINISHED
 from glossui.page import Page, handler, shown
 
 ID = "runs"
@@ -48,7 +49,7 @@ def build(page: Page) -> None:
 
         The Runs picker lists every run; the others (Generate, Export) list trained models (a
         fine-tuning run, or each member of a comparison)."""
-        runs = service.runs()
+        runs = service.results.runs()
         everything = [(f"{r.get('title') or r['id']} · {r.get('status')} · {r['id']}", r["id"]) for r in runs]
         trained = [(render.target_label(r, t), t) for r in runs for t in r.get("targets") or []]
 
@@ -68,7 +69,7 @@ def build(page: Page) -> None:
         run_id = values[pick]
         if not run_id:
             return {summary: render.md(S.NO_RUN)}
-        run = service.run(run_id)
+        run = service.results.run(run_id)
         result = run.get("result") or {}
         text = render.run_summary(run)
         if run.get("kind") == "vocab":
@@ -109,7 +110,7 @@ def build(page: Page) -> None:
         run_id = values[pick]
         if not run_id:
             return {row: gr.update(visible=False), summary: render.md(S.NO_RUN)}
-        service.delete_run(run_id)
+        service.results.delete_run(run_id)
         return {row: gr.update(visible=False), summary: render.md(S.RUN_DELETED.format(id=run_id))} | run_lists(None)
 
     c["open"].click(open_run, {pick}, [summary, c["plot"], c["result"], c["generations"], c["spec"], c["config"]],
@@ -123,7 +124,7 @@ def build(page: Page) -> None:
         @handler
         def refresh_on_finish(values: dict) -> dict:
             state = values[job]
-            if state and state.get("status") in ("done", "stopped", "failed"):
+            if state and state.get("status") in FINISHED:
                 return run_lists(values[pick])
             # Gradio reads an empty dict as one value, not as "no updates": name a component to skip.
             return {c["table"]: gr.skip()}

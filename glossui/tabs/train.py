@@ -36,7 +36,7 @@ def build(page: Page) -> None:
     gr.Markdown(S.TRAIN_HEAD)
     c["strategy_note"] = gr.Markdown(elem_id="train-strategy", container=True)
     with gr.Accordion(S.HYPER_TITLE, open=True, elem_id="train-hyper"):
-        c["settings"] = settings_inputs(service.settings("finetune"))
+        c["settings"] = settings_inputs(service.settings.describe("finetune"))
     with gr.Row():
         c["start"] = gr.Button(S.TRAIN_START, variant="primary", elem_id="train-start")
         c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="train-stop")
@@ -63,13 +63,13 @@ def build(page: Page) -> None:
     @handler
     def train_strategy_note(values: dict) -> dict:
         name = values[init["strategy"]]
-        label = next((s["label"] for s in service.strategies() if s["name"] == name), name)
+        label = next((s["label"] for s in service.settings.strategies() if s["name"] == name), name)
         return {c["strategy_note"]: S.TRAIN_STRATEGY.format(strategy=render.md(label))}
 
     @handler(message=panel.status)
     def start_training(values: dict) -> dict:
         """The Initialize settings, these settings and the spec in; the new job's view out."""
-        job = service.start_training(page.spec_of(values), page.settings_of("initialize", values),
+        job = service.jobs.start_training(page.spec_of(values), page.settings_of("initialize", values),
                                      page.settings_of(ID, values))
         return panel.view({"id": job["id"]}, False)
 

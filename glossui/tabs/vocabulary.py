@@ -18,17 +18,17 @@ HIDDEN = {"visible": False}
 def build(page: Page) -> None:
     service = page.service
     init, finetune = page["initialize"]["settings"], page["train"]["settings"]
-    strategy_field = next(f for f in service.settings("init") if f["name"] == "strategy")
+    strategy_field = next(f for f in service.settings.describe("init") if f["name"] == "strategy")
     c: dict = {}
     gr.Markdown(S.VOCAB_HEAD)
     with gr.Row(equal_height=False):
-        c["builtins"] = gr.CheckboxGroup(choices=service.examples(), value=[], label=S.VOCAB_BUILTINS,
+        c["builtins"] = gr.CheckboxGroup(choices=service.specs.examples(), value=[], label=S.VOCAB_BUILTINS,
                                          info=S.VOCAB_BUILTINS_INFO, elem_id="vocab-builtins", scale=2)
         c["files"] = gr.File(label=S.VOCAB_UPLOAD, file_count="multiple", file_types=[".jsonl", ".zip", ".json"],
                              type="filepath", elem_id="vocab-files", scale=2)
     c["checked"] = gr.Markdown(S.VOCAB_EMPTY, elem_id="vocab-checked", container=True)
     with gr.Row(equal_height=False):
-        choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in service.strategies()]
+        choices = [(f"{s['label']} ({s['name']})", s["name"]) for s in service.settings.strategies()]
         c["strategy"] = gr.Dropdown(choices=choices, value=strategy_field["default"], label=strategy_field["label"],
                                     info=strategy_field.get("help") or None, elem_id="vocab-strategy", scale=2)
         c["contrast"] = gr.Checkbox(value=False, label=S.VOCAB_CONTRAST, info=S.VOCAB_CONTRAST_INFO,
@@ -77,7 +77,7 @@ def build(page: Page) -> None:
         builtins, files = list(values[c["builtins"]] or []), list(values[c["files"]] or [])
         if not builtins and not files:
             return {c["checked"]: S.VOCAB_EMPTY}
-        symbols = service.vocabulary(builtins, files)["symbols"]
+        symbols = service.jobs.vocabulary(builtins, files)["symbols"]
         tokens = ", ".join(f"{s['token']} ({s['gloss']})" for s in symbols)
         return {c["checked"]: render.md(S.VOCAB_CHECKED.format(n=len(symbols), s="" if len(symbols) == 1 else "s",
                                                                tokens=tokens))}
@@ -87,7 +87,7 @@ def build(page: Page) -> None:
         def start(values: dict) -> dict:
             """The chosen symbols, this strategy, the Initialize and Train settings in; the job's view out."""
             settings = page.settings_of("initialize", values) | {"strategy": values[c["strategy"]]}
-            job = service.start_vocabulary(list(values[c["builtins"]] or []), list(values[c["files"]] or []),
+            job = service.jobs.start_vocabulary(list(values[c["builtins"]] or []), list(values[c["files"]] or []),
                                            settings, page.settings_of("train", values),
                                            contrast=bool(values[c["contrast"]]), finetune_too=finetune_too)
             return panel.view({"id": job["id"]}, False)
@@ -98,10 +98,10 @@ def build(page: Page) -> None:
     def export_vocab_adapter(values: dict) -> dict:
         """The watched job's adapter (every token's rows) as a zip, once a fine-tuning has saved one."""
         job_id = (values[panel.job] or {}).get("id")
-        job = service.job(job_id) if job_id else None
+        job = service.jobs.get(job_id) if job_id else None
         if not job or not (job.get("result") or {}).get("adapter"):
             return {c["file"]: gr.update(**HIDDEN), c["export_message"]: S.VOCAB_EXPORT_NONE}
-        out = service.export_adapter(job_id)
+        out = service.results.export_adapter(job_id)
         return {c["file"]: shown(out["path"]), c["export_message"]: render.md(out["message"])}
 
     chosen = {c["builtins"], c["files"]}

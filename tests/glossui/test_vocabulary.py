@@ -21,7 +21,7 @@ TWO = [THREE[0], THREE[2]]  # lowness_shortness, wool_shop: both work with the t
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     svc = Service(tiny=True, runs_dir=tmp_path_factory.mktemp("runs"))
-    assert svc.load_model(wait=True)["state"] == "ready"
+    assert svc.models.load(wait=True)["state"] == "ready"
     return build_page(svc)
 
 
@@ -36,7 +36,7 @@ def finished(page, out: dict) -> dict:
     """Wait for the job a start handler returned; its view as the tab's tick draws it."""
     v = page["vocab"]
     job_id = out[v["job"]]["id"]
-    assert page.service.runner.wait(job_id, timeout=600)["status"] == "done"
+    assert page.service.jobs.runner.wait(job_id, timeout=600)["status"] == "done"
     return page.fn("vocab_view")({v["job"]: {"id": job_id}, v["log_scale"]: False})
 
 
@@ -63,31 +63,31 @@ def test_chosen_symbols_are_checked_as_a_whole(page, tmp_path):
     assert out.startswith("Vocabulary of 2 symbols") and "\\[BLISS\\_29111\\]" in out
     assert check({v["builtins"]: [], v["files"]: []})[v["checked"]] == S.VOCAB_EMPTY
     # a spec file uploaded twice under another name is the same symbol twice; a text file is not a spec
-    wool = page.service.example("wool_shop")
+    wool = page.service.specs.example("wool_shop")
     (tmp_path / "mine.json").write_text(json.dumps(wool), encoding="utf-8")
     out = check({v["builtins"]: TWO, v["files"]: [str(tmp_path / "mine.json")]})[v["checked"]]
     assert "\\[BLISS\\_29111\\] new\\_token" in out and "token of two symbols" in out and "Traceback" not in out
     (tmp_path / "notes.txt").write_text("hi", encoding="utf-8")
     out = check({v["builtins"]: [], v["files"]: [str(tmp_path / "notes.txt")]})[v["checked"]]
-    assert "**upload**: 'notes\\.txt' is neither" in out and "\\.jsonl file" in out
+    assert "**upload**: 'notes.txt' is neither" in out and ".jsonl file" in out
 
 
 def test_bad_settings_and_symbols_are_listed_inline_and_nothing_starts(page):
     v = page["vocab"]
-    before = len(page.service.runner.list())
+    before = len(page.service.jobs.runner.list())
     out = page.fn("start_vocab_finetune")(vocab_in(page, builtins=["no_such_symbol"], epochs=0))
     assert set(out) == {v["status"]}
     assert "no\\_such\\_symbol" in out[v["status"]] and "**Epochs**" in out[v["status"]]
-    assert len(page.service.runner.list()) == before
+    assert len(page.service.jobs.runner.list()) == before
 
 
 def test_initialize_only_shows_the_table_and_one_heatmap(page, init_only):
     v = page["vocab"]
-    assert "finished \\(no fine\\-tuning\\)" in init_only[v["status"]]
+    assert "finished (no fine-tuning)" in init_only[v["status"]]
     assert init_only[v["plot"]]["visible"] is False            # no training steps to draw
     table = init_only[v["table"]]["value"]
     assert table["headers"] == S.VOCAB_TABLE_HEAD[:-1]           # no validation loss without training
-    assert [r[0] for r in table["data"]] == [page.service.example(n)["new_token"] for n in TWO]
+    assert [r[0] for r in table["data"]] == [page.service.specs.example(n)["new_token"] for n in TWO]
     assert all("→" not in cell for row in table["data"] for cell in row)
     heat = init_only[v["heat"]]["value"]
     assert heat.data[0].type == "heatmap" and len(heat.data[0].z) == 2
@@ -134,11 +134,11 @@ def test_generate_shows_every_symbols_prompts_of_a_fine_tuned_vocabulary(page, f
     g = page["generate"]
     run_id = fine_tuned[page["vocab"]["job"]]["id"]
     out = page.fn("run_generations")({g["pick"]: run_id})
-    prompts = [p for n in TWO for p in page.service.example(n)["generation_prompts"]]
+    prompts = [p for n in TWO for p in page.service.specs.example(n)["generation_prompts"]]
     assert [r[0] for r in out[g["table"]]["value"]["data"]] == prompts
     assert "2 symbols" in out[g["message"]]
     # The symbols to choose from for a prompt of one's own, the first chosen.
-    first, second = (page.service.example(n) for n in TWO)
+    first, second = (page.service.specs.example(n) for n in TWO)
     choice = out[g["symbol"]]
     assert choice["visible"] is True and choice["value"] == first["new_token"]
     assert [v for _, v in choice["choices"]] == [first["new_token"], second["new_token"]]
@@ -150,7 +150,7 @@ def test_generate_shows_every_symbols_prompts_of_a_fine_tuned_vocabulary(page, f
         assert row[4].startswith(f"It is {spec['new_token']} and")
         assert spec["symbol_id"] in out[g["message"]]
     # "before" is the vocabulary as it was initialized (every token), not one symbol alone.
-    models = page.service._models(run_id)
+    models = page.service.results._models(run_id)
     assert len(models["before"][2]) == len(TWO) and models["before"][2] == models["after"][2]
     # No symbol, or one from elsewhere: named, nothing generated.
     out = page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",

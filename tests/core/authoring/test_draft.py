@@ -107,7 +107,7 @@ def test_wool_shop_drafted_from_its_own_sentences_validates_and_initializes(defa
     sentences (the token turned back into the gloss) and its negatives, drafted, then initialized
     with `average` through the pipeline."""
     from core.embedding.strategies import InitConfig
-    from core.experiment.pipeline import initialize
+    from core.experiment.single.pipeline import initialize
     from core.spec.gloss import check_spec, load_example
 
     example = load_example("wool_shop")

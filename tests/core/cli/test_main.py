@@ -14,12 +14,12 @@ def test_every_command_is_listed_in_the_help(capsys):
 
 
 def test_internal_error_is_one_line_unless_debug(capsys, spec_file, monkeypatch):
-    import core.experiment.pipeline
+    import core.experiment.single.pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("shape mismatch\nsecond line")
 
-    monkeypatch.setattr(core.experiment.pipeline, "initialize", broken)
+    monkeypatch.setattr(core.experiment.single.pipeline, "initialize", broken)
     code, _, err = run(capsys, "init", spec_file, "--model", "tiny-random")
     assert code == 1 and "Traceback" not in err
     assert "internal error: RuntimeError: shape mismatch" in err and "second line" not in err

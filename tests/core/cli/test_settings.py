@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from core.cli import main as cli
-from core.experiment import results
+from core.experiment.analysis import results
 
 
 def test_markdown_lists_every_setting_and_metric(capsys):

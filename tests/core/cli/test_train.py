@@ -59,7 +59,7 @@ def test_finetune_flags_reach_the_run_and_json_has_one_row(capsys, spec_file, tm
     stored = json.loads((runs / data["run_id"] / "config.json").read_text())
     assert stored["max_new_tokens"] == 2
     assert stored["init"]["strategy"] == "last_token" and stored["init"]["seed"] == 3
-    assert stored["init"]["precision"] == "model"
+    assert stored["init"]["precision"] == "auto"
     ft = stored["finetune"]
     assert {k: ft[k] for k in ("epochs", "learning_rate", "batch_size", "grad_accum", "lr_scheduler",
                                "warmup_ratio", "weight_decay", "max_grad_norm", "eval_every", "restore_best",

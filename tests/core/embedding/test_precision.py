@@ -81,7 +81,7 @@ def test_a_fit_of_another_precision_is_computed_again(tiny, tiny_spec):
 
 def test_optimized_in_bfloat16_keeps_a_float32_vector_and_learns(tiny, tiny_spec):
     model, tokenizer = tiny
-    config = InitConfig(strategy="optimized", opt_epochs=8, opt_lr=0.05)
+    config = InitConfig(strategy="optimized", opt_epochs=8, opt_lr=0.05, precision="model")
     full = initial_rows(model, tokenizer, tiny_spec, config)
     half = initial_rows(model, tokenizer, tiny_spec, InitConfig(**{**config.to_dict(), "precision": "bfloat16"}))
     assert half.input_row.dtype == torch.float32
@@ -90,3 +90,46 @@ def test_optimized_in_bfloat16_keeps_a_float32_vector_and_learns(tiny, tiny_spec
     # The same optimization, to bfloat16 rounding of the passes.
     assert float(torch.nn.functional.cosine_similarity(half.input_row, full.input_row, dim=0)) > 0.99
     assert not torch.equal(half.input_row, full.input_row)
+
+
+def _profile(native: bool) -> dict:
+    return {"cpu": "test cpu", "flags": [], "float32_gflops": 89.0, "bfloat16_gflops": 89.0 if native else 1.2,
+            "bf16_native": native, "slowdown": 1.0 if native else 74.2}
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bfloat16"), (False, "model")])
+def test_auto_is_bfloat16_only_where_the_cpu_multiplies_it_natively(tiny, monkeypatch, native, expected):
+    from core.embedding.precision import resolve_precision
+    from core.model import hardware
+
+    model, _ = tiny
+    monkeypatch.delenv("GLOSSLAB_AUTO_PRECISION", raising=False)
+    monkeypatch.setattr(hardware, "profile", lambda: _profile(native))
+    assert resolve_precision("auto", model) == expected
+    assert resolve_precision("model", model) == "model" and resolve_precision("bfloat16", model) == "bfloat16"
+    with passes_in(model, "auto"):
+        assert torch.is_autocast_enabled("cpu") is native
+
+
+def test_an_explicit_bfloat16_on_a_cpu_without_it_warns_with_the_measured_slowdown(monkeypatch):
+    from core.embedding.precision import precision_warning
+    from core.model import hardware
+
+    monkeypatch.setattr(hardware, "profile", lambda: _profile(False))
+    text = precision_warning("bfloat16")
+    assert "74.2 times slower" in text and "1.2 against 89 GFLOP/s" in text and "auto or model" in text
+    assert precision_warning("auto") is None and precision_warning("model") is None
+    monkeypatch.setattr(hardware, "profile", lambda: _profile(True))
+    assert precision_warning("bfloat16") is None
+
+
+def test_the_environment_can_fix_what_auto_means(tiny, monkeypatch):
+    from core.embedding.precision import resolve_precision
+    from core.model import hardware
+
+    model, _ = tiny
+    monkeypatch.setattr(hardware, "profile", lambda: _profile(True))
+    monkeypatch.setenv("GLOSSLAB_AUTO_PRECISION", "model")
+    assert resolve_precision("auto", model) == "model" and resolve_precision("bfloat16", model) == "bfloat16"
+    monkeypatch.setenv("GLOSSLAB_AUTO_PRECISION", "nonsense")  # ignored: the machine decides
+    assert resolve_precision("auto", model) == "bfloat16"

@@ -1,6 +1,6 @@
 """A comparison that does not repeat work gives the numbers of one that does (tiny model only).
 
-What is shared (``core.experiment.pipeline.InitCache``): the calculated output row, and for a
+What is shared (``core.experiment.single.pipeline.InitCache``): the calculated output row, and for a
 strategy whose rows do not depend on the seed, the first seed's initialization and evaluation
 before fine-tuning. Greedy generation goes through all prompts in one left-padded batch.
 """
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from core.embedding.strategies import STRATEGIES, InitConfig, depends_on_seed
-from core.experiment.compare import CompareConfig, run_comparison
-from core.experiment.member import generation_agreement
-from core.experiment.evaluate import greedy_generate
-from core.experiment.pipeline import InitCache, initialize
+from core.experiment.single.compare import CompareConfig, run_comparison
+from core.experiment.single.member import generation_agreement
+from core.experiment.single.evaluate import greedy_generate
+from core.experiment.single.pipeline import InitCache, initialize
 from core.model.tokens import add_token
 from core.train.finetune import FinetuneConfig
 from tests.conftest import TOKEN

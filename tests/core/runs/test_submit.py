@@ -11,7 +11,7 @@ import json
 import pytest
 
 from core.embedding.strategies import InitConfig
-from core.experiment.compare import CompareConfig
+from core.experiment.single.compare import CompareConfig
 from core.runs.submit import submit_comparison, submit_finetune
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
@@ -94,7 +94,7 @@ def test_a_tiny_finetune_stores_its_settings_adapter_and_result(runner, base, ti
 
 def test_a_given_initialization_decides_the_recorded_strategy(base, tiny_spec):
     """With an ``init_result`` the job trains from it, and the settings say so (not ``init_config``)."""
-    from core.experiment.pipeline import initialize
+    from core.experiment.single.pipeline import initialize
 
     init = initialize(tiny_spec, InitConfig(strategy="last_token"), base, evaluate_after=False, compare_with=())
     calls = []

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.embedding.strategies import InitConfig
-from core.experiment.vocabulary import load_vocabulary
+from core.experiment.vocabulary.load import load_vocabulary
 from core.runs.export import export_merged, load_adapter, read_adapter_metadata
 from core.runs.vocab_jobs import submit_vocab
 from core.spec.errors import InputError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.embedding.strategies import STRATEGIES, InitConfig
-from core.experiment.compare import CompareConfig
+from core.experiment.single.compare import CompareConfig
 from core.spec import limits, settings
 from core.spec.errors import Collector, InputError
 from core.spec.settings import setting

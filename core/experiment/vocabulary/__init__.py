@@ -1,0 +1,7 @@
+"""Many symbols as tokens of one model.
+
+Owns: reading and checking a vocabulary (a folder, JSONL, a ``datasets`` folder, the built-ins;
+``load``), initializing every token in one model with one pass (``init``), evaluating every symbol
+and the confusion between them (``evaluate``), a whole run: initialize, evaluate, fine-tune
+together, evaluate (``run``), and comparing strategies on a vocabulary (``compare``).
+"""

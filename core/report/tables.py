@@ -1,0 +1,140 @@
+"""Every table of results, from the results schema (``core.experiment.analysis.results``): one
+number's text, a metric's cell, the research-style Markdown table, the CSV, the page's comparison
+table and the run viewer's table. The page and the reports draw from here, so a number reads the
+same everywhere.
+
+No torch, no gradio.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from core.experiment.analysis import results
+from core.experiment.analysis.results import PRIMARY, Metric, best_row, numeric_keys, wide_metrics
+from core.jsonsafe import finite
+from core.report.text import md
+
+
+def format_value(m: Metric, value: Any, std: Any = None) -> str:
+    """One number as every table shows it, with "± std" over seeds when there is one."""
+    if not finite(value):
+        return "–"
+    if m.kind == "rank":
+        text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        spread = f"{std:,.1f}" if finite(std) else None
+    else:
+        text = f"{value:,.{m.digits}f}"
+        spread = f"{std:,.{m.digits}f}" if finite(std) else None
+    return f"{text} ± {spread}" if spread is not None else text
+
+
+def cell(m: Metric, row: dict) -> str:
+    """A metric's cell in a row: the value (± std), or "before → after" for a phased metric."""
+    parts = [format_value(m, row.get(k), row.get(f"{k}_std")) for k in m.keys()]
+    return " → ".join(parts)
+
+
+FIRST_COLUMN = "Input embedding initialization"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The research table (one column per wide metric; the best row in bold), then the cosines
+    between the strategies' starting vectors as small tables of their own."""
+    best = best_row(rows)
+    head = [FIRST_COLUMN] + [m.heading for m in wide_metrics()]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [cell(m, r) for m in wide_metrics()]
+        label = md(r.get("label") or r.get("strategy", ""))
+        if r is best:
+            label = f"**{label}**"
+            cells = [f"**{c}**" if m.key == PRIMARY else c for m, c in zip(wide_metrics(), cells)]
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    if rows and rows[0].get("seeds", 1) > 1:
+        lines += ["", f"Mean ± standard deviation over {rows[0]['seeds']} seeds."]
+    for side in ("input", "output"):
+        matrix = start_cosines(rows, side)
+        if matrix:
+            names = list(matrix)
+            lines += ["", f"Cosine similarity of the strategies' starting {side} rows (same seed, averaged):", "",
+                      "| | " + " | ".join(md(n) for n in names) + " |", "|---|" + "---|" * len(names)]
+            for a in names:
+                lines.append(f"| {md(a)} | " + " | ".join("1" if a == b else
+                                                             f"{matrix[a].get(b):.4f}" if finite(matrix[a].get(b))
+                                                             else "–" for b in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def start_cosines(rows: list[dict], side: str) -> dict[str, dict[str, float]]:
+    """{strategy: {other: cosine}} from each row's ``cos_<side>_vs`` (empty with one strategy)."""
+    found = {r["strategy"]: r.get(f"cos_{side}_vs") or {} for r in rows if "strategy" in r}
+    return found if any(found.values()) else {}
+
+
+CSV_HEAD = ["strategy", "label", "seeds"]
+
+
+def csv_text(rows: list[dict]) -> str:
+    """One line per row: strategy, label, seeds, every metric's mean, whether it is tied with the
+    best, stopped; then, when there are several seeds, every metric's std and 95 % interval."""
+    keys = numeric_keys()
+    columns = [*CSV_HEAD, *keys, "tied_with_best", "flags", "stopped"]
+    spread = any(r.get(f"{k}_std") is not None for r in rows for k in keys)
+    if spread:
+        columns += [f"{k}_{part}" for k in keys for part in ("std", "ci95_low", "ci95_high")]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        line = {**r, "flags": " ".join(r.get("flags") or [])}
+        for k in keys:
+            ci = r.get(f"{k}_ci95") or (None, None)
+            line[f"{k}_ci95_low"], line[f"{k}_ci95_high"] = ci
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def comparison_table(rows: list[dict]) -> dict:
+    """The page's comparison table: {"headers", "data"}, every value formatted as text."""
+    best = best_row(rows)
+    data = []
+    for r in rows:
+        label = r.get("label") or r.get("strategy", "")
+        data.append([label + (" (best)" if r is best else "")] + [cell(m, r) for m in wide_metrics()])
+    return {"headers": [FIRST_COLUMN] + [m.heading for m in wide_metrics()], "data": data}
+
+
+def run_table(result: dict) -> dict:
+    """A fine-tuning run's numbers, one metric a line ({"headers", "data"}), from its ``row``."""
+    row = (result or {}).get("row") or {}
+    if not row:
+        return {"headers": ["Measure", "Value"], "data": [["Result", "none yet"]]}
+    data = [["Initialization", str(row.get("label") or row.get("strategy") or "")]]
+    data += [[m.heading, cell(m, row)] for m in results.METRICS]
+    data.append(["Stopped early", "yes" if row.get("stopped") else "no"])
+    return {"headers": ["Measure", "Value"], "data": data}
+
+
+def metric_lines() -> str:
+    """What each column means, for a report's footer."""
+    return "\n".join(f"- {m.heading}: {m.meaning}" for m in results.METRICS) + "\n"
+
+
+def _label(row: dict) -> str:
+    return str(row.get("label") or row.get("strategy") or "")
+
+
+def across_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Headers and lines of the table of strategies across symbols."""
+    specs = result.get("specs") or [s.get("spec") for s in result.get("symbols") or []]
+    headers = ["Strategy", "Mean rank", "Wins", "Ties", "Losses", *[f"Rank on {s}" for s in specs]]
+    lines = []
+    for r in result.get("rows") or []:
+        ranks = r.get("ranks") or {}
+        lines.append([_label(r), "–" if r.get("mean_rank") is None else f"{r['mean_rank']:.2f}",
+                      str(r.get("wins", 0)), str(r.get("ties", 0)), str(r.get("losses", 0)),
+                      *["–" if ranks.get(s) is None else f"{ranks[s]:g}" for s in specs]])
+    return headers, lines

@@ -1,0 +1,192 @@
+"""Work the page starts and watches: initializations (kept, so that a training with the same spec
+and settings starts from one), fine-tunings, comparisons and vocabulary runs queued on the
+process's job runner, and where each stands.
+
+One runner and one run store per process, shared by every browser tab: reloading the page finds
+the running job again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable
+
+from core.runs import progress
+from core.service.common import raise_all
+from core.service.models import Models
+from core.service.settings import Settings
+from core.service.specs import Specs
+from core.spec.errors import InputError, Problem
+from core.spec.gloss import GlossSpec, load_example
+from core.train.events import step_events
+
+KEPT_INITS = 2  # each holds a whole model copy
+
+
+class Jobs:
+    """Starting, stopping and watching jobs (``runner``, ``store``: created on first use)."""
+
+    def __init__(self, models: Models, specs: Specs, settings: Settings, runs_dir: Path) -> None:
+        self.models, self.specs, self.settings = models, specs, settings
+        self.runs_dir = runs_dir
+        self._lock = threading.Lock()
+        # The last initializations (each holds a model copy): a training with the same spec,
+        # settings and base model starts from it instead of initializing again.
+        self._inits: OrderedDict[str, Any] = OrderedDict()
+        self._runner = None
+        self._store = None
+
+    @property
+    def store(self):
+        from core.runs.store import RunStore
+
+        if self._store is None:
+            self._store = RunStore(self.runs_dir)
+        return self._store
+
+    @property
+    def runner(self):
+        from core.runs.jobs import JobRunner
+
+        if self._runner is None:
+            self._runner = JobRunner(self.store)
+        return self._runner
+
+    def shutdown(self) -> None:
+        if self._runner is not None:
+            self._runner.shutdown(wait=True)
+
+    # -- initializing (in the calling thread) --------------------------------------------------
+    def initialize(self, spec_data: dict, config: dict, on_event: Callable[[dict], None] | None = None) -> dict:
+        """Add the token to a copy of the base model with one strategy and evaluate it.
+
+        Returns ``InitResult.to_dict()``; the model itself stays here (the last two are kept, so
+        that a training with the same spec and settings starts from it) and nothing with tensors
+        crosses into the page.
+        """
+        from core.experiment.single.pipeline import initialize
+
+        cfg = self.settings.init_config(config)
+        spec = self.specs.spec(spec_data)
+        base = self.models.get()
+        result = initialize(spec, cfg, base, on_event=on_event)
+        out = result.to_dict()
+        with self._lock:
+            self._inits[_fingerprint(spec, cfg, base.name)] = result
+            while len(self._inits) > KEPT_INITS:
+                self._inits.popitem(last=False)
+        return out
+
+    def _take_init(self, spec: GlossSpec, config, model_name: str):
+        """The kept initialization for exactly this spec, config and model (handed over once:
+        fine-tuning consumes its model), or None."""
+        with self._lock:
+            return self._inits.pop(_fingerprint(spec, config, model_name), None)
+
+    # -- starting jobs -------------------------------------------------------------------------
+    def _configs(self, spec_data: dict, init: dict, finetune: dict):
+        """(spec, InitConfig, FinetuneConfig), or one InputError listing every problem of all three."""
+        out: dict[str, Any] = {}
+        problems = [Problem(**p) for p in self.specs.check(spec_data)]
+        try:
+            raise_all(lambda: out.__setitem__("init", self.settings.init_config(init)),
+                      lambda: out.__setitem__("ft", self.settings.finetune_config(finetune)))
+        except InputError as exc:
+            problems += exc.problems
+        if problems:
+            raise InputError(problems)
+        spec = GlossSpec.from_dict(spec_data)
+        out["ft"].check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
+        return spec, out["init"], out["ft"]
+
+    def start_training(self, spec_data: dict, init: dict, finetune: dict) -> dict:
+        """Queue a fine-tuning job (one strategy); returns the job as ``get()`` shows it."""
+        from core.runs.submit import submit_finetune
+
+        spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
+        base = self.models.get()
+        ticket = submit_finetune(self.runner, spec, base, init_cfg, ft_cfg,
+                                 init_result=self._take_init(spec, init_cfg, base.name))
+        return self.get(ticket.job_id)
+
+    def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
+                         also: list[str] | None = None) -> dict:
+        """Queue a comparison: ``compare`` holds its own settings (strategies, seeds, …) by name;
+        ``also`` names built-in examples to compare on besides the spec (each symbol one data point;
+        a built-in with the spec's own token is the spec itself and is not added twice)."""
+        from core.runs.submit import submit_comparison
+
+        spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
+        config = self.settings.compare_config({**compare, "finetune": ft_cfg, "init": init_cfg})
+        specs = [spec]
+        for name in also or []:
+            extra = load_example(name)
+            if extra.new_token not in {s.new_token for s in specs}:
+                specs.append(extra)
+        base = self.models.get()
+        return self.get(submit_comparison(self.runner, specs if len(specs) > 1 else spec, base, config).job_id)
+
+    def vocabulary(self, builtins: list[str] | None = None, files: list[str] | None = None) -> dict:
+        """The chosen built-in specs and uploaded files as one vocabulary, checked as a whole (and
+        against the loaded model's tokenizer): its source and symbols, or one InputError."""
+        from core.experiment.vocabulary.load import load_parts
+
+        vocab = load_parts(builtins or [], files or [], self.models.tokenizer())
+        return {"source": vocab.source, "title": vocab.title, "symbols": [
+            {"token": s.new_token, "gloss": s.glosses[0], "from": place} for s, place in zip(vocab.specs, vocab.places)]}
+
+    def start_vocabulary(self, builtins: list[str] | None, files: list[str] | None, init: dict, finetune: dict,
+                         contrast: bool = False, finetune_too: bool = True) -> dict:
+        """Queue a vocabulary job: every symbol initialized together (``contrast``: the other symbols'
+        positive contexts join each one's negatives), then, with ``finetune_too``, fine-tuned together."""
+        from core.experiment.vocabulary.load import load_parts
+        from core.runs.vocab_jobs import submit_vocab
+
+        out: dict[str, Any] = {}
+        raise_all(lambda: out.__setitem__("vocab", load_parts(builtins or [], files or [])),
+                  lambda: out.__setitem__("init", self.settings.init_config(init)),
+                  lambda: out.__setitem__("ft", self.settings.finetune_config(finetune) if finetune_too else None))
+        base = self.models.get()
+        ticket = submit_vocab(self.runner, out["vocab"], base, out["init"], out["ft"], contrast=bool(contrast))
+        return self.get(ticket.job_id)
+
+    def stop(self, job_id: str) -> dict:
+        self.runner.stop(job_id)
+        return self.get(job_id)
+
+    # -- watching jobs -------------------------------------------------------------------------
+    def get(self, job_id: str) -> dict:
+        """Where a job (or a stored run) stands: status, queue position, step events, progress,
+        best step, per-member curves of a comparison, and its result once finished."""
+        snap = self.runner.get(job_id)
+        events = self.runner.events(job_id)
+        steps = step_events(events)
+        job = {"id": job_id, "kind": snap["kind"], "title": snap.get("title", ""), "status": snap["status"],
+               "position": snap.get("position"), "error": snap.get("error"), "events": steps,
+               "best": progress.best(steps), "progress": progress.progress(events, steps), "result": None}
+        if snap["kind"] == "compare":
+            job["series"] = progress.series(steps)
+        if snap["status"] not in progress.ACTIVE:
+            result = self.runner.result(job_id)
+            job["result"] = result
+            if snap["kind"] == "compare" and result:
+                job["rows"] = result.get("rows") or []
+        return job
+
+    def latest(self, kind: str) -> dict | None:
+        """The running or queued job of this kind ("finetune" or "compare"), else the latest one,
+        of this process or (after a restart) from the store ("vocab": a vocabulary job)."""
+        kind = "finetune" if kind == "train" else kind
+        mine = [j for j in self.runner.list() if j["kind"] == kind]
+        active = [j for j in mine if j["status"] in progress.ACTIVE]
+        if active or mine:
+            return self.get((active or mine)[-1]["job_id"])
+        stored = [r for r in self.store.list() if r.get("kind") == kind]
+        return self.get(stored[0]["run_id"]) if stored else None
+
+
+def _fingerprint(spec: GlossSpec, config, model_name: str) -> str:
+    return json.dumps([spec.to_dict(), config.to_dict(), model_name], sort_keys=True)

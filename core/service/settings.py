@@ -1,0 +1,86 @@
+"""Every setting and every reported number, described for the page's widgets and messages, and
+the typed configs built from widget values."""
+
+from __future__ import annotations
+
+from core.spec.errors import fail
+
+
+def config_class(kind: str):
+    if kind == "init":
+        from core.embedding.strategies import InitConfig
+
+        return InitConfig
+    if kind == "finetune":
+        from core.train.finetune import FinetuneConfig
+
+        return FinetuneConfig
+    if kind == "compare":
+        from core.experiment.single.compare import CompareConfig
+
+        return CompareConfig
+    if kind == "draft":
+        from core.authoring.draft import DraftConfig
+
+        return DraftConfig
+    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune', 'compare' or 'draft'")
+
+
+class Settings:
+    """Descriptions of settings, strategies and metrics; configs from widget values."""
+
+    @staticmethod
+    def describe(kind: str) -> list[dict]:
+        """Every setting of the initialization ("init"), the fine-tuning ("finetune"), a comparison
+        ("compare") or drafting ("draft") for the page: name, kind, default, choices, min, max,
+        label, help, advanced (``core.spec.settings``)."""
+        from core.spec import settings
+
+        return settings.describe(config_class(kind))
+
+    @staticmethod
+    def labels() -> dict[str, str]:
+        """{field: label} of every setting, to name fields in messages as the page labels them."""
+        from core.spec import settings
+
+        return settings.labels(config_class("compare"), config_class("finetune"), config_class("init"))
+
+    @staticmethod
+    def max_new_tokens() -> dict:
+        """The generation length's description (default, min, max, label, help), like a setting's."""
+        from core.spec.settings import MAX_NEW_TOKENS
+
+        s = MAX_NEW_TOKENS
+        return {"name": "max_new_tokens", "kind": s.kind, "default": s.default, "min": s.range[0],
+                "max": s.range[1], "label": s.label, "help": s.help}
+
+    @staticmethod
+    def strategies() -> list[dict]:
+        """Every strategy: name, label, one-line help, whether its output row is calculated, its
+        groups and the names of its own settings (grouped under its ``settings_title`` on the page)."""
+        from core.embedding.strategies import STRATEGIES
+
+        return [s.describe() for s in STRATEGIES.values()]
+
+    @staticmethod
+    def metrics() -> list[dict]:
+        """The results schema: every metric's keys, label and meaning."""
+        from core.experiment.analysis import results
+
+        return results.describe()
+
+    def init_defaults(self) -> dict:
+        return {f["name"]: f["default"] for f in self.describe("init")}
+
+    @staticmethod
+    def init_config(values: dict):
+        """An ``InitConfig`` from widget values (whole numbers may arrive as floats)."""
+        return config_class("init").from_dict(dict(values))
+
+    @staticmethod
+    def finetune_config(values: dict):
+        return config_class("finetune").from_dict(dict(values))
+
+    @staticmethod
+    def compare_config(values: dict):
+        return config_class("compare").from_dict(dict(values))

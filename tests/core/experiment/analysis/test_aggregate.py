@@ -1,0 +1,105 @@
+"""Across symbols: ranks with shared places, wins / ties / losses from each symbol's verdict, metrics over
+symbols (one data point each) against an independent computation, and the overall verdict on
+constructed results (a clear winner, nothing separates, a flagged winner)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from scipy import stats as scipy_stats
+
+from core.experiment.analysis.aggregate import _places, aggregate, outcome_on
+
+
+def _row(strategy: str, eval_loss: float, tied: bool, flags=(), **extra) -> dict:
+    return {"strategy": strategy, "label": strategy.upper(), "calculated_output": True, "seeds": 3, "stopped": False,
+            "eval_loss": eval_loss, "tied_with_best": tied, "flags": list(flags), **extra}
+
+
+def _symbol(name: str, winner: str | None, rows: list[dict], flags=()) -> dict:
+    return {"spec": name, "rows": rows, "verdict": {"winner": winner, "flags": list(flags)}}
+
+
+def test_places_share_ties_and_follow_the_metric_direction():
+    assert _places({"a": 1.0, "b": 2.0, "c": 1.0, "d": 3.0}, lower_is_better=True) == \
+        {"a": 1.5, "c": 1.5, "b": 3.0, "d": 4.0}
+    assert _places({"a": 1.0, "b": 2.0}, lower_is_better=False) == {"b": 1.0, "a": 2.0}
+
+
+def test_a_strategy_that_never_loses_wins_across_symbols():
+    symbols = [
+        _symbol("wool shop", "avg", [_row("avg", 4.0, True), _row("opt", 4.2, False), _row("rnd", 5.0, False)]),
+        _symbol("post office", None, [_row("avg", 3.1, True), _row("opt", 3.0, True), _row("rnd", 3.5, True)]),
+        _symbol("brush teeth", "avg", [_row("avg", 2.0, True), _row("opt", 2.05, True), _row("rnd", 2.9, False)]),
+    ]
+    rows, verdict = aggregate(symbols)
+    by = {r["strategy"]: r for r in rows}
+    assert (by["avg"]["wins"], by["avg"]["ties"], by["avg"]["losses"]) == (2, 1, 0)
+    assert (by["opt"]["wins"], by["opt"]["ties"], by["opt"]["losses"]) == (0, 2, 1)
+    assert (by["rnd"]["wins"], by["rnd"]["ties"], by["rnd"]["losses"]) == (0, 1, 2)
+    assert by["avg"]["ranks"] == {"wool shop": 1.0, "post office": 2.0, "brush teeth": 1.0}
+    assert math.isclose(by["avg"]["mean_rank"], 4 / 3, rel_tol=1e-5)
+    # One symbol is one data point: the mean, spread and t-interval are over the three symbols.
+    values = [4.0, 3.1, 2.0]
+    assert math.isclose(by["avg"]["eval_loss_mean"], statistics.fmean(values), rel_tol=1e-6)
+    assert math.isclose(by["avg"]["eval_loss_std"], statistics.stdev(values), rel_tol=1e-5)
+    half = scipy_stats.t.ppf(0.975, 2) * statistics.stdev(values) / math.sqrt(3)
+    assert math.isclose(by["avg"]["eval_loss_ci95"][0], statistics.fmean(values) - half, rel_tol=1e-5)
+    assert [r["strategy"] for r in rows] == ["avg", "opt", "rnd"]
+    assert verdict["winner"] == "avg" and verdict["tied_with_winner"] == [] and verdict["symbols"] == 3
+    assert verdict["sentence"].startswith("Across 3 symbols (3 strategies, ranked by")
+    assert "AVG is best" in verdict["sentence"] and "2 wins, 1 tie" in verdict["sentence"]
+
+
+def test_nothing_separates_when_every_strategy_loses_somewhere():
+    symbols = [
+        _symbol("a", "avg", [_row("avg", 1.0, True), _row("opt", 2.0, False)]),
+        _symbol("b", "opt", [_row("avg", 2.0, False), _row("opt", 1.0, True)]),
+    ]
+    rows, verdict = aggregate(symbols)
+    assert verdict["winner"] is None and verdict["tied_with_winner"] == []
+    assert "nothing is best on every symbol" in verdict["sentence"]
+    assert "1 win, 1 loss" in verdict["sentence"]
+    assert "every strategy loses on at least one symbol" in verdict["sentence"]
+    assert "more symbols or more seeds" in verdict["sentence"]
+    assert all(r["wins"] == 1 and r["losses"] == 1 and r["mean_rank"] == 1.5 for r in rows)
+
+
+def test_all_tied_everywhere_has_no_winner():
+    symbols = [_symbol(n, None, [_row("avg", 1.0, True), _row("opt", 1.1, True)]) for n in ("a", "b")]
+    _, verdict = aggregate(symbols)
+    assert verdict["winner"] is None
+    assert "no strategy wins on any symbol" in verdict["sentence"]
+
+
+def test_a_flagged_winner_carries_its_flags_per_symbol():
+    leak = {"strategy": "rnd", "flag": "leaks_into_negatives", "detail": "median rank 2"}
+    late = {"strategy": "avg", "flag": "not_converged", "detail": "best step last"}
+    symbols = [
+        _symbol("a", "rnd", [_row("rnd", 1.0, True, ["leaks_into_negatives"]), _row("avg", 2.0, False, ["not_converged"])],
+                flags=[leak, late]),
+        _symbol("b", "rnd", [_row("rnd", 1.0, True), _row("avg", 2.0, False)]),
+    ]
+    rows, verdict = aggregate(symbols)
+    assert verdict["winner"] == "rnd"
+    assert "but RND leaks into the negative contexts on a." in verdict["sentence"]
+    assert "Other flags (had not converged: AVG (on a))." in verdict["sentence"]
+    assert {(f["strategy"], f["symbol"]) for f in verdict["flags"]} == {("rnd", "a"), ("avg", "a")}
+    assert verdict["flags"][0]["detail"].startswith("on a: ")
+    assert {r["strategy"]: r["flags"] for r in rows} == {"rnd": ["leaks_into_negatives"], "avg": ["not_converged"]}
+
+
+def test_outcome_of_a_strategy_that_did_not_finish():
+    symbol = _symbol("a", "avg", [_row("avg", 1.0, True), _row("opt", None, False)])
+    assert outcome_on(symbol, "avg") == "win" and outcome_on(symbol, "opt") is None and outcome_on(symbol, "x") is None
+
+
+def test_flags_raised_everywhere_are_grouped():
+    late = lambda s, sym: {"strategy": s, "flag": "not_converged", "detail": "late"}  # noqa: E731
+    symbols = [_symbol(name, "avg", [_row("avg", 1.0, True, ["not_converged"]), _row("opt", 2.0, False, ["not_converged"])],
+                       flags=[late("avg", name), late("opt", name)]) for name in ("a", "b", "c")]
+    _, verdict = aggregate(symbols)
+    assert verdict["winner"] == "avg"
+    assert verdict["sentence"].endswith("but AVG had not converged on all 3 symbols. "
+                                        "Other flags (had not converged: OPT (on all 3 symbols)).")
