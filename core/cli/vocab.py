@@ -26,7 +26,8 @@ def _add_vocab_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("vocab", metavar="VOCAB", help="a folder of spec files, a JSONL file (one spec per line), "
                                                   "a saved datasets folder, or 'builtin'")
     p.add_argument("--contrast", action="store_true",
-                   help="add the other symbols' positive contexts to each symbol's negatives (output rows)")
+                   help="add other symbols' positive contexts to each symbol's negatives (output rows): up to "
+                        "--contrast-negatives of them, drawn with the seed")
     p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common_arguments(p)
@@ -56,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp.add_argument("vocab", metavar="VOCAB", help="a folder of spec files, a JSONL file (one spec per line), "
                                                     "a saved datasets folder, or 'builtin'")
     cmp.add_argument("--contrast", action="store_true",
-                     help="add the other symbols' positive contexts to each symbol's negatives (output rows)")
+                     help="add other symbols' positive contexts to each symbol's negatives (output rows): up to "
+                        "--contrast-negatives of them, drawn with the seed")
     cmp.add_argument("--out", default=None, metavar="DIR",
                      help="also write comparison.json, comparison.md, report.html and report.md here")
     from core.cli.train import _add_finetune_options, _add_init_options

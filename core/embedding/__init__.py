@@ -2,7 +2,8 @@
 
 Owns: contextual hidden states and next-token logits (``contexts``), the output row by least
 squares (``output``), the input strategies behind one entry point (``strategies``) and the
-contextual optimization (``optimize``; batched across symbols in ``optimize_many``).
+contextual optimization (``optimize``; batched across symbols in ``optimize_many``), and a
+vocabulary's contrast negatives sampled per symbol (``contrast``).
 
 May import: ``core.spec``, ``core.model``, torch.
 """
