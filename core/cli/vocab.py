@@ -175,6 +175,22 @@ def _arrow(before, after, fmt) -> str:
     return fmt(before) if after is None and before is not None else f"{fmt(before)} → {fmt(after)}"
 
 
+def _confusion_lines(confusion: dict, phase: str) -> list[str]:
+    """The confusion matrix as a table: every symbol of a small vocabulary, the most confused of a large one."""
+    from core.experiment.confusion import dense
+
+    shown = confusion["shown"]
+    many = len(shown) < len(confusion["tokens"])
+    out = [f"Confusion {phase} fine-tuning: median rank of each token (rows) on each symbol's testing-positive "
+           f"contexts (columns)" + (f"; the {len(shown)} most confused of {len(confusion['tokens'])} symbols, "
+                                    f"– where a rank is not among the {confusion['top_k']} closest" if many else "")]
+    matrix = dense(confusion)
+    out.append("  " + " | ".join(["token"] + [confusion["symbols"][j] for j in shown]))
+    for i in shown:
+        out.append("  " + " | ".join([confusion["tokens"][i]] + [_rank(matrix[i][j]) for j in shown]))
+    return out
+
+
 def format_report(data: dict) -> str:
     """The readable report: one line per symbol, then the confusion matrix as a table."""
     out = [f"Vocabulary of {len(data['symbols'])} symbols on {data.get('model')}: strategy {data.get('strategy')}"
@@ -197,11 +213,7 @@ def format_report(data: dict) -> str:
         if not confusion:
             continue
         out.append("")
-        out.append(f"Confusion {phase} fine-tuning: median rank of each token (rows) on each symbol's "
-                   f"testing-positive contexts (columns)")
-        out.append("  " + " | ".join(["token"] + confusion["symbols"]))
-        for token, row in zip(confusion["tokens"], confusion["median_rank"]):
-            out.append("  " + " | ".join([token] + [_rank(v) for v in row]))
+        out += _confusion_lines(confusion, phase)
         s = data.get(f"confusion_summary_{phase}") or {}
         out.append(f"  own token best on {s.get('own_token_best')} of {s.get('symbols')} symbols; median own rank "
                    f"{_rank(s.get('median_own_rank'))}; lowest rank of a token on another symbol "
