@@ -74,6 +74,8 @@ NEGATIVE_LOGIT = (-100.0, 100.0)  # the output row's target logit after a negati
 PATIENCE = (0, 1000)      # evaluations without improvement before training stops (0 = off)
 EVAL_EVERY = (1, 1000)     # optimizer steps between validation losses
 PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
+CHECKPOINT_STEPS = (0, 1_000_000)  # optimizer steps between checkpoints (0 = by time only)
+CHECKPOINT_MINUTES = (0.0, 10_080.0)  # minutes between checkpoints (0 = by steps only; at most a week)
 
 # Fraction of this machine's memory a model may need (estimated before loading).
 MODEL_MEMORY_FRACTION = 0.6

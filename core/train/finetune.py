@@ -25,6 +25,7 @@ from core.spec import limits
 from core.spec import settings
 from core.spec.errors import Collector, fail
 from core.spec.settings import choices_of, setting
+from core.train.checkpoint import Checkpoints, inspect, restore_recorder, saver
 from core.train.events import StepRecorder, StopRequested
 from core.quiet import quiet
 from core.train.qlora import compute_dtype, prepare, token_rows
@@ -272,13 +273,15 @@ def _mean_cos(before: list, after: list, side: int) -> float:
 def train(peft_model, tokenizer, token_id: int | list[int], spec, config: FinetuneConfig,
           on_event: Callable[[dict], Any] | None = None,
           should_stop: Callable[[], bool] | None = None,
-          eval_groups: dict[str, list[str]] | None = None) -> FinetuneResult:
+          eval_groups: dict[str, list[str]] | None = None, checkpoints: Checkpoints | None = None) -> FinetuneResult:
     """Fine-tune a model from ``prepare`` in place on ``spec``'s sentences; returns what happened.
 
     ``token_id`` may be a list (a vocabulary; ``spec`` is then anything with
     ``fine_tuning_sentences`` and ``validation_sentences``): the cosines before/after are then the
     means over the tokens. ``eval_groups``: named sets of validation sentences whose losses join
     every evaluation's step event as ``eval_loss_by`` (one per symbol of a vocabulary).
+    ``checkpoints``: write a checkpoint at its interval and, with ``resume``, continue from the one
+    there (``core.train.checkpoint``); the result is then that of the training never interrupted.
     """
     from transformers import (DataCollatorForLanguageModeling, EarlyStoppingCallback, PrinterCallback, Trainer,
                               TrainingArguments)
@@ -300,9 +303,13 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
         def extra_validation(model) -> dict:
             return {"eval_loss_by": {k: round(v, 6) for k, v in group_losses(model, tokenizer, eval_groups).items()}}
     recorder = StepRecorder(on_event, should_stop, steps_per_epoch, extra_validation=extra_validation)
+    resumed = None
+    if checkpoints is not None and checkpoints.resume:
+        resumed = inspect(checkpoints.folder, checkpoints.identity)
+        restore_recorder(recorder, checkpoints.folder, resumed)
     device = str(next(peft_model.parameters()).device)
     eval_bs = config.eval_batch_size or min(64, len(val_set))
-    scratch = tempfile.mkdtemp(prefix="glosslab-trainer-")
+    scratch = str(checkpoints.scratch()) if checkpoints is not None else tempfile.mkdtemp(prefix="glosslab-trainer-")
     try:
         args = TrainingArguments(
             output_dir=scratch, num_train_epochs=config.epochs, learning_rate=config.learning_rate,
@@ -310,14 +317,16 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
             gradient_accumulation_steps=config.grad_accum, lr_scheduler_type=config.lr_scheduler,
             warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
             weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, optim="adamw_torch",
-            eval_strategy="steps", eval_steps=config.eval_every, eval_on_start=True,
+            eval_strategy="steps", eval_steps=config.eval_every, eval_on_start=resumed is None,
             # The Trainer tracks the best validation loss for early stopping; our recorder keeps the
-            # best weights in memory, so no checkpoint is saved.
-            metric_for_best_model="eval_loss", greater_is_better=False,
+            # best weights in memory. Checkpoints, when asked for, are saved by their own callback.
+            metric_for_best_model="eval_loss", greater_is_better=False, restore_callback_states_from_checkpoint=True,
             save_strategy="no", logging_strategy="steps", logging_steps=1, report_to="none",
             disable_tqdm=True, seed=config.seed, data_seed=config.seed, use_cpu=device == "cpu",
             dataloader_pin_memory=False, remove_unused_columns=False)
         callbacks = [recorder.callback]
+        if checkpoints is not None and checkpoints.config.enabled:
+            callbacks.append(saver(checkpoints, recorder))
         if config.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
         collator = DataCollatorForLanguageModeling(tok, mlm=False)
@@ -328,7 +337,7 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
             trainer.remove_callback(PrinterCallback)
             if should_stop is not None and should_stop():
                 raise StopRequested()
-            trainer.train()
+            trainer.train(resume_from_checkpoint=str(checkpoints.folder) if resumed is not None else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     steps = recorder.history[-1]["step"] if recorder.history else 0
