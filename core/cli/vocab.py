@@ -5,7 +5,9 @@ VOCAB is a folder of spec files, a JSONL file (one spec per line), a folder save
 as a whole before the model loads (and against the model's tokenizer before anything is written):
 any problem, named by symbol and field, exits with status 2. Both actions run as a job with a run
 store (kind ``vocab``, listed by ``python -m core runs list``); ``finetune`` stores one adapter
-with every token (``runs export`` exports it, merged or not). ``compare`` runs every strategy ×
+with every token (``runs export`` exports it, merged or not) and, while it trains, a checkpoint
+every ``--checkpoint-steps`` steps or ``--checkpoint-minutes`` minutes, from which
+``python -m core runs resume RUN`` continues a run that was killed. ``compare`` runs every strategy ×
 seed over the whole vocabulary, each symbol judged as a comparison is and the strategies ranked
 across symbols (``core.experiment.vocab_compare``); its output is that of ``compare`` over
 several symbols, ``--out DIR`` included.
@@ -19,6 +21,7 @@ from core.cli.common import Progress, add_common_arguments, emit_json, load_base
 from core.embedding.strategies import InitConfig
 from core.runs.ray_train import DataParallelConfig
 from core.spec import settings
+from core.train.checkpoint import CheckpointConfig
 from core.train.finetune import FinetuneConfig
 
 
@@ -49,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_vocab_arguments(ft)
     settings.add_arguments(ft.add_argument_group("fine-tuning (defaults: the research's configuration)"),
                            FinetuneConfig, skip=("seed",))
+    settings.add_arguments(ft.add_argument_group("checkpoints (`runs resume RUN` continues a killed run from "
+                                                 "the last one)"), CheckpointConfig)
     settings.add_arguments(ft.add_argument_group("data-parallel on Ray Train (see 'Running on Ray')"),
                            DataParallelConfig)
     ft.set_defaults(handler=run_vocab)
@@ -85,6 +90,7 @@ def run_vocab(args: argparse.Namespace) -> int:
     config = settings.from_args(FinetuneConfig, args, seed=args.seed) if args.action == "finetune" else None
     max_new = check_max_new_tokens(args.max_new_tokens)
     parallel = settings.from_args(DataParallelConfig, args) if args.action == "finetune" else None
+    checkpoint = settings.from_args(CheckpointConfig, args) if args.action == "finetune" else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
@@ -99,7 +105,13 @@ def run_vocab(args: argparse.Namespace) -> int:
             shutdown()
     else:
         status, result, run_id, folder = _run_job(
-            args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new))
+            args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new,
+                                              checkpoint))
+    return report_vocab(args, status, result, run_id)
+
+
+def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, run_id: str) -> int:
+    """Print a finished vocabulary run (JSON or the readable report); the exit status."""
     if status["status"] == "failed":
         from core.cli.common import say
 
