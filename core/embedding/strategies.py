@@ -57,11 +57,6 @@ class InitConfig(settings.Config):
                                     range=limits.NEGATIVE_LOGIT,
                                     help="The output row's logit that least squares aims for after a negative "
                                          "context.")
-    contrast_negatives: int = setting(200, label="Contrast negatives per symbol", range=limits.CONTRAST_NEGATIVES,
-                                      advanced=True,
-                                      help="A vocabulary with contrast: how many of the other symbols' positive "
-                                           "contexts join each symbol's negatives, drawn with the seed (0 = all "
-                                           "of them; all when there are fewer).")
     opt_lr: float = setting(0.01, label="Optimization learning rate", range=limits.LEARNING_RATE, positive=True,
                             help="Optimized strategy: AdamW learning rate of the input vector.")
     opt_epochs: int = setting(30, label="Optimization epochs", range=limits.OPTIMIZER_EPOCHS,
@@ -78,6 +73,11 @@ class InitConfig(settings.Config):
                                         "optimization's passes run in bfloat16 (float32 sums), about 2.5 times "
                                         "faster on a CPU with native bfloat16, with contextual embeddings about "
                                         "1 % off.")
+    contrast_negatives: int = setting(200, label="Contrast negatives per symbol", range=limits.CONTRAST_NEGATIVES,
+                                      advanced=True,
+                                      help="A vocabulary with contrast: how many of the other symbols' positive "
+                                           "contexts join each symbol's negatives, drawn with the seed (0 = all "
+                                           "of them; all when there are fewer).")
 
 
 
