@@ -172,14 +172,17 @@ def inspect(folder: Path, identity: dict) -> dict:
     return {**manifest, "step": step}
 
 
-def restore_recorder(recorder, folder: Path, manifest: dict) -> None:
-    """Give the step recorder back what it had at the checkpoint (events, best step, best weights, time)."""
+def restore_recorder(recorder, checkpoints: Checkpoints) -> dict:
+    """Check the checkpoint (``inspect``), then give the step recorder back what it had there (events,
+    best step, best weights, time); returns the checkpoint's manifest."""
     from safetensors.torch import load_file
 
+    manifest = inspect(checkpoints.folder, checkpoints.identity)
     for name in RECORDER_FIELDS:
         setattr(recorder, name, manifest["recorder"][name])
-    best = Path(folder) / BEST_STATE
+    best = checkpoints.folder / BEST_STATE
     recorder.best_state = load_file(best) if best.is_file() else None
+    return manifest
 
 
 def describe(manifest: dict) -> dict[str, Any]:
