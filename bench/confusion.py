@@ -10,7 +10,7 @@ vocabulary; the cost does not depend on the values), and must give the same rank
 machine's matrix-multiply peak now (how busy the host is), both times and ``speedup:``.
 
     python bench/confusion.py                 # K = 100 symbols, 6 contexts each, V = 49,152
-    python bench/confusion.py --symbols 500   # the vocabulary limit (the loop takes minutes)
+    python bench/confusion.py --symbols 500   # 3,000 contexts (the loop takes minutes)
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ import threading
 import warnings
 
 _LOGGERS = ("peft", "bitsandbytes", "huggingface_hub")  # transformers' own is set through its API
-_IGNORED = ((r".*is_gradient_checkpointing.*", FutureWarning),)  # PEFT reading a deprecated property
+_IGNORED = ((r".*is_gradient_checkpointing.*", FutureWarning),  # PEFT reading a deprecated property
+            # PEFT saving a checkpoint of a model loaded from a folder it cannot find again
+            (r"Could not find a config file in .*", UserWarning))
 _lock = threading.Lock()
 _depth = 0
 _undo: list = []  # restores what the outermost entry changed, run in reverse order

@@ -151,6 +151,26 @@ CONFUSION_ROW_PX = 48
 CONFUSION_MAX_PX = 2000
 
 
+def _confusion_cells(confusion: dict) -> tuple[list, list, list, int]:
+    """(tokens, symbols, matrix, K when only some of K symbols are drawn else 0) of a stored confusion:
+    the full matrix (``median_rank``, as runs stored it before), or the sparse form (``own_rank``,
+    ``cells`` and the ``shown`` symbols: core.experiment.vocabulary.confusion), drawn for its shown symbols with
+    None where a rank was not kept."""
+    if "median_rank" in confusion:
+        return confusion.get("tokens") or [], confusion.get("symbols") or [], confusion["median_rank"] or [], 0
+    shown = confusion.get("shown") or []
+    where = {k: n for n, k in enumerate(shown)}
+    matrix = [[None] * len(shown) for _ in shown]
+    for k in shown:
+        matrix[where[k]][where[k]] = confusion["own_rank"][k]
+    for i, j, v in confusion.get("cells") or []:
+        if i in where and j in where:
+            matrix[where[i]][where[j]] = v
+    total = len(confusion.get("own_rank") or [])
+    return ([confusion["tokens"][k] for k in shown], [confusion["symbols"][k] for k in shown], matrix,
+            total if len(shown) < total else 0)
+
+
 def confusion_figure(confusion: dict | None, title: str = "Which token comes up where") -> go.Figure:
     """A vocabulary's confusion matrix as a heatmap: rows are the new tokens, columns the symbols
     whose testing-positive contexts they are ranked on, each cell the token's median rank there.
@@ -158,16 +178,19 @@ def confusion_figure(confusion: dict | None, title: str = "Which token comes up 
     The colour is log10 of the rank (1 and 40,000 both stay readable) on a colour-vision-safe
     scale, dark for a good (low) rank; every cell also prints its rank (up to
     ``CONFUSION_CELL_TEXT_MAX`` symbols; beyond, the hover does), so nothing is read from colour
-    alone. A good vocabulary has a dark diagonal and light everything else.
+    alone. A good vocabulary has a dark diagonal and light everything else. A large vocabulary's
+    result keeps only the closest confusions and names the most confused symbols: those are drawn,
+    "–" where a rank was not kept.
     """
     fig = go.Figure()
     fig.update_layout(title=dict(text=_t(title), x=0.01), font=FONT, template="plotly_white",
                       margin=dict(l=140, r=20, t=60, b=110))
-    matrix = (confusion or {}).get("median_rank") or []
+    tokens, symbols, matrix, shown_of = _confusion_cells(confusion or {})
     if not matrix:
         return _empty(fig, "No confusion matrix yet: it appears once a vocabulary has been evaluated.")
-    tokens = [_t(t) for t in confusion["tokens"]]
-    symbols = [_t(s) for s in confusion["symbols"]]
+    if shown_of:
+        fig.update_layout(title=dict(text=_t(f"{title}: the {len(matrix)} most confused of {shown_of} symbols")))
+    tokens, symbols = [_t(t) for t in tokens], [_t(s) for s in symbols]
     z = [[math.log10(v) if report_text.finite(v) and v >= 1 else None for v in row] for row in matrix]
     text = [[(f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}") if report_text.finite(v) else "–" for v in row]
             for row in matrix]

@@ -1,7 +1,8 @@
-"""``python -m core runs``: list, show, delete and export stored runs from the command line.
+"""``python -m core runs``: list, show, delete, export and resume stored runs from the command line.
 
 The same run store the app uses (``--runs DIR``, default $GLOSSLAB_RUNS or ./runs). Listing reads
-every run as it is on disk, so a run whose process was killed shows up as ``interrupted``.
+every run as it is on disk, so a run whose process was killed shows up as ``interrupted``;
+``runs resume RUN`` continues it in its own folder (``core.runs.resume``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from core.spec.errors import fail
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("runs", help="list, show, delete or export stored runs",
-                              description="Past runs in the run store, as they are on disk.")
-    p.add_argument("action", choices=("list", "show", "delete", "export"), help="what to do")
-    p.add_argument("run_id", nargs="?", default=None, help="the run (for show, delete and export)")
+    p = subparsers.add_parser("runs", help="list, show, delete, export or resume stored runs",
+                              description="Past runs in the run store, as they are on disk. 'resume' continues "
+                                          "an interrupted run (its process was killed): a vocabulary's "
+                                          "fine-tuning from its last checkpoint, a comparison with the members "
+                                          "that had not finished.")
+    p.add_argument("action", choices=("list", "show", "delete", "export", "resume"), help="what to do")
+    p.add_argument("run_id", nargs="?", default=None, help="the run (for show, delete, export and resume)")
     p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
     p.add_argument("--member", default=None, help="export: which strategy of a comparison (e.g. average-seed0)")
     p.add_argument("--out", default=None, metavar="DIR", help="export: the folder to write")
     p.add_argument("--merged", action="store_true", help="export: merge into a full-precision model folder")
+    p.add_argument("--no-progress", action="store_true", help="resume: no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     p.set_defaults(handler=run)
@@ -50,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({k: data[k] for k in ("status", "config", "result")}, indent=2, ensure_ascii=False,
                              default=str))
         return 0
+    if args.action == "resume":
+        return resume(args, store)
     if args.action == "delete":
         store.delete(args.run_id)
         say(f"deleted {args.run_id}")
@@ -77,3 +84,31 @@ def run(args: argparse.Namespace) -> int:
     else:
         say(f"exported to {out}\n{usage(out, args.merged)}")
     return 0
+
+
+def resume(args: argparse.Namespace, store) -> int:
+    """Check the run (no model needed), load the model it was made with, resume it, report as the
+    command that started it would."""
+    from core.cli.common import Progress, load_base
+    from core.cli.train import _run_job, report_compare
+    from core.cli.vocab import report_vocab
+    from core.runs.resume import check_resume, resume_run
+
+    plan = check_resume(store, args.run_id)
+    if plan.kind == "vocab":
+        say(f"Resuming {args.run_id} from the checkpoint of step {plan.checkpoint['step']}")
+    else:
+        say(f"Resuming {args.run_id}: {len(plan.members_done)} of {plan.members_total} members had finished")
+    progress = Progress(enabled=not args.no_progress)
+    base = load_base(plan.model, progress)
+    progress.close()
+    try:
+        status, result, run_id, _ = _run_job(args, lambda runner: resume_run(runner.store, runner, args.run_id, base))
+    finally:
+        if (store.config(args.run_id) or {}).get("backend") == "ray":
+            from core.execution.ray_tasks import shutdown
+
+            shutdown()
+    if plan.kind == "vocab":
+        return report_vocab(args, status, result, run_id)
+    return report_compare(args, status, result, run_id)

@@ -1,8 +1,9 @@
 """``python -m core settings``: every setting and every reported number, as the README shows them.
 
 The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
-``FinetuneConfig``, ``CompareConfig`` and ``DraftConfig``; ``core.experiment.analysis.results.METRICS``), so the README's
-copy is checked against this command's output by a test.
+``FinetuneConfig``, ``CompareConfig``, ``DraftConfig`` and ``CheckpointConfig``;
+``core.experiment.analysis.results.METRICS``), so the README's copy is checked against this command's
+output by a test.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from core.experiment.analysis import results
 from core.experiment.single.compare import CompareConfig
 from core.spec import settings
 from core.spec.errors import fail
+from core.train.checkpoint import CheckpointConfig
 from core.train.finetune import FinetuneConfig
 
 SECTIONS = (("Initialization (`init`, `finetune`, `compare`, `vocab`; the Initialize tab)", InitConfig, ()),
             ("Fine-tuning (`finetune`, `compare`, `vocab`; the Train tab)", FinetuneConfig, ()),
             ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
-            ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)))
+            ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)),
+            ("Checkpoints (`vocab finetune`; `runs resume RUN` continues from the last)", CheckpointConfig, ()))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

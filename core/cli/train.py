@@ -220,6 +220,12 @@ def run_compare(args: argparse.Namespace) -> int:
             from core.execution.ray_tasks import shutdown
 
             shutdown()
+    return report_compare(args, status, result, run_id, out)
+
+
+def report_compare(args: argparse.Namespace, status: dict, result: dict | None, run_id: str,
+                   out: Path | None = None) -> int:
+    """Print a finished comparison (JSON or the verdict and tables; ``out``: also write its files)."""
     rows = [_row(r) for r in (result or {}).get("rows", [])]
     extra: dict = {}
     if result:

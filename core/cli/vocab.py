@@ -5,7 +5,9 @@ VOCAB is a folder of spec files, a JSONL file (one spec per line), a folder save
 as a whole before the model loads (and against the model's tokenizer before anything is written):
 any problem, named by symbol and field, exits with status 2. Both actions run as a job with a run
 store (kind ``vocab``, listed by ``python -m core runs list``); ``finetune`` stores one adapter
-with every token (``runs export`` exports it, merged or not). ``compare`` runs every strategy ×
+with every token (``runs export`` exports it, merged or not) and, while it trains, a checkpoint
+every ``--checkpoint-steps`` steps or ``--checkpoint-minutes`` minutes, from which
+``python -m core runs resume RUN`` continues a run that was killed. ``compare`` runs every strategy ×
 seed over the whole vocabulary, each symbol judged as a comparison is and the strategies ranked
 across symbols (``core.experiment.vocabulary.compare``); its output is that of ``compare`` over
 several symbols, ``--out DIR`` included.
@@ -19,6 +21,7 @@ from core.cli.common import Progress, add_common_arguments, emit_json, load_base
 from core.embedding.strategies import InitConfig
 from core.execution.ray_train import DataParallelConfig
 from core.spec import settings
+from core.train.checkpoint import CheckpointConfig
 from core.train.finetune import FinetuneConfig
 
 
@@ -26,7 +29,8 @@ def _add_vocab_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("vocab", metavar="VOCAB", help="a folder of spec files, a JSONL file (one spec per line), "
                                                   "a saved datasets folder, or 'builtin'")
     p.add_argument("--contrast", action="store_true",
-                   help="add the other symbols' positive contexts to each symbol's negatives (output rows)")
+                   help="add other symbols' positive contexts to each symbol's negatives (output rows): up to "
+                        "--contrast-negatives of them, drawn with the seed")
     p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_common_arguments(p)
@@ -48,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_vocab_arguments(ft)
     settings.add_arguments(ft.add_argument_group("fine-tuning (defaults: the research's configuration)"),
                            FinetuneConfig, skip=("seed",))
+    settings.add_arguments(ft.add_argument_group("checkpoints (`runs resume RUN` continues a killed run from "
+                                                 "the last one)"), CheckpointConfig)
     settings.add_arguments(ft.add_argument_group("data-parallel on Ray Train (see 'Running on Ray')"),
                            DataParallelConfig)
     ft.set_defaults(handler=run_vocab)
@@ -56,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp.add_argument("vocab", metavar="VOCAB", help="a folder of spec files, a JSONL file (one spec per line), "
                                                     "a saved datasets folder, or 'builtin'")
     cmp.add_argument("--contrast", action="store_true",
-                     help="add the other symbols' positive contexts to each symbol's negatives (output rows)")
+                     help="add other symbols' positive contexts to each symbol's negatives (output rows): up to "
+                        "--contrast-negatives of them, drawn with the seed")
     cmp.add_argument("--out", default=None, metavar="DIR",
                      help="also write comparison.json, comparison.md, report.html and report.md here")
     from core.cli.train import _add_finetune_options, _add_init_options
@@ -83,6 +90,7 @@ def run_vocab(args: argparse.Namespace) -> int:
     config = settings.from_args(FinetuneConfig, args, seed=args.seed) if args.action == "finetune" else None
     max_new = check_max_new_tokens(args.max_new_tokens)
     parallel = settings.from_args(DataParallelConfig, args) if args.action == "finetune" else None
+    checkpoint = settings.from_args(CheckpointConfig, args) if args.action == "finetune" else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
@@ -97,7 +105,13 @@ def run_vocab(args: argparse.Namespace) -> int:
             shutdown()
     else:
         status, result, run_id, folder = _run_job(
-            args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new))
+            args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new,
+                                              checkpoint))
+    return report_vocab(args, status, result, run_id)
+
+
+def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, run_id: str) -> int:
+    """Print a finished vocabulary run (JSON or the readable report); the exit status."""
     if status["status"] == "failed":
         from core.cli.common import say
 
@@ -173,6 +187,22 @@ def _arrow(before, after, fmt) -> str:
     return fmt(before) if after is None and before is not None else f"{fmt(before)} → {fmt(after)}"
 
 
+def _confusion_lines(confusion: dict, phase: str) -> list[str]:
+    """The confusion matrix as a table: every symbol of a small vocabulary, the most confused of a large one."""
+    from core.experiment.vocabulary.confusion import dense
+
+    shown = confusion["shown"]
+    many = len(shown) < len(confusion["tokens"])
+    out = [f"Confusion {phase} fine-tuning: median rank of each token (rows) on each symbol's testing-positive "
+           f"contexts (columns)" + (f"; the {len(shown)} most confused of {len(confusion['tokens'])} symbols, "
+                                    f"– where a rank is not among the {confusion['top_k']} closest" if many else "")]
+    matrix = dense(confusion)
+    out.append("  " + " | ".join(["token"] + [confusion["symbols"][j] for j in shown]))
+    for i in shown:
+        out.append("  " + " | ".join([confusion["tokens"][i]] + [_rank(matrix[i][j]) for j in shown]))
+    return out
+
+
 def format_report(data: dict) -> str:
     """The readable report: one line per symbol, then the confusion matrix as a table."""
     out = [f"Vocabulary of {len(data['symbols'])} symbols on {data.get('model')}: strategy {data.get('strategy')}"
@@ -195,11 +225,7 @@ def format_report(data: dict) -> str:
         if not confusion:
             continue
         out.append("")
-        out.append(f"Confusion {phase} fine-tuning: median rank of each token (rows) on each symbol's "
-                   f"testing-positive contexts (columns)")
-        out.append("  " + " | ".join(["token"] + confusion["symbols"]))
-        for token, row in zip(confusion["tokens"], confusion["median_rank"]):
-            out.append("  " + " | ".join([token] + [_rank(v) for v in row]))
+        out += _confusion_lines(confusion, phase)
         s = data.get(f"confusion_summary_{phase}") or {}
         out.append(f"  own token best on {s.get('own_token_best')} of {s.get('symbols')} symbols; median own rank "
                    f"{_rank(s.get('median_own_rank'))}; lowest rank of a token on another symbol "

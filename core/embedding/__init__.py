@@ -3,7 +3,8 @@
 Owns: contextual hidden states and next-token logits (``contexts``), the output row by least
 squares (``output``), the input strategies, one module each, behind one registry and entry point
 (``strategies``), the contextual optimization (``optimize``; batched across symbols in
-``optimize_many``) and the precision of the passes (``precision``).
+``optimize_many``), the precision of the passes (``precision``) and a vocabulary's contrast
+negatives sampled per symbol (``contrast``).
 
 May import: ``core.spec``, ``core.model``, torch.
 """

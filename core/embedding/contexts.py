@@ -143,3 +143,41 @@ def ranks_of_many(logits: torch.Tensor, ids: list[int] | torch.Tensor, rows_at_o
         chosen = block.index_select(1, ids).contiguous()
         out.append(width - torch.searchsorted(ascending, chosen, right=True) + 1)
     return torch.cat(out) if out else torch.empty((0, len(ids)), dtype=torch.long)
+
+
+def median_of_rows(values: torch.Tensor) -> torch.Tensor:
+    """The median of each column of ``values`` [n, m] as float64 [m]: the middle value, or the mean of
+    the two middle ones for an even ``n`` (as ``statistics.median`` computes it)."""
+    if values.shape[0] == 0:
+        raise ValueError("no rows to take the median of")
+    ordered = values.double().sort(dim=0).values
+    n = ordered.shape[0]
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+
+
+@torch.no_grad()
+def median_ranks(model, tokenizer, groups: list[list[str]], ids: list[int],
+                 contexts_at_once: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
+    """For each group of texts, in order: (its index, the median rank of each of ``ids`` after its
+    texts, float64 [len(ids)]), ranked among all next-token candidates as ``ranks_of`` ranks.
+
+    The groups go through in chunks of whole groups of about ``contexts_at_once`` texts (at least
+    one group a chunk): the logits [chunk, V] and ranks [chunk, len(ids)] of one chunk are all that is
+    held at a time, so memory grows with the vocabulary and ``ids``, not with the number of texts.
+    Chunking does not change a number (each text's logits are its own; ``last_hidden`` pads on the
+    right)."""
+    start = 0
+    while start < len(groups):
+        end, count = start + 1, len(groups[start])
+        while end < len(groups) and count + len(groups[end]) <= contexts_at_once:
+            count += len(groups[end])
+            end += 1
+        texts = [t for group in groups[start:end] for t in group]
+        logits = next_token_logits(model, tokenizer, texts)[:, : n_candidates(model, tokenizer)]
+        ranks = ranks_of_many(logits, ids)
+        del logits
+        row = 0
+        for g in range(start, end):
+            yield g, median_of_rows(ranks[row: row + len(groups[g])])
+            row += len(groups[g])
+        start = end

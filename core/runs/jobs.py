@@ -109,10 +109,17 @@ class JobRunner:
 
     # -- submitting and controlling ------------------------------------------------------------------
     def submit(self, fn: Callable[[JobContext], dict | None], *, kind: str = "job", title: str = "",
-               spec: dict | None = None, config: dict | None = None) -> Ticket:
-        """Queue a job; with a store, its run folder (spec, config, status) is created now."""
+               spec: dict | None = None, config: dict | None = None, into: str | None = None) -> Ticket:
+        """Queue a job; with a store, its run folder (spec, config, status) is created now, or with
+        ``into`` (an interrupted run's id) the job runs again in that run's folder, its events going on."""
+        if into is not None and self.store is None:
+            raise ValueError("a job can run again in a run's folder only with a run store")
         if self.store is not None:
-            run_id = self.store.create(kind, spec or {}, config or {}, title=title)
+            if into is not None:
+                self.store.reopen(into)
+                run_id = into
+            else:
+                run_id = self.store.create(kind, spec or {}, config or {}, title=title)
             job_id = run_id
             events = EventLog(self.store.events_path(run_id))
         else:
@@ -257,6 +264,10 @@ class JobRunner:
                     except Exception as exc:
                         self._finish(job, "failed", error=f"the result could not be saved: {exc}")
                         return
+                    try:  # the result is kept: the run will never resume, its checkpoint can go
+                        self.store.drop_checkpoint(job.run_id)
+                    except OSError:
+                        log.exception("could not remove the checkpoint of %s", job.id)
             self._finish(job, "stopped" if job.stop_flag.is_set() else "done")
 
     def _finish(self, job: Job, status: str, error: str | None = None) -> None:

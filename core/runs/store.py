@@ -8,6 +8,8 @@
         result.json    what the job produced (losses, cosines, ranks, generations)
         adapter/       the trained PEFT adapter with the token rows, and the tokenizer with the token
         adapters/<m>/  one adapter per member of a comparison
+        members/<m>.json  each finished member of a comparison (what a resumed comparison keeps)
+        checkpoint/    a vocabulary fine-tuning's last checkpoint (removed once the run is done)
 
 Safety: every JSON file is written to a temporary file and renamed into place, a run folder is
 built under a temporary name and renamed when complete, and an adapter folder is saved beside its
@@ -16,13 +18,17 @@ pattern and their resolved path must stay inside the root, so ``../x`` or ``/etc
 
 A run whose status says it is active but whose owning process is gone (same pid and start time,
 same boot) was killed: it is reported, and recorded, as ``interrupted``, its events kept up to the
-kill, its leftover temporary files removed. No other run is touched.
+kill, its leftover temporary files removed. No other run is touched. ``reopen`` queues an
+interrupted run again in its own folder (``python -m core runs resume``); a vocabulary's
+fine-tuning keeps its last checkpoint in ``checkpoint/`` and a comparison each finished member in
+``members/`` for it (``core.runs.resume``).
 
 Pure Python on purpose: the web UI may import this module without pulling in torch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -44,6 +50,8 @@ ACTIVE = ("queued", "running", "stopping")
 FINISHED = ("done", "stopped", "failed", "interrupted")
 STATUSES = ACTIVE + FINISHED
 FILES = ("spec.json", "config.json", "status.json", "events.jsonl", "result.json")
+CHECKPOINT = "checkpoint"  # a vocabulary fine-tuning's last checkpoint (core.train.checkpoint)
+MEMBERS = "members"        # a comparison's finished members, one JSON file each
 
 _status_lock = threading.Lock()
 
@@ -187,6 +195,21 @@ class RunStore:
             _write_json(folder / "status.json", data)
         return data
 
+    def reopen(self, run_id: str) -> dict:
+        """Queue an interrupted run again in its own folder (``core.runs.resume``): its status becomes
+        ``queued`` with this process as owner, its events and files stay; ``resumed`` counts how often."""
+        folder = self.existing(run_id)
+        current = self.status(run_id)  # an active run whose owner died is turned into interrupted here
+        with _status_lock:
+            data = _read_json(folder / "status.json") or current
+            if data.get("status") != "interrupted":
+                raise fail("run_id", f"run {run_id!r} is {data.get('status')}, not interrupted",
+                           "only a run whose process was killed can be resumed")
+            data.update(status="queued", finished=None, error=None, updated=_now(), owner=current_owner(),
+                        resumed=int(data.get("resumed") or 0) + 1)
+            _write_json(folder / "status.json", data)
+        return data
+
     def events_path(self, run_id: str) -> Path:
         return self.existing(run_id) / "events.jsonl"
 
@@ -205,6 +228,39 @@ class RunStore:
         with atomic.folder(final) as tmp:
             writer(tmp)
         return final
+
+    # -- what a resumed run continues from (core.runs.resume) ------------------------------------------
+    def checkpoint_path(self, run_id: str) -> Path:
+        return self.existing(run_id) / CHECKPOINT
+
+    def drop_checkpoint(self, run_id: str) -> None:
+        """Remove a finished run's checkpoint (renamed away first): only an interrupted run resumes."""
+        folder = self.checkpoint_path(run_id)
+        if folder.is_dir():
+            trash = folder.parent / f".{CHECKPOINT}.tmp-done-{secrets.token_hex(3)}"
+            os.rename(folder, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def fingerprint(self, run_id: str) -> str:
+        """A hash of the run's spec and settings as stored: what its checkpoint must have been written with."""
+        data = json.dumps([self.spec(run_id), self.config(run_id)], sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+    def save_member(self, run_id: str, name: str, data: dict) -> Path:
+        """Keep one finished member of a comparison (``members/<name>.json``, written atomically)."""
+        if not RUN_ID.match(name):
+            raise fail("member", f"{name!r} is not a valid member name", "use a name from the comparison's rows")
+        return _write_json(self.existing(run_id) / MEMBERS / f"{name}.json", data)
+
+    def members(self, run_id: str) -> dict[str, dict]:
+        """The finished members kept so far, by name (a file that cannot be read counts as not finished)."""
+        folder = self.existing(run_id) / MEMBERS
+        found = {}
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            data = _read_json(path)
+            if isinstance(data, dict) and RUN_ID.match(path.stem):
+                found[path.stem] = data
+        return found
 
     def delete(self, run_id: str) -> None:
         """Remove a finished run (renamed away first, so a reader never sees half a folder)."""
@@ -238,11 +294,14 @@ class RunStore:
             # Leftovers of writes the kill cut short: temporary files and folders inside this run,
             # and an event line cut in half (readers skip it; here it is removed for good).
             _drop_torn_line(folder / "events.jsonl")
-            for leftover in list(folder.glob(".*.tmp*")) + list(folder.glob("adapters/.*.tmp*")):
+            for leftover in [*folder.glob(".*.tmp*"), *folder.glob("adapters/.*.tmp*"),
+                             *folder.glob(f"{MEMBERS}/.*.tmp*")]:
                 if leftover.is_dir():
                     shutil.rmtree(leftover, ignore_errors=True)
                 else:
                     leftover.unlink(missing_ok=True)
+            for parent in (folder, folder / "adapters"):
+                _put_back_replaced(parent)
             _write_json(folder / "status.json", current)
         return current
 
@@ -297,6 +356,18 @@ class RunStore:
             rows.append(status)
         rows.sort(key=lambda s: (str(s.get("created") or ""), s["run_id"]), reverse=True)
         return rows
+
+
+def _put_back_replaced(parent: Path) -> None:
+    """Undo half a folder replacement (``core.atomic.replace_dir`` killed between its two renames): an
+    old copy ``.<name>.old-*`` whose ``<name>`` is gone is put back (the new one, a ``.tmp`` leftover,
+    was incomplete or is removed); one whose ``<name>`` is there is removed."""
+    for old in sorted(parent.glob(".*.old-*")) if parent.is_dir() else []:
+        name = old.name[1:].rsplit(".old-", 1)[0]
+        if not (parent / name).exists() and old.is_dir():
+            os.rename(old, parent / name)
+        elif old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _drop_torn_line(path: Path) -> None:

@@ -8,11 +8,15 @@ import shutil
 from functools import partial
 from pathlib import Path
 
+import torch
+
 from core.experiment.single.compare import CompareConfig, check_symbols, member_name, run_comparison
 from core.experiment.single.member import Member, run_member
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.single.pipeline import InitResult
 from core.embedding.strategies import InitConfig
+from core.execution.processes import MemberTask, Outcome
+from core.jsonsafe import jsonable
 from core.execution.ray_tasks import backend_for
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
@@ -50,21 +54,49 @@ def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
     return fn
 
 
-def comparison_job(specs: list, base, config: CompareConfig, backend=None):
+def member_record(outcome: Outcome) -> dict:
+    """A finished member as JSON (``members/<name>.json``): its task, row, details and starting rows."""
+    task = outcome.task
+    return jsonable({"task": {"index": task.index, "symbol": task.symbol, "strategy": task.strategy,
+                              "seed": task.seed},
+                     "row": outcome.row, "detail": outcome.detail,
+                     "starts": {side: outcome.starts[side].float().tolist() for side in ("input", "output")}})
+
+
+def outcome_of(record: dict) -> Outcome:
+    """A member kept by ``member_record`` (float32 rows survive the JSON round trip exactly)."""
+    starts = {side: torch.tensor(record["starts"][side], dtype=torch.float32) for side in ("input", "output")}
+    return Outcome(MemberTask(**record["task"]), record["row"], record["detail"], starts)
+
+
+def comparison_job(specs: list, base, config: CompareConfig, backend=None, resume: bool = False):
     """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``
-    (``adapters/<token>-<strategy>-s<seed>`` over several symbols); on ``backend`` (default: the one
-    ``config`` names, ``core.execution.ray_tasks``)."""
+    (``adapters/<token>-<strategy>-s<seed>`` over several symbols) and its numbers under
+    ``members/`` as it finishes; on ``backend`` (default: the one ``config`` names,
+    ``core.execution.ray_tasks``). ``resume``: the members kept in the run's folder are not run again."""
 
     def fn(ctx) -> dict:
         runner = backend if backend is not None else backend_for(config)
+        several = len(specs) > 1
 
         def keep(task, folder: Path) -> None:
-            name = member_name(specs[task.symbol], task.name, len(specs) > 1)
+            name = member_name(specs[task.symbol], task.name, several)
             ctx.save_folder(lambda dest: shutil.copytree(folder, dest, dirs_exist_ok=True), member=name)
 
-        result = run_comparison(specs if len(specs) > 1 else specs[0], base, config, emit=ctx.emit,
+        def keep_member(outcome: Outcome) -> None:
+            if ctx.store is not None and ctx.run_id:
+                name = member_name(specs[outcome.task.symbol], outcome.task.name, several)
+                ctx.store.save_member(ctx.run_id, name, member_record(outcome))
+
+        done = [outcome_of(r) for r in ctx.store.members(ctx.run_id).values()] if resume and ctx.store else []
+        if resume:
+            ctx.emit(type="resume", step=-1, message=f"Resuming: {len(done)} member(s) had finished",
+                     keep=[{"strategy": o.task.strategy, "seed": o.task.seed, "symbol": specs[o.task.symbol].new_token}
+                           for o in done])
+        result = run_comparison(specs if several else specs[0], base, config, emit=ctx.emit,
                                 should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
-                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=runner)
+                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=runner,
+                                done=done, keep=keep_member)
         return with_markdown(result.to_dict())
 
     return fn

@@ -1,8 +1,12 @@
 """Vocabulary runs as jobs of a ``JobRunner``: everything is checked before the job is queued; the
 run (kind ``vocab``) stores the vocabulary as its spec, the settings, the events, the result, and
-for a fine-tuning ONE adapter holding every token's rows (``adapter/``, exported like any run's)."""
+for a fine-tuning ONE adapter holding every token's rows (``adapter/``, exported like any run's)
+and, while it trains, its last checkpoint (``checkpoint/``: ``core.runs.resume`` continues from it).
+A comparison on a vocabulary keeps each finished member in ``members/``."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from core.embedding.strategies import InitConfig
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
@@ -11,8 +15,9 @@ from core.experiment.vocabulary.load import Vocabulary, check_vocabulary
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
+from core.train.checkpoint import CheckpointConfig, Checkpoints, inspect
 from core.train.finetune import FinetuneConfig
-from core.train.together import Sentences
+from core.train.together import Sentences, finetune_tokens
 
 
 def adapter_metadata(run: VocabRun, base) -> dict:
@@ -24,13 +29,35 @@ def adapter_metadata(run: VocabRun, base) -> dict:
             "compute_dtype": run.trained.result.compute_dtype if run.trained else None}
 
 
+def checkpoints_of(ctx, checkpoint: CheckpointConfig, resume: bool = False) -> Checkpoints | None:
+    """Where the job's fine-tuning keeps its checkpoint (the run's ``checkpoint/``), checked against the
+    run's spec and settings; None without a run store. ``resume``: continue from it (an event says from
+    which step; step events after it are done again)."""
+    if ctx.store is None or not ctx.run_id:
+        return None
+    identity = {"run_id": ctx.run_id, "fingerprint": ctx.store.fingerprint(ctx.run_id)}
+    checkpoints = Checkpoints(ctx.store.checkpoint_path(ctx.run_id), checkpoint, identity, resume)
+    if resume:
+        step = inspect(checkpoints.folder, identity)["step"]
+        ctx.emit(type="resume", step=step, message=f"Resuming from the checkpoint of step {step}")
+    return checkpoints
+
+
 def vocab_job(vocab: Vocabulary, base, init_config: InitConfig, config: FinetuneConfig | None, contrast: bool,
-              max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
-    """A job function: the vocabulary initialized (and fine-tuned when ``config`` is given), evaluated."""
+              max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, checkpoint: CheckpointConfig | None = None,
+              resume: bool = False):
+    """A job function: the vocabulary initialized (and fine-tuned when ``config`` is given), evaluated;
+    the fine-tuning writes a checkpoint at ``checkpoint``'s interval and, with ``resume``, continues
+    from the run's last one (initialization and the evaluation before are done again: the same numbers)."""
 
     def fn(ctx) -> dict:
+        finetune_with = None
+        if config is not None and (resume or (checkpoint is not None and checkpoint.enabled)):
+            checkpoints = checkpoints_of(ctx, checkpoint or CheckpointConfig(), resume)
+            finetune_with = partial(finetune_tokens, checkpoints=checkpoints)
         run = run_vocabulary(vocab, base, init_config, config, contrast=contrast, finetune=config is not None,
-                             emit=ctx.emit, should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens)
+                             emit=ctx.emit, should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens,
+                             finetune_with=finetune_with)
         result = run.to_dict()
         if run.trained is not None:
             result["adapter"] = save_vocab_adapter(ctx, run, base)
@@ -57,32 +84,52 @@ def check_vocab_run(vocab: Vocabulary, base, config: FinetuneConfig | None, max_
 
 
 def submit_vocab(runner, vocab: Vocabulary, base, init_config: InitConfig, config: FinetuneConfig | None,
-                 contrast: bool = False, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
-    """Check everything, then queue a vocabulary job (``config`` None: initialize and evaluate only)."""
+                 contrast: bool = False, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                 checkpoint: CheckpointConfig | None = None):
+    """Check everything, then queue a vocabulary job (``config`` None: initialize and evaluate only; a
+    fine-tuning writes checkpoints at ``checkpoint``'s interval, by default every 50 steps or 10 minutes)."""
     max_new_tokens = check_vocab_run(vocab, base, config, max_new_tokens)
     action = "finetune" if config is not None else "init"
+    checkpoint = (checkpoint or CheckpointConfig()) if config is not None else None
     settings = {"kind": "vocab", "action": action, "model": base.name, "init": init_config.to_dict(),
                 "finetune": config.to_dict() if config is not None else None, "contrast": contrast,
-                "max_new_tokens": max_new_tokens, "source": vocab.source}
-    return runner.submit(vocab_job(vocab, base, init_config, config, contrast, max_new_tokens), kind="vocab",
+                "max_new_tokens": max_new_tokens, "source": vocab.source,
+                "checkpoint": checkpoint.to_dict() if checkpoint is not None else None}
+    return runner.submit(vocab_job(vocab, base, init_config, config, contrast, max_new_tokens, checkpoint),
+                         kind="vocab",
                          title=f"vocabulary {action}: {vocab.title} ({init_config.strategy})",
                          spec=vocab.to_dict(), config=settings)
+
+
+def vocab_comparison_job(vocab: Vocabulary, base, config, contrast: bool, resume: bool = False):
+    """A job function: the comparison on a vocabulary, each finished member kept in ``members/``;
+    ``resume``: the members kept in the run's folder are not run again."""
+    from core.experiment.vocabulary.compare import compare_vocabulary
+
+    def fn(ctx) -> dict:
+        done = ctx.store.members(ctx.run_id) if resume and ctx.store is not None else {}
+        if resume:
+            ctx.emit(type="resume", step=-1, message=f"Resuming: {len(done)} member(s) had finished",
+                     keep=[{"strategy": m["detail"]["strategy"], "seed": m["detail"]["seed"]} for m in done.values()])
+
+        def keep(name: str, member: dict) -> None:
+            if ctx.store is not None and ctx.run_id:
+                ctx.store.save_member(ctx.run_id, name, member)
+
+        result = compare_vocabulary(vocab, base, config, contrast=contrast, emit=ctx.emit,
+                                    should_stop=lambda: ctx.stop_requested, done=done, keep=keep)
+        return {**with_markdown(result.to_dict()), "vocabulary": True, "contrast": contrast}
+
+    return fn
 
 
 def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: bool = False):
     """Check everything, then queue a comparison of strategies on a vocabulary (kind ``compare``:
     its result has the shape of a comparison over several symbols; ``core.experiment.vocabulary.compare``)."""
-    from core.experiment.vocabulary.compare import compare_vocabulary
-
     check_vocab_run(vocab, base, config.finetune, config.max_new_tokens)
     settings = {"kind": "compare", "vocabulary": True, "model": base.name, "contrast": contrast,
                 "source": vocab.source, **config.to_dict()}
-
-    def fn(ctx) -> dict:
-        result = compare_vocabulary(vocab, base, config, contrast=contrast, emit=ctx.emit,
-                                    should_stop=lambda: ctx.stop_requested)
-        return {**with_markdown(result.to_dict()), "vocabulary": True, "contrast": contrast}
-
+    fn = vocab_comparison_job(vocab, base, config, contrast)
     return runner.submit(fn, kind="compare",
                          title=f"vocabulary comparison: {vocab.title}: {', '.join(config.strategies)} × "
                                f"{config.seeds} seed(s)", spec=vocab.to_dict(), config=settings)

@@ -32,9 +32,12 @@ SENTENCE_TOKENS = 160
 SPEC_FILE_BYTES = 2_000_000
 
 # A vocabulary (many specs initialized, fine-tuned and evaluated together).
-VOCAB_SYMBOLS = (1, 500)          # symbols in one vocabulary
+VOCAB_SYMBOLS = (1, 6_420)        # symbols in one vocabulary: the whole Bliss lexicon (data/bliss)
 VOCAB_FILE_BYTES = 200_000_000    # a JSONL file or a folder of spec files, all together
 VOCAB_FINE_TUNING_SENTENCES = 100_000  # fine-tuning sentences of all symbols together
+CONTRAST_NEGATIVES = (0, 100_000)  # other symbols' positives drawn as one symbol's negatives (0 = all)
+CONFUSION_TOP_K = 5              # per token and per symbol, the closest confusions a result keeps
+CONFUSION_CONTEXTS_AT_ONCE = 256  # testing contexts ranked at once for the confusion (memory: this × vocabulary)
 
 # Drafting a spec from raw material (core/authoring).
 DRAFT_RANK = (1, 10_000_000)      # screening thresholds: a rank among all next-token candidates
@@ -71,6 +74,8 @@ NEGATIVE_LOGIT = (-100.0, 100.0)  # the output row's target logit after a negati
 PATIENCE = (0, 1000)      # evaluations without improvement before training stops (0 = off)
 EVAL_EVERY = (1, 1000)     # optimizer steps between validation losses
 PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
+CHECKPOINT_STEPS = (0, 1_000_000)  # optimizer steps between checkpoints (0 = by time only)
+CHECKPOINT_MINUTES = (0.0, 10_080.0)  # minutes between checkpoints (0 = by steps only; at most a week)
 
 # Fraction of this machine's memory a model may need (estimated before loading).
 MODEL_MEMORY_FRACTION = 0.6
@@ -91,7 +96,7 @@ def describe() -> list[tuple[str, str]]:
         ("tokens per context", str(CONTEXT_TOKENS)),
         ("tokens per sentence", str(SENTENCE_TOKENS)),
         ("spec file size", f"{SPEC_FILE_BYTES // 1000} kB"),
-        ("symbols in a vocabulary", f"{VOCAB_SYMBOLS[0]} to {VOCAB_SYMBOLS[1]}"),
+        ("symbols in a vocabulary", f"{VOCAB_SYMBOLS[0]} to {VOCAB_SYMBOLS[1]:,}"),
         ("fine-tuning sentences in a vocabulary", f"{VOCAB_FINE_TUNING_SENTENCES:,}"),
         ("vocabulary files, all together", f"{VOCAB_FILE_BYTES // 1_000_000} MB"),
         ("sentences or negatives given at once for drafting", f"{DRAFT_LINES:,}"),

@@ -163,7 +163,8 @@ class StepRecorder:
         self._eval_due = False
 
     def _on_train_begin(self, args, state, control, **kw):
-        self.t0 = time.perf_counter()
+        # A resumed training goes on counting from the time it had (``core.train.checkpoint``).
+        self.t0 = time.perf_counter() - self.train_seconds
         self.max_steps = state.max_steps
 
     def _on_step_end(self, args, state, control, **kw):
@@ -222,5 +223,20 @@ class StepRecorder:
 
 
 def step_events(events: Iterable[dict]) -> list[dict]:
-    """Only the training-step events (what a loss chart draws)."""
-    return [e for e in events if e.get("type") == "step"]
+    """Only the training-step events (what a loss chart draws), as the run has them now: a resumed
+    run does again the steps after its checkpoint, so a ``{"type": "resume", "step": N}`` event
+    drops the earlier events of the steps after N, except those of the members it ``keep``s (a
+    comparison's finished members: a list of their tags, e.g. ``{"strategy", "seed", "symbol"}``)."""
+    out: list[dict] = []
+    for event in events:
+        if event.get("type") == "step":
+            out.append(event)
+        elif event.get("type") == "resume":
+            out = [e for e in out if not _superseded(e, event)]
+    return out
+
+
+def _superseded(step: dict, resume: dict) -> bool:
+    if not isinstance(step.get("step"), (int, float)) or step["step"] <= resume.get("step", -1):
+        return False
+    return not any(all(step.get(k) == v for k, v in tags.items()) for tags in resume.get("keep") or [])

@@ -25,6 +25,7 @@ from core.spec import limits
 from core.spec import settings
 from core.spec.errors import Collector, fail
 from core.spec.settings import choices_of, setting
+from core.train.checkpoint import Checkpoints, restore_recorder, saver
 from core.train.events import StepRecorder, StopRequested
 from core.quiet import quiet
 from core.train.qlora import LoraTargets, compute_dtype, prepare, token_rows
@@ -276,19 +277,40 @@ def record_turn(result: "FinetuneResult", rows_before: list, rows_after: list) -
     result.cos_output_before_after = _mean_cos(rows_before, rows_after, 1)
 
 
+def _arguments(config: FinetuneConfig, output_dir: str, eval_batch_size: int, device: str, eval_on_start: bool):
+    """The Trainer's arguments for ``config`` (``eval_on_start`` off when resuming: step 0 is recorded)."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=output_dir, num_train_epochs=config.epochs, learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=eval_batch_size,
+        gradient_accumulation_steps=config.grad_accum, lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, optim="adamw_torch",
+        eval_strategy="steps", eval_steps=config.eval_every, eval_on_start=eval_on_start,
+        # The Trainer tracks the best validation loss for early stopping; our recorder keeps the best
+        # weights in memory. Checkpoints, when asked for, are saved by their own callback
+        # (core.train.checkpoint), and a resumed run gets early stopping's counter back.
+        metric_for_best_model="eval_loss", greater_is_better=False, restore_callback_states_from_checkpoint=True,
+        save_strategy="no", logging_strategy="steps", logging_steps=1, report_to="none",
+        disable_tqdm=True, seed=config.seed, data_seed=config.seed, use_cpu=device == "cpu",
+        dataloader_pin_memory=False, remove_unused_columns=False)
+
+
 def train(peft_model, tokenizer, token_id: int | list[int], spec, config: FinetuneConfig,
           on_event: Callable[[dict], Any] | None = None,
           should_stop: Callable[[], bool] | None = None,
-          eval_groups: dict[str, list[str]] | None = None) -> FinetuneResult:
+          eval_groups: dict[str, list[str]] | None = None, checkpoints: Checkpoints | None = None) -> FinetuneResult:
     """Fine-tune a model from ``prepare`` in place on ``spec``'s sentences; returns what happened.
 
     ``token_id`` may be a list (a vocabulary; ``spec`` is then anything with
     ``fine_tuning_sentences`` and ``validation_sentences``): the cosines before/after are then the
     means over the tokens. ``eval_groups``: named sets of validation sentences whose losses join
     every evaluation's step event as ``eval_loss_by`` (one per symbol of a vocabulary).
+    ``checkpoints``: write a checkpoint at its interval and, with ``resume``, continue from the one
+    there (``core.train.checkpoint``); the result is then that of the training never interrupted.
     """
-    from transformers import (DataCollatorForLanguageModeling, EarlyStoppingCallback, PrinterCallback, Trainer,
-                              TrainingArguments)
+    from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, PrinterCallback, Trainer
 
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     tok = _training_tokenizer(tokenizer)
@@ -307,24 +329,15 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
         def extra_validation(model) -> dict:
             return {"eval_loss_by": {k: round(v, 6) for k, v in group_losses(model, tokenizer, eval_groups).items()}}
     recorder = StepRecorder(on_event, should_stop, steps_per_epoch, extra_validation=extra_validation)
+    resumed = restore_recorder(recorder, checkpoints) if checkpoints is not None and checkpoints.resume else None
     device = str(next(peft_model.parameters()).device)
-    eval_bs = config.eval_batch_size or min(64, len(val_set))
-    scratch = tempfile.mkdtemp(prefix="glosslab-trainer-")
+    scratch = str(checkpoints.scratch()) if checkpoints is not None else tempfile.mkdtemp(prefix="glosslab-trainer-")
     try:
-        args = TrainingArguments(
-            output_dir=scratch, num_train_epochs=config.epochs, learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=eval_bs,
-            gradient_accumulation_steps=config.grad_accum, lr_scheduler_type=config.lr_scheduler,
-            warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
-            weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, optim="adamw_torch",
-            eval_strategy="steps", eval_steps=config.eval_every, eval_on_start=True,
-            # The Trainer tracks the best validation loss for early stopping; our recorder keeps the
-            # best weights in memory, so no checkpoint is saved.
-            metric_for_best_model="eval_loss", greater_is_better=False,
-            save_strategy="no", logging_strategy="steps", logging_steps=1, report_to="none",
-            disable_tqdm=True, seed=config.seed, data_seed=config.seed, use_cpu=device == "cpu",
-            dataloader_pin_memory=False, remove_unused_columns=False)
+        args = _arguments(config, scratch, config.eval_batch_size or min(64, len(val_set)), device,
+                          eval_on_start=resumed is None)
         callbacks = [recorder.callback]
+        if checkpoints is not None and checkpoints.config.enabled:
+            callbacks.append(saver(checkpoints, recorder))
         if config.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
         collator = DataCollatorForLanguageModeling(tok, mlm=False)
@@ -335,9 +348,15 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
             trainer.remove_callback(PrinterCallback)
             if should_stop is not None and should_stop():
                 raise StopRequested()
-            trainer.train()
+            trainer.train(resume_from_checkpoint=str(checkpoints.folder) if resumed is not None else None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return _outcome(peft_model, recorder, config, ids, rows_before, steps_per_epoch, int(train_set.tokens), device)
+
+
+def _outcome(peft_model, recorder: StepRecorder, config: FinetuneConfig, ids: list[int], rows_before: list,
+             steps_per_epoch: int, train_tokens: int, device: str) -> FinetuneResult:
+    """After training: the best step's weights put back (``restore_best``) and what happened, as numbers."""
     steps = recorder.history[-1]["step"] if recorder.history else 0
     restored = False
     if config.restore_best and recorder.best_step != steps:
@@ -362,7 +381,7 @@ def train(peft_model, tokenizer, token_id: int | list[int], spec, config: Finetu
         stopped=recorder.stopped, restored_best=bool(restored),
         early_stopped=bool(config.early_stopping_patience) and not recorder.stopped and steps < recorder.max_steps,
         trainable_parameters=sum(p.numel() for p in peft_model.parameters() if p.requires_grad),
-        train_tokens_per_epoch=int(train_set.tokens), device=device,
+        train_tokens_per_epoch=train_tokens, device=device,
         compute_dtype=str(compute_dtype(config, device.split(":")[0])).replace("torch.", ""),
         cos_input_before_after=_mean_cos(rows_before, rows_after, 0),
         cos_output_before_after=_mean_cos(rows_before, rows_after, 1),

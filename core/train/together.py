@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import torch
 
+from core.train.checkpoint import Checkpoints
 from core.train.events import StopRequested
 from core.train.finetune import FinetuneConfig, FinetuneResult, record_turn, row_cosine, train
 from core.train.qlora import prepare, token_rows
@@ -67,8 +68,10 @@ class TrainedTokens:
 
 def finetune_tokens(model, tokenizer, token_ids: list[int], tokens: list[str], sentences: Sentences,
                     config: FinetuneConfig | None = None, on_event: Callable[[dict], Any] | None = None,
-                    should_stop: Callable[[], bool] | None = None, quantized=None) -> TrainedTokens:
-    """QLoRA on a full-precision model that has every token (``model`` itself is not changed)."""
+                    should_stop: Callable[[], bool] | None = None, quantized=None,
+                    checkpoints: Checkpoints | None = None) -> TrainedTokens:
+    """QLoRA on a full-precision model that has every token (``model`` itself is not changed);
+    ``checkpoints``: written as it trains, or resumed from (``core.train.checkpoint``)."""
     config = config or FinetuneConfig()
     config.check_data(len(sentences.fine_tuning_sentences), len(sentences.validation_sentences))
     emit = on_event or (lambda event: None)
@@ -81,7 +84,7 @@ def finetune_tokens(model, tokenizer, token_ids: list[int], tokens: list[str], s
     emit({"type": "phase", "phase": "train", "message": f"Fine-tuning {len(token_ids)} tokens together",
           "max_steps": config.epochs * config.steps_per_epoch(len(sentences.fine_tuning_sentences))})
     result = train(peft_model, tokenizer, list(token_ids), sentences, config, on_event=emit, should_stop=should_stop,
-                   eval_groups=sentences.validation_by)
+                   eval_groups=sentences.validation_by, checkpoints=checkpoints)
     rows_after = [token_rows(peft_model, i) for i in token_ids]
     # As in the single-token path, the cosines compare with the full-precision model's rows.
     record_turn(result, rows_before, rows_after)

@@ -36,3 +36,19 @@ def test_a_large_vocabulary_keeps_its_ranks_in_the_hover_and_a_bounded_height():
     small = plots.confusion_figure({**confusion, "tokens": confusion["tokens"][:3], "symbols": confusion["symbols"][:3],
                                     "median_rank": [row[:3] for row in confusion["median_rank"][:3]]})
     assert small.data[0].texttemplate == "%{text}" and small.layout.height == max(320, 120 + 48 * 3)
+
+
+def test_a_sparse_confusion_draws_its_shown_symbols():
+    """The sparse form (core.experiment.vocabulary.confusion): own ranks on the diagonal, the kept cells, "–" elsewhere."""
+    confusion = {"tokens": ["[A]", "[B]", "[C]", "[D]"], "symbols": ["a", "b", "c", "d"], "top_k": 1,
+                 "own_rank": [1.0, 2.0, 1.0, 4.0], "cells": [[1, 2, 3.0], [3, 0, 7.0], [0, 3, 900.0]],
+                 "shown": [0, 1, 2, 3]}
+    heat = plots.confusion_figure(confusion).data[0]
+    assert list(heat.y) == ["[A]", "[B]", "[C]", "[D]"] and list(heat.x) == ["a", "b", "c", "d"]
+    assert [list(r) for r in heat.text] == [["1", "–", "–", "900"], ["–", "2", "3", "–"], ["–", "–", "1", "–"],
+                                            ["7", "–", "–", "4"]]
+    some = plots.confusion_figure({**confusion, "shown": [1, 2]}, "Confusion")
+    heat = some.data[0]
+    assert list(heat.y) == ["[B]", "[C]"] and [list(r) for r in heat.text] == [["2", "3"], ["–", "1"]]
+    assert "the 2 most confused of 4 symbols" in some.layout.title.text
+    assert not plots.confusion_figure({**confusion, "shown": []}).data

@@ -103,7 +103,11 @@ def _init_config() -> type:
              "AMX), else the model's own dtype; model: the contexts run through the model in its own dtype "
              "(float32 on a CPU), as the method states; bfloat16: the output fit's and the strategies' passes "
              "run in bfloat16 (float32 sums), about 2.5 times faster on a CPU with native bfloat16 and far "
-             "slower on one without, with contextual embeddings about 1 % off."))]
+             "slower on one without, with contextual embeddings about 1 % off.")),
+            ("contrast_negatives", int, setting(
+                200, label="Contrast negatives per symbol", range=limits.CONTRAST_NEGATIVES, advanced=True,
+                help="A vocabulary with contrast: how many of the other symbols' positive contexts join each "
+                     "symbol's negatives, drawn with the seed (0 = all of them; all when there are fewer)."))]
     cls = dataclasses.make_dataclass("InitConfig", shared + _own_settings() + tail, bases=(settings.Config,),
                                      namespace={"WHAT": "initialization settings"})
     cls.__module__ = __name__  # so that a pickled config (sent to a worker process) finds its class

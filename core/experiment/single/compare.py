@@ -182,7 +182,8 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
                    should_stop: Callable[[], bool] | None = None,
                    keep_adapter: Callable[[MemberTask, Path], None] | None = None,
                    write_adapter: Callable[[Member, Path], None] | None = None,
-                   reuse: bool = True, backend=None) -> ComparisonResult:
+                   reuse: bool = True, backend=None, done: list[Outcome] = (),
+                   keep: Callable[[Outcome], None] | None = None) -> ComparisonResult:
     """Every strategy × seed (× symbol, when ``spec`` is a list of specs) from fresh copies of ``base``.
 
     Members run ``config.workers`` at once (``core.execution.processes``); events are tagged with
@@ -193,7 +194,9 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     step and skips the rest. ``reuse=False`` computes every member from scratch (see ``InitCache``;
     for the benchmark and tests): the same numbers, slower. ``backend`` (``core.execution.ray_tasks``, e.g.
     Ray) runs the members elsewhere; a member whose task fails there is left out of the rows and
-    listed in the result's ``failed`` with its reason, while the other members go on.
+    listed in the result's ``failed`` with its reason, while the other members go on. ``keep(outcome)``
+    is called with each member that finished (after ``keep_adapter``), and ``done``: members that
+    finished before (a resumed comparison), which are not run again.
     """
     from core.spec.gloss import check_spec
 
@@ -211,12 +214,14 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
         where = "this process" if workers <= 1 or len(tasks) <= 1 else \
             f"{min(workers, len(tasks))} worker processes"
     plan = Plan(tuple(specs), config.init, config.finetune, config.max_new_tokens, reuse)
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome] = list(done)
 
     def finished(outcome: Outcome) -> None:
         outcomes.append(outcome)
         if keep_adapter is not None and outcome.adapter is not None:
             keep_adapter(outcome.task, outcome.adapter)
+        if keep is not None and not outcome.row.get("stopped"):
+            keep(outcome)
         task = outcome.task
         emit({"type": "member", "status": "done", "index": task.index, "total": len(tasks), "row": outcome.row,
               "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
@@ -231,7 +236,9 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
               "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
               "message": f"{task.strategy} (seed {task.seed}) failed: {reason}"})
 
-    stopped = run_tasks(tasks, plan, base, workers=workers, emit=emit, should_stop=should_stop,
+    finished_before = {o.task.index for o in done}
+    stopped = run_tasks([t for t in tasks if t.index not in finished_before], plan, base, workers=workers,
+                        emit=emit, should_stop=should_stop,
                         on_outcome=finished, write_adapter=write_adapter if keep_adapter is not None else None,
                         backend=backend, on_failure=failure)
     if failed and not outcomes:

@@ -73,8 +73,14 @@ def symbol_rows(data: dict, strategy: str, seed: int) -> list[dict]:
 
 
 def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = None, *, contrast: bool = False,
-                       emit: Emit | None = None, should_stop: Callable[[], bool] | None = None) -> ComparisonResult:
-    """Every strategy × seed over the whole vocabulary; per-symbol verdicts and the verdict across symbols."""
+                       emit: Emit | None = None, should_stop: Callable[[], bool] | None = None,
+                       done: dict[str, dict] | None = None,
+                       keep: Callable[[str, dict], None] | None = None) -> ComparisonResult:
+    """Every strategy × seed over the whole vocabulary; per-symbol verdicts and the verdict across symbols.
+
+    ``keep(name, member)`` is called as each member finishes with ``{"rows", "detail"}`` (its rows per
+    symbol and its details); ``done``: such members by name (``average-s0``) that finished before (a
+    resumed comparison), which are not run again."""
     config = config or CompareConfig()
     emit = emit or (lambda event: None)
     start = time.perf_counter()
@@ -87,6 +93,12 @@ def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = N
             stopped = True
             break
         tags = {"strategy": strategy, "seed": seed}
+        kept = (done or {}).get(f"{strategy}-s{seed}")
+        if kept is not None:
+            for row in kept["rows"]:
+                rows_by_symbol[row["symbol"]].append(row)
+            details.append(kept["detail"])
+            continue
         emit({"type": "member", "status": "start", "index": index, "total": len(members), **tags,
               "message": f"{strategy_label(strategy)} (seed {seed}) on {len(vocab)} symbols: "
                          f"{index + 1} of {len(members)}"})
@@ -99,7 +111,8 @@ def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = N
             stopped = True
             break
         data = run.to_dict()
-        for row in symbol_rows(data, strategy, seed):
+        rows = symbol_rows(data, strategy, seed)
+        for row in rows:
             rows_by_symbol[row["symbol"]].append(row)
         details.append({"name": f"{strategy}-s{seed}", "strategy": strategy, "seed": seed,
                         "table": data["table"], "confusion_after": data["confusion_after"],
@@ -110,6 +123,8 @@ def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = N
         if (data.get("finetune") or {}).get("stopped"):
             stopped = True
             break
+        if keep is not None:
+            keep(f"{strategy}-s{seed}", {"rows": rows, "detail": details[-1]})
     per_symbol = []
     for spec in vocab.specs:
         member_rows = rows_by_symbol[spec.new_token]

@@ -5,9 +5,10 @@
 
 1. computes every symbol's OUTPUT row by least squares from ONE batched pass of hidden states over
    all the vocabulary's contexts (``core.embedding.output.output_embeddings``), each symbol with
-   its own targets; with ``contrast`` the other symbols' positive contexts join each symbol's
-   negatives (those that are not its own positives), so that ``[BLISS_A]`` learns to stay low
-   where ``[BLISS_B]`` belongs;
+   its own targets; with ``contrast`` other symbols' positive contexts join each symbol's
+   negatives (those that are not its own; up to ``config.contrast_negatives`` of them, drawn with
+   the seed: ``core.embedding.contrast``), so that ``[BLISS_A]`` learns to stay low where
+   ``[BLISS_B]`` belongs;
 2. computes every symbol's INPUT row with the strategy's ``input_rows`` (batched across symbols
    where the strategy has shared work, a loop otherwise); symbol ``k`` has the seed
    ``config.seed + k``, so that no two symbols start from the same noise;
@@ -25,6 +26,7 @@ from typing import Any, Callable
 
 import torch
 
+from core.embedding.contrast import contrast_negatives as sample_contrast
 from core.embedding.output import OutputFit, output_embeddings
 from core.embedding.strategies import InitConfig, InitRows, finish_rows, strategy_of
 from core.experiment.single.pipeline import copy_base
@@ -77,22 +79,10 @@ def _emit(on_event: EventFn | None, stage: str, message: str, **extra) -> None:
         on_event({"stage": stage, "message": message, **extra})
 
 
-def contrast_negatives(vocab: Vocabulary) -> list[list[str]]:
-    """For each symbol, the other symbols' positive contexts that are not its own positives."""
-    extra = []
-    for k, spec in enumerate(vocab.specs):
-        own = set(spec.positive_contexts) | set(spec.negative_contexts)
-        seen: set[str] = set()
-        more = []
-        for j, other in enumerate(vocab.specs):
-            if j == k:
-                continue
-            for c in other.positive_contexts:
-                if c not in own and c not in seen:
-                    seen.add(c)
-                    more.append(c)
-        extra.append(more)
-    return extra
+def contrast_negatives(vocab: Vocabulary, per_symbol: int = 0, seed: int = 0) -> list[list[str]]:
+    """For each symbol, other symbols' positive contexts that are none of its own: up to ``per_symbol``
+    of them drawn with ``seed`` (0 = all; ``core.embedding.contrast``)."""
+    return sample_contrast(vocab.specs, per_symbol, seed)
 
 
 def symbol_config(config: InitConfig, k: int) -> InitConfig:
@@ -119,7 +109,7 @@ def initial_rows_many(model, tokenizer, vocab: Vocabulary, config: InitConfig, c
     fits: list[OutputFit | None] = [None] * len(vocab)
     if strategy_of(config).calculated_output:
         _emit(on_event, "output_rows", f"Fitting {len(vocab)} output rows from one pass over every context")
-        extra = contrast_negatives(vocab) if contrast else None
+        extra = contrast_negatives(vocab, config.contrast_negatives, config.seed) if contrast else None
         fits = list(output_embeddings(model, tokenizer, vocab.specs, config.negative_logit, extra,
                                       precision=config.precision))
     timings["output_rows"] = time.perf_counter() - started

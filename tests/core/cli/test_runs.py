@@ -93,7 +93,7 @@ def test_show_json_has_the_whole_run(capsys, filled):
     assert set(readable) == {"status", "config", "result"} and readable["status"]["status"] == "done"
 
 
-@pytest.mark.parametrize("action", ["show", "delete", "export"])
+@pytest.mark.parametrize("action", ["show", "delete", "export", "resume"])
 def test_unknown_or_missing_run_id_exits_2_naming_the_field(capsys, filled, action, tmp_path):
     store, _, _ = filled
     extra = ["--out", str(tmp_path / "x")] if action == "export" else []
@@ -105,6 +105,18 @@ def test_unknown_or_missing_run_id_exits_2_naming_the_field(capsys, filled, acti
     code, out, err = run(capsys, store, action, *extra)
     assert code == 2 and "run_id" in err and "needs a run id" in err and out == ""
     assert not (tmp_path / "x").exists()
+
+
+def test_resume_refuses_a_finished_run_and_changes_nothing(capsys, filled):
+    store, run_id, compare_id = filled
+    files = {p: p.read_bytes() for p in store.root.rglob("*") if p.is_file()}
+    for one in (run_id, compare_id):
+        code, out, err = run(capsys, store, "resume", one, "--json")
+        assert code == 2 and "Traceback" not in err
+        problem = one_json(out)["problems"][0]
+        assert problem["field"] == "run_id" and "is done, not interrupted" in problem["problem"]
+        assert "only a run whose process was killed can be resumed" in err
+    assert {p: p.read_bytes() for p in store.root.rglob("*") if p.is_file()} == files
 
 
 def test_export_writes_the_adapter_folder(capsys, filled, tmp_path):

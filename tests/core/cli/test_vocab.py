@@ -41,7 +41,7 @@ def test_vocab_init_prints_one_json_object_and_the_run_is_listed(capsys, tmp_pat
     assert data["status"] == "done" and data["kind"] == "vocab" and data["contrast"] is True
     assert data["strategy"] == "optimized" and data["finetune"] is None
     assert [s["token"] for s in data["symbols"]] == [d["new_token"] for d in _dicts()]
-    assert len(data["confusion_before"]["median_rank"]) == len(data["symbols"])
+    assert len(data["confusion_before"]["own_rank"]) == len(data["symbols"])
     code, out, _ = run(capsys, "runs", "list", "--runs", runs, "--json")
     rows = json.loads(out)["runs"]
     assert code == 0 and [(r["run_id"], r["kind"]) for r in rows] == [(data["run_id"], "vocab")]

@@ -88,3 +88,35 @@ def test_ranks_of_many_equal_ranks_of_each_id_ties_included(rows_at_once):
     expected = torch.stack([ranks_of(logits, i) for i in ids], dim=1)
     assert got.shape == (7, 5) and torch.equal(got, expected)
     assert ranks_of_many(logits[:0], ids).shape == (0, 5)
+
+
+def test_median_of_rows_is_statistics_median_per_column():
+    import statistics
+
+    from core.embedding.contexts import median_of_rows
+
+    g = torch.Generator().manual_seed(1)
+    for n in (1, 2, 5, 6):
+        values = torch.randint(1, 100, (n, 4), generator=g)
+        got = median_of_rows(values).tolist()
+        assert got == [statistics.median(values[:, c].tolist()) for c in range(4)]
+    with pytest.raises(ValueError):
+        median_of_rows(torch.empty((0, 3)))
+
+
+@pytest.mark.parametrize("contexts_at_once", [1, 3, 100])
+def test_median_ranks_of_groups_whatever_the_chunk(tiny, contexts_at_once):
+    import statistics
+
+    from core.embedding.contexts import median_ranks
+
+    model, tokenizer = tiny
+    groups = [TEXTS[:2], TEXTS[2:3], TEXTS[3:], TEXTS[1:4]]
+    ids = [5, 17, 17, 40]
+    got = list(median_ranks(model, tokenizer, groups, ids, contexts_at_once=contexts_at_once))
+    assert [g for g, _ in got] == [0, 1, 2, 3]
+    n = min(model.get_output_embeddings().weight.shape[0], len(tokenizer))
+    for g, medians in got:
+        logits = [_one_by_one(model, tokenizer, t)[1][:n] for t in groups[g]]
+        expected = [statistics.median([int((row > row[i]).sum()) + 1 for row in logits]) for i in ids]
+        assert medians.tolist() == expected, g

@@ -106,6 +106,33 @@ def test_jobs_are_found_again_after_a_restart(runner):
         fresh.get("../etc")
 
 
+def test_a_job_runs_again_in_an_interrupted_runs_folder(runner):
+    import json
+
+    store = runner.store
+    run_id = store.create("vocab", {"specs": []}, {"action": "finetune"}, title="killed", status="running")
+    status_file = store.path(run_id) / "status.json"
+    status_file.write_text(json.dumps({**json.loads(status_file.read_text()),
+                                       "owner": {"pid": 2**22 + 12345, "start_time": "1"}}))
+    store.events_path(run_id).write_text('{"type": "step", "step": 1, "seq": 0}\n')
+    store.checkpoint_path(run_id).mkdir()
+
+    def again(ctx):
+        assert ctx.run_id == run_id and (ctx.run_dir / "checkpoint").is_dir()
+        ctx.emit(type="step", step=2)
+        return {"steps": 2}
+
+    ticket = runner.submit(again, kind="vocab", title="killed", into=run_id)
+    assert ticket.job_id == run_id and runner.wait(run_id, 30)["status"] == "done"
+    assert [e.get("step") for e in store.events(run_id) if e["type"] == "step"] == [1, 2]
+    assert store.result(run_id) == {"steps": 2} and store.status(run_id)["resumed"] == 1
+    assert not store.checkpoint_path(run_id).exists()  # done: the checkpoint has no use any more
+    with pytest.raises(InputError):  # done, not interrupted: not again
+        runner.submit(again, kind="vocab", into=run_id)
+    with pytest.raises(ValueError):
+        JobRunner().submit(again, into=run_id)
+
+
 def test_runner_without_store():
     r = JobRunner()
     try:

@@ -142,6 +142,73 @@ def test_run_of_a_dead_process_is_interrupted_and_others_untouched(store):
     assert {r: (store.path(r) / "status.json").read_bytes() for r in (done, alive)} == before
 
 
+def _killed(store) -> str:
+    run_id = store.create("vocab", {"specs": []}, {"action": "finetune"}, status="running")
+    status_file = store.path(run_id) / "status.json"
+    status_file.write_text(json.dumps({**json.loads(status_file.read_text()), "owner": _dead_owner()}))
+    return run_id
+
+
+def test_an_interrupted_run_reopens_in_its_own_folder_and_nothing_else_does(store):
+    run_id = _killed(store)
+    EventLog(store.events_path(run_id)).append(type="step", step=1)
+    assert store.status(run_id)["status"] == "interrupted"
+    data = store.reopen(run_id)
+    assert data["status"] == "queued" and data["resumed"] == 1 and data["finished"] is None and data["error"] is None
+    assert owner_alive(data["owner"]) and store.status(run_id)["status"] == "queued"
+    assert [e["step"] for e in store.events(run_id)] == [1]
+    for status in ("queued", "done"):  # a run that is not interrupted stays as it is
+        store.set_status(run_id, status)
+        before = (store.path(run_id) / "status.json").read_bytes()
+        with pytest.raises(InputError) as err:
+            store.reopen(run_id)
+        assert err.value.fields == ["run_id"] and f"is {status}, not interrupted" in str(err.value)
+        assert (store.path(run_id) / "status.json").read_bytes() == before
+
+
+def test_members_are_kept_one_file_each(store):
+    run_id = store.create("compare", {}, {})
+    assert store.members(run_id) == {}
+    store.save_member(run_id, "average-s0", {"row": {"eval_loss": 0.5}})
+    store.save_member(run_id, "random-s1", {"row": {"eval_loss": 0.7}})
+    (store.path(run_id) / "members" / "half-s2.json").write_text('{"row": ')  # cannot be read: not finished
+    assert store.members(run_id) == {"average-s0": {"row": {"eval_loss": 0.5}}, "random-s1": {"row": {"eval_loss": 0.7}}}
+    with pytest.raises(InputError) as err:
+        store.save_member(run_id, "../x", {})
+    assert err.value.fields == ["member"]
+
+
+def test_the_fingerprint_follows_the_spec_and_the_settings(store):
+    a = store.create("vocab", {"specs": [1]}, {"init": {"seed": 0}})
+    b = store.create("vocab", {"specs": [1]}, {"init": {"seed": 0}})
+    c = store.create("vocab", {"specs": [1]}, {"init": {"seed": 1}})
+    assert store.fingerprint(a) == store.fingerprint(b) != store.fingerprint(c)
+    assert len(store.fingerprint(a)) == 64
+
+
+def test_a_checkpoint_is_dropped_once_the_run_is_done_and_a_half_replaced_one_is_put_back(store):
+    run_id = store.create("vocab", {}, {})
+    folder = store.checkpoint_path(run_id)
+    folder.mkdir()
+    (folder / "a").write_text("1")
+    store.drop_checkpoint(run_id)
+    assert not folder.exists() and [p.name for p in store.path(run_id).iterdir() if p.name.startswith(".")] == []
+    store.drop_checkpoint(run_id)  # nothing there: nothing to do
+    # Killed between replace_dir's two renames: the old checkpoint aside, the new one still temporary.
+    killed = _killed(store)
+    old = store.path(killed) / ".checkpoint.old-abc123"
+    old.mkdir()
+    (old / "step").write_text("4")
+    (store.path(killed) / ".checkpoint.tmp-def456").mkdir()
+    adapters = store.path(killed) / "adapters"
+    (adapters / "average-s0").mkdir(parents=True)
+    (adapters / ".average-s0.old-1a2b3c").mkdir()  # both there: the old one is only a leftover
+    assert store.status(killed)["status"] == "interrupted"
+    assert (store.checkpoint_path(killed) / "step").read_text() == "4"
+    assert sorted(p.name for p in store.path(killed).iterdir() if p.name.startswith(".")) == []
+    assert [p.name for p in adapters.iterdir()] == ["average-s0"]
+
+
 _WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})

@@ -70,3 +70,11 @@ def test_the_counts_are_the_ones_the_spec_enforces():
         assert "glosses" in err.fields
     else:
         raise AssertionError("a spec with one gloss too many was accepted")
+
+
+def test_a_vocabulary_may_hold_the_whole_lexicon():
+    import json
+
+    from core.authoring.lexicon import LEXICON_PATH
+
+    assert limits.VOCAB_SYMBOLS[1] == len(json.loads(LEXICON_PATH.read_text(encoding="utf-8"))["data"])

@@ -147,6 +147,20 @@ def test_step_events_keeps_only_steps():
     assert step_events([]) == []
 
 
+def test_a_resume_drops_the_steps_done_again_except_finished_members():
+    def step(n, **tags):
+        return {"type": "step", "step": n, **tags}
+
+    events = [step(0), step(1), step(2), step(3), {"type": "phase"}, {"type": "resume", "step": 2}, step(3), step(4)]
+    assert [e["step"] for e in step_events(events)] == [0, 1, 2, 3, 4]
+    assert step_events(events)[3] is events[6]  # the step done again, not the one before the crash
+    a, b = {"strategy": "average", "seed": 0}, {"strategy": "random", "seed": 0}
+    compare = [step(1, **a), step(2, **a), step(1, **b), {"type": "resume", "step": -1, "keep": [a]}, step(0, **b),
+               step(1, **b)]
+    assert step_events(compare) == [compare[0], compare[1], compare[4], compare[5]]
+    assert step_events([step(1), {"type": "resume"}]) == []  # no step kept: every step done again
+
+
 # -- StepRecorder with a fake Trainer ---------------------------------------------------------------
 
 class State:

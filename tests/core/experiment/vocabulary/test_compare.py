@@ -59,3 +59,25 @@ def test_a_stop_between_members_keeps_what_finished(base, vocab):
                                                         for e in events))
     assert result.stopped and len(result.members) == 1
     assert all(len(s.members) == 1 for s in result.symbols)
+
+
+def _numbers(value):
+    """A result without how long things took."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items() if "seconds" not in k and "time" not in k and k != "markdown"}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def test_members_kept_as_they_finish_are_not_run_again(base, vocab):
+    kept: dict[str, dict] = {}
+    config = CompareConfig(strategies=["average", "random_both"], seeds=1, max_new_tokens=3,
+                           finetune=FinetuneConfig(epochs=1, batch_size=30, grad_accum=1))
+    whole = compare_vocabulary(vocab, base, config, keep=lambda name, member: kept.__setitem__(name, member))
+    assert sorted(kept) == ["average-s0", "random_both-s0"]
+    done = {"average-s0": json.loads(json.dumps(kept["average-s0"]))}  # as read back from the run's folder
+    events: list[dict] = []
+    again = compare_vocabulary(vocab, base, config, emit=events.append, done=done)
+    assert [e["strategy"] for e in events if e.get("type") == "member" and e["status"] == "start"] == ["random_both"]
+    assert _numbers(json.loads(json.dumps(again.to_dict()))) == _numbers(json.loads(json.dumps(whole.to_dict())))

@@ -82,6 +82,23 @@ def test_contrast_adds_the_other_symbols_positives_as_negatives(base, vocab):
         assert not torch.allclose(fit.vector, plain.rows[k].output_fit.vector)
 
 
+def test_contrast_fits_against_the_sampled_negatives_of_the_seed(base, vocab):
+    config = InitConfig(contrast_negatives=10, seed=4)
+    extra = contrast_negatives(vocab, 10, seed=4)
+    assert all(len(e) == 10 for e in extra) and extra != contrast_negatives(vocab, 10, seed=5)
+    result = initialize_vocabulary(vocab, config, base, contrast=True)
+    model, tokenizer = base.model, base.tokenizer
+    for k, spec in enumerate(vocab.specs):
+        fit = result.rows[k].output_fit
+        assert fit.n_negative == len(spec.negative_contexts) + 10 == len(spec.negative_contexts) + \
+            result.rows[k].details["contrast_negatives"]
+        hidden = last_hidden(model, tokenizer, spec.positive_contexts + spec.negative_contexts + extra[k])
+        targets = np.concatenate([fit.targets[: len(spec.positive_contexts)].double().numpy(),
+                                  np.full(fit.n_negative, -10.0)])
+        expected, *_ = np.linalg.lstsq(hidden.double().numpy(), targets, rcond=None)
+        np.testing.assert_allclose(fit.vector.double().numpy(), expected, rtol=1e-3, atol=1e-4)
+
+
 def test_random_both_draws_both_rows_and_a_bad_vocabulary_stops_before_any_work(base, vocab):
     result = initialize_vocabulary(vocab, InitConfig(strategy="random_both", seed=2), base)
     assert all(r.output_fit is None and "output_random" in r.details for r in result.rows)

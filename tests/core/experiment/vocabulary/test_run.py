@@ -33,7 +33,7 @@ def test_init_and_finetune_report_every_symbol_before_and_after(base):
         assert s["quality_before"]["mrr_positive"] is not None and s["quality_after"]["mrr_positive"] is not None
         assert s["eval_loss_at_best"] == best["eval_loss_by"][spec.new_token]
         assert s["cos_input_before_after"] < 1
-    assert len(data["confusion_after"]["median_rank"]) == len(vocab)
+    assert len(data["confusion_after"]["own_rank"]) == len(vocab)
     assert {"phase": "evaluate_after"}.items() <= next(e for e in events if e.get("phase") == "evaluate_after").items()
     assert data["table"][0]["token"] == vocab.tokens[0] and "mrr_positive_after" in data["table"][0]
 
