@@ -1,6 +1,7 @@
 """Comparisons and single fine-tunings as jobs of a ``JobRunner``: everything is checked before a
 job is queued, and each trained adapter is saved with its run (``adapters/<strategy>-s<seed>``
-for a comparison's members)."""
+for a comparison's members). A comparison runs on the backend its ``BackendConfig`` names
+(``core.execution``: local by default), chosen and checked here before the job is queued."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from core.experiment.single.member import Member, run_member
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.single.pipeline import InitResult
 from core.embedding.strategies import InitConfig
-from core.execution.ray_tasks import backend_for
+from core.execution import BackendConfig, backend_for
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
@@ -50,21 +51,18 @@ def finetune_job(spec, base, init_config: InitConfig, config: FinetuneConfig,
     return fn
 
 
-def comparison_job(specs: list, base, config: CompareConfig, backend=None):
-    """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``
-    (``adapters/<token>-<strategy>-s<seed>`` over several symbols); on ``backend`` (default: the one
-    ``config`` names, ``core.execution.ray_tasks``)."""
+def comparison_job(specs: list, base, config: CompareConfig, backend):
+    """A job function: the comparison on ``backend`` (``core.execution``), each member's adapter saved
+    under ``adapters/<strategy>-s<seed>`` (``adapters/<token>-<strategy>-s<seed>`` over several symbols)."""
 
     def fn(ctx) -> dict:
-        runner = backend if backend is not None else backend_for(config)
-
         def keep(task, folder: Path) -> None:
             name = member_name(specs[task.symbol], task.name, len(specs) > 1)
             ctx.save_folder(lambda dest: shutil.copytree(folder, dest, dirs_exist_ok=True), member=name)
 
         result = run_comparison(specs if len(specs) > 1 else specs[0], base, config, emit=ctx.emit,
                                 should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
-                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=runner)
+                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=backend)
         return with_markdown(result.to_dict())
 
     return fn
@@ -85,16 +83,15 @@ def submit_finetune(runner, spec, base, init_config: InitConfig, config: Finetun
                          spec=spec.to_dict(), config=settings)
 
 
-def submit_comparison(runner, spec, base, config: CompareConfig):
+def submit_comparison(runner, spec, base, config: CompareConfig, where: BackendConfig | None = None):
     """Check everything, then queue a comparison job (``spec``: one spec, or a list of specs to
-    compare over several symbols); returns the runner's ``Ticket``."""
+    compare over several symbols) on the backend ``where`` names; returns the runner's ``Ticket``."""
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
     check_symbols(specs, config)
-    backend = backend_for(config)
-    if backend is not None:
-        backend.connect()  # an unreachable cluster, or one too small, is refused before the run folder exists
-    settings = {"kind": "compare", "model": base.name, **config.to_dict(),
-                "where": backend.where if backend is not None else "local"}
+    # An unreachable cluster, or one too small, is refused before the run folder exists.
+    backend = backend_for(where).connect()
+    settings = {"kind": "compare", "model": base.name, **config.to_dict(), **backend.settings,
+                "where": backend.label}
     what = specs[0].title if len(specs) == 1 else f"{len(specs)} symbols"
     stored = specs[0].to_dict() if len(specs) == 1 else {"title": what, "specs": [s.to_dict() for s in specs]}
     return runner.submit(comparison_job(specs, base, config, backend), kind="compare",

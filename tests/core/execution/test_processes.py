@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.embedding.strategies import InitConfig
+from core.execution import BackendConfig, backend_for
+from core.execution.processes import WorkerDied, WorkerProcesses, auto_workers, cpu_cores
 from core.experiment.single.compare import CompareConfig, run_comparison, tasks_of
-from core.execution.processes import MemberTask, Plan, WorkerDied, _next_task, auto_workers, cpu_cores
+from core.experiment.single.members import CompareMembers, MemberTask, MemberWork, Plan
 from core.train.finetune import FinetuneConfig
 
 TIMES = ("time_per_epoch_s", "init_seconds")
@@ -39,16 +41,20 @@ def base():
     return load_model("tiny-random")
 
 
-def _config(workers: int, **kw) -> CompareConfig:
-    return CompareConfig(strategies=["average", "random"], seeds=2, workers=workers,
+def _config(**kw) -> CompareConfig:
+    return CompareConfig(strategies=["average", "random"], seeds=2,
                          finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2), **kw)
 
 
+def _on(workers: int):
+    return backend_for(BackendConfig(workers=workers))
+
+
 def test_members_in_two_workers_give_the_numbers_of_one_after_another(base, tiny_spec):
-    here = run_comparison(tiny_spec, base, _config(1))
+    here = run_comparison(tiny_spec, base, _config(), backend=_on(1))
     kept: list[tuple[str, str]] = []
     events: list[dict] = []
-    there = run_comparison(tiny_spec, base, _config(2), emit=events.append, write_adapter=write_name,
+    there = run_comparison(tiny_spec, base, _config(), backend=_on(2), emit=events.append, write_adapter=write_name,
                            keep_adapter=lambda task, folder: kept.append((task.name, (folder / "name.txt").read_text())))
     assert there.workers == 2 and here.workers == 1
     assert [m["name"] for m in there.members] == [m["name"] for m in here.members]
@@ -79,7 +85,7 @@ def test_members_in_two_workers_give_the_numbers_of_one_after_another(base, tiny
 
 def test_a_stop_reaches_the_workers_and_skips_the_rest(base, tiny_spec):
     events: list[dict] = []
-    result = run_comparison(tiny_spec, base, _config(2), emit=events.append,
+    result = run_comparison(tiny_spec, base, _config(), backend=_on(2), emit=events.append,
                             should_stop=lambda: any(e["type"] == "member" and e["status"] == "done" for e in events))
     assert result.stopped
     assert 1 <= len(result.members) <= 2  # the member finished first, perhaps the one beside it
@@ -88,7 +94,7 @@ def test_a_stop_reaches_the_workers_and_skips_the_rest(base, tiny_spec):
 def test_a_worker_that_dies_is_named_and_earlier_members_are_kept(base, tiny_spec):
     kept: list[str] = []
     with pytest.raises(WorkerDied) as err:
-        run_comparison(tiny_spec, base, _config(2), write_adapter=die_on_random,
+        run_comparison(tiny_spec, base, _config(), backend=_on(2), write_adapter=die_on_random,
                        keep_adapter=lambda task, folder: kept.append(task.name))
     assert "random (seed 0)" in str(err.value) or "random (seed 1)" in str(err.value)
     assert "exit code 9" in str(err.value) and "workers = 1" in str(err.value)
@@ -105,11 +111,13 @@ def test_automatic_workers():
 def test_a_seed_independent_member_waits_for_its_first_seed_elsewhere(tiny_spec):
     plan = Plan((tiny_spec,), InitConfig(), FinetuneConfig(), 8)
     tasks = tasks_of(CompareConfig(strategies=["average", "random"], seeds=2), 1)
+    members = CompareMembers(tasks, MemberWork(plan))
     assert [(t.strategy, t.seed) for t in tasks] == [("average", 0), ("random", 0), ("average", 1), ("random", 1)]
-    running = {0: tasks[0]}  # average seed 0 is being initialized by worker 0
+    running = [tasks[0]]  # average seed 0 is being initialized by worker 0
     pending = tasks[1:]
-    assert _next_task(pending, running, plan) == tasks[1]
+    assert members.next_task(pending, running) == tasks[1]
     pending = [tasks[2], tasks[3]]  # average seed 1 would redo seed 0's work: random seed 1 goes first
-    assert _next_task(pending, running, plan) == tasks[3]
-    assert _next_task([tasks[2]], running, plan) == tasks[2]  # nothing else ready: it runs anyway
+    assert members.next_task(pending, running) == tasks[3]
+    assert members.next_task([tasks[2]], running) == tasks[2]  # nothing else ready: it runs anyway
     assert MemberTask(0, 0, "average", 1).name == "average-s1"
+
