@@ -121,3 +121,48 @@ def test_a_seed_independent_member_waits_for_its_first_seed_elsewhere(tiny_spec)
     assert members.next_task([tasks[2]], running) == tasks[2]  # nothing else ready: it runs anyway
     assert MemberTask(0, 0, "average", 1).name == "average-s1"
 
+
+def test_automatic_workers_for_a_tiny_model_mean_this_process(base):
+    assert WorkerProcesses(workers=0).place(4, base) == (1, "this process")
+    assert WorkerProcesses(workers=3).place(2, base) == (2, "2 worker processes")  # no more workers than members
+    assert WorkerProcesses(workers=2).place(1, base) == (1, "this process")
+
+
+def test_a_vocabulary_comparison_in_two_workers_gives_the_rows_of_one_after_another(base):
+    import json
+
+    from core.experiment.vocabulary.compare import compare_vocabulary
+    from core.experiment.vocabulary.load import load_vocabulary
+    from core.spec.gloss import builtin_examples
+
+    two = [json.loads(builtin_examples()[name].read_text(encoding="utf-8")) for name in ("wool_shop", "to_brush_teeth")]
+    vocab = load_vocabulary(two, base.tokenizer)
+    config = CompareConfig(strategies=["average", "random_both"], seeds=1, max_new_tokens=3,
+                           finetune=FinetuneConfig(epochs=1, batch_size=30, grad_accum=1))
+    here = compare_vocabulary(vocab, base, config, backend=_on(1))
+    events: list[dict] = []
+    there = compare_vocabulary(vocab, base, config, backend=_on(2), emit=events.append)
+    assert (here.workers, here.where, there.workers, there.where) == (1, "this process", 2, "2 worker processes")
+    assert there.to_dict()["config"]["workers"] == 2 and there.to_dict()["config"]["backend"] == "local"
+    compared, gap = 0, 0.0
+    for a, b in zip(here.symbols, there.symbols, strict=True):
+        assert [m["name"] for m in a.members] == [m["name"] for m in b.members] == ["average-s0", "random_both-s0"]
+        for x, y in zip(a.members, b.members):
+            for key, value in x["row"].items():
+                if key in TIMES + ("seconds",):
+                    continue
+                if isinstance(value, float):
+                    assert math.isclose(y["row"][key], value, rel_tol=1e-4, abs_tol=1e-5), (x["name"], key)
+                    compared += 1
+                    gap = max(gap, abs(y["row"][key] - value) / max(abs(value), 1e-12))
+                else:
+                    assert y["row"][key] == value, (x["name"], key)
+    print(f"vocabulary comparison, 2 workers vs one after another: {compared} numbers, largest relative gap {gap:.2e}")
+    assert compared > 20  # the numbers were there to compare
+    # Both members ran in worker processes, their events tagged, each started and finished once.
+    members = [e for e in events if e["type"] == "member"]
+    assert sorted(e["index"] for e in members if e["status"] == "start") == [0, 1]
+    assert sorted(e["index"] for e in members if e["status"] == "done") == [0, 1]
+    assert all("on 2 symbols" in e["message"] for e in members if e["status"] == "start")
+    steps = [e for e in events if e["type"] == "step"]
+    assert {(e["strategy"], e["seed"]) for e in steps} == {("average", 0), ("random_both", 0)}
