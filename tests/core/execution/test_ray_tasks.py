@@ -104,6 +104,42 @@ def test_ray_members_give_the_rows_of_this_process(base, tiny_spec, ray2):
                    and s["strategy"] == e["strategy"]) < events.index(e)
 
 
+def test_a_vocabulary_comparison_on_ray_gives_the_rows_of_this_process(base, ray2):
+    """vocab compare's members (strategy × seed, each over every symbol) as Ray tasks."""
+    import torch
+
+    from core.experiment.vocabulary.compare import compare_vocabulary
+    from core.experiment.vocabulary.load import load_vocabulary
+    from core.spec.gloss import builtin_examples
+
+    two = [json.loads(builtin_examples()[name].read_text(encoding="utf-8")) for name in ("wool_shop", "to_brush_teeth")]
+    vocab = load_vocabulary(two, base.tokenizer)
+    config = CompareConfig(strategies=["average", "random_both"], seeds=1, max_new_tokens=3,
+                           finetune=FinetuneConfig(epochs=1, batch_size=30, grad_accum=1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a Ray member with ray_cpus = 1
+    try:
+        here = compare_vocabulary(vocab, base, config, backend=backend_for(BackendConfig(workers=1)))
+    finally:
+        torch.set_num_threads(threads)
+    events: list[dict] = []
+    there = compare_vocabulary(vocab, base, config, backend=RayTasks().connect(), emit=events.append)
+    assert there.where.startswith("ray: a local Ray instance") and there.workers == 2 and not there.failed
+    for a, b in zip(here.symbols, there.symbols, strict=True):
+        assert [m["name"] for m in a.members] == [m["name"] for m in b.members] == ["average-s0", "random_both-s0"]
+        for x, y in zip(a.members, b.members):
+            for key, value in x["row"].items():
+                if key in TIMES:
+                    continue
+                if isinstance(value, float):
+                    assert math.isclose(y["row"][key], value, rel_tol=1e-4, abs_tol=1e-5), (x["name"], key)
+                else:
+                    assert y["row"][key] == value, (x["name"], key)
+    done = [e for e in events if e["type"] == "member" and e["status"] == "done"]
+    assert sorted(e["index"] for e in done) == [0, 1]
+    assert {(e["strategy"], e["seed"]) for e in events if e["type"] == "step"} == {("average", 0), ("random_both", 0)}
+
+
 def test_a_dead_worker_is_retried_once_then_its_member_fails_and_the_rest_go_on(base, tiny_spec, ray2, tmp_path):
     events: list[dict] = []
     kept: list[str] = []
