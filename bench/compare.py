@@ -79,7 +79,7 @@ def add_grid_arguments(parser: argparse.ArgumentParser, epochs: int) -> None:
     parser.add_argument("--epochs", type=int, default=epochs)
 
 
-def load_grid(args, workers: int):
+def load_grid(args):
     """The base model, spec and comparison settings of a comparison benchmark (``--spec``, ``--model``,
     ``--strategies``, ``--seeds``, ``--epochs``), with the header every such benchmark prints; None
     (after saying why) when they do not fit together."""
@@ -92,7 +92,7 @@ def load_grid(args, workers: int):
     try:
         base = load_model(args.model)
         spec = check_spec(GlossSpec.load(args.spec), base.tokenizer)
-        config = CompareConfig(strategies=args.strategies, seeds=args.seeds, workers=workers,
+        config = CompareConfig(strategies=args.strategies, seeds=args.seeds,
                                finetune=FinetuneConfig(epochs=args.epochs))
         config.finetune.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     except InputError as exc:
@@ -119,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
+    from core.execution import BackendConfig, backend_for
     from core.experiment.single.compare import run_comparison
 
-    grid = load_grid(args, args.workers)
+    grid = load_grid(args)
     if grid is None:
         return 2
     base, spec, config = grid
@@ -130,14 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 
     kept = qlora.DEQUANTIZED_BYTES_MAX
     runs = {}
-    from dataclasses import replace
 
     for label, reuse in (("shared", True), ("member by member", False)):
         # The old path dequantizes the 4-bit matrices at every call, too.
         qlora.DEQUANTIZED_BYTES_MAX = kept if reuse else 0
         wall = time.perf_counter()
         try:
-            result = run_comparison(spec, base, config if reuse else replace(config, workers=1), reuse=reuse)
+            backend = backend_for(BackendConfig(workers=args.workers if reuse else 1))
+            result = run_comparison(spec, base, config, backend=backend, reuse=reuse)
         finally:
             qlora.DEQUANTIZED_BYTES_MAX = kept
         wall = time.perf_counter() - wall

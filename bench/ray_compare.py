@@ -5,7 +5,7 @@ and random × 2 seeds × 1 epoch on data/wool_shop.json, the embedded SmolLM2-13
 
 * local: what the app runs without Ray (``workers`` automatic: worker processes side by side, or
   this process; ``--local-workers 1`` for one after another here);
-* ray: a local Ray instance with 2 CPUs, every member a Ray task with 1 CPU (``RayBackend``).
+* ray: a local Ray instance with 2 CPUs, every member a Ray task with 1 CPU (``RayTasks``).
 
 Local first, then Ray (``--ray-first``: the other way round, to see what the order costs).
 
@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from core.experiment.single.compare import run_comparison
-    from core.execution.ray_tasks import RayBackend
+    from core.execution import BackendConfig, backend_for
+    from core.execution.ray_tasks import RayTasks
 
-    grid = load_grid(args, args.local_workers)
+    grid = load_grid(args)
     if grid is None:
         return 2
     base, spec, config = grid
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run_local():
         wall = time.perf_counter()
-        local = run_comparison(spec, base, config)
+        local = run_comparison(spec, base, config, backend=backend_for(BackendConfig(workers=args.local_workers)))
         wall = time.perf_counter() - wall
         print(f"local: {wall:7.1f} s  ({local.where})", flush=True)
         return local, wall
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
         try:
-            backend = RayBackend(cpus=1).connect()
+            backend = RayTasks(cpus=1).connect()
             started = time.perf_counter() - start
             wall = time.perf_counter()
             on_ray = run_comparison(spec, base, config, backend=backend)

@@ -90,7 +90,7 @@ def resume(args: argparse.Namespace, store) -> int:
     """Check the run (no model needed), load the model it was made with, resume it, report as the
     command that started it would."""
     from core.cli.common import Progress, load_base
-    from core.cli.train import _run_job, report_compare
+    from core.cli.train import finish_comparison, run_job
     from core.cli.vocab import report_vocab
     from core.runs.resume import check_resume, resume_run
 
@@ -103,7 +103,7 @@ def resume(args: argparse.Namespace, store) -> int:
     base = load_base(plan.model, progress)
     progress.close()
     try:
-        status, result, run_id, _ = _run_job(args, lambda runner: resume_run(runner.store, runner, args.run_id, base))
+        status, result, run_id, _ = run_job(args, lambda runner: resume_run(runner.store, runner, args.run_id, base))
     finally:
         if (store.config(args.run_id) or {}).get("backend") == "ray":
             from core.execution.ray_tasks import shutdown
@@ -111,4 +111,4 @@ def resume(args: argparse.Namespace, store) -> int:
             shutdown()
     if plan.kind == "vocab":
         return report_vocab(args, status, result, run_id)
-    return report_compare(args, status, result, run_id)
+    return finish_comparison(args, status, result, run_id)

@@ -1,7 +1,7 @@
 """``python -m core settings``: every setting and every reported number, as the README shows them.
 
 The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
-``FinetuneConfig``, ``CompareConfig``, ``DraftConfig`` and ``CheckpointConfig``;
+``FinetuneConfig``, ``CompareConfig``, ``BackendConfig``, ``DraftConfig`` and ``CheckpointConfig``;
 ``core.experiment.analysis.results.METRICS``), so the README's copy is checked against this command's
 output by a test.
 """
@@ -15,6 +15,7 @@ from core import atomic
 from core.cli.common import emit_json, say
 from core.authoring.draft import DraftConfig
 from core.embedding.strategies import STRATEGIES, InitConfig
+from core.execution import BackendConfig
 from core.experiment.analysis import results
 from core.experiment.single.compare import CompareConfig
 from core.spec import settings
@@ -25,6 +26,7 @@ from core.train.finetune import FinetuneConfig
 SECTIONS = (("Initialization (`init`, `finetune`, `compare`, `vocab`; the Initialize tab)", InitConfig, ()),
             ("Fine-tuning (`finetune`, `compare`, `vocab`; the Train tab)", FinetuneConfig, ()),
             ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
+            ("Where members run (`compare`, `vocab compare`, `vocab finetune`; the Compare tab)", BackendConfig, ()),
             ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)),
             ("Checkpoints (`vocab finetune`; `runs resume RUN` continues from the last)", CheckpointConfig, ()))
 
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.json:
         emit_json(args, {"init": settings.describe(InitConfig), "finetune": settings.describe(FinetuneConfig),
-                         "compare": [d for d in settings.describe(CompareConfig)],
+                         "compare": settings.describe(CompareConfig) + [
+                             d for d in settings.describe(BackendConfig) if d["name"] in BackendConfig.FOR_MEMBERS],
                          "metrics": results.describe()})
     else:
         args.stdout.write(markdown())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
 from core.embedding.strategies import InitConfig
+from core.execution import BackendConfig
 from core.experiment.analysis import results
 from core.report import tables
 from core.experiment.single.compare import CompareConfig
@@ -28,19 +29,19 @@ from core.train.finetune import FinetuneConfig
 ROW_KEYS = ("strategy", *results.numeric_keys())
 
 
-def _add_finetune_options(p: argparse.ArgumentParser) -> None:
+def add_finetune_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("fine-tuning (defaults: the research's configuration)")
     settings.add_arguments(g, FinetuneConfig, skip=("seed",))
     p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _add_init_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ("seed", "strategy")) -> None:
+def add_init_options(p: argparse.ArgumentParser, skip: tuple[str, ...] = ("seed", "strategy")) -> None:
     """The initialization settings besides the strategy (set per member in a comparison) and the seed."""
     settings.add_arguments(p.add_argument_group("initialization"), InitConfig, skip=skip)
 
 
-def _finetune_config(args: argparse.Namespace, seed: int | None = None) -> FinetuneConfig:
+def finetune_config(args: argparse.Namespace, seed: int | None = None) -> FinetuneConfig:
     return settings.from_args(FinetuneConfig, args, **({} if seed is None else {"seed": seed}))
 
 
@@ -53,8 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="SPEC.json", help="a gloss spec, e.g. data/wool_shop.json")
     settings.add_argument(p, "strategy", settings.settings_of(InitConfig)["strategy"])
     add_common_arguments(p)
-    _add_init_options(p)
-    _add_finetune_options(p)
+    add_init_options(p)
+    add_finetune_options(p)
     p.set_defaults(handler=run_finetune)
 
     p = subparsers.add_parser(
@@ -66,14 +67,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "across symbols. Each member's adapter is stored with the run under --runs.")
     p.add_argument("spec", metavar="SPEC", nargs="+",
                    help="gloss spec files (e.g. data/wool_shop.json), or 'builtin' for every built-in spec")
-    for name in ("strategies", "seeds", "leak_rank", "workers", "backend", "ray_address", "ray_cpus", "ray_gpus"):
-        settings.add_argument(p, name, settings.settings_of(CompareConfig)[name])
+    add_compare_options(p)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="also write comparison.json, comparison.md, report.html and report.md here")
     add_common_arguments(p)
-    _add_init_options(p)
-    _add_finetune_options(p)
+    add_init_options(p)
+    add_finetune_options(p)
     p.set_defaults(handler=run_compare)
+
+
+def add_compare_options(p: argparse.ArgumentParser) -> None:
+    """A comparison's own flags and where its members run (``--workers``, ``--backend``, ``--ray-…``)."""
+    for name in ("strategies", "seeds", "leak_rank"):
+        settings.add_argument(p, name, settings.settings_of(CompareConfig)[name])
+    for name in BackendConfig.FOR_MEMBERS:
+        settings.add_argument(p, name, settings.settings_of(BackendConfig)[name])
 
 
 class _EventProgress:
@@ -97,7 +105,7 @@ class _EventProgress:
         self.progress.close()
 
 
-def _run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, Path]:
+def run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, Path]:
     """Submit through a runner with a store, follow its events, stop it on Ctrl-C.
 
     Returns (status, result, run id, run folder)."""
@@ -127,7 +135,7 @@ def _run_job(args: argparse.Namespace, submit) -> tuple[dict, dict | None, str, 
     return status, runner.result(ticket.job_id), ticket.job_id, store.path(ticket.job_id)
 
 
-def _finish(args, status: dict, result: dict | None, run_id: str, rows: list[dict], extra: dict) -> int:
+def finish_run(args, status: dict, result: dict | None, run_id: str, rows: list[dict], extra: dict) -> int:
     if status["status"] == "failed":
         say(f"error: the run failed: {status.get('error')}")
         if args.json:
@@ -154,24 +162,24 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     spec = GlossSpec.load(args.spec)
     init_config = settings.from_args(InitConfig, args, seed=args.seed)
-    config = _finetune_config(args, seed=args.seed)
+    config = finetune_config(args, seed=args.seed)
     config.check_data(len(spec.fine_tuning_sentences), len(spec.validation_sentences))
     max_new = check_max_new_tokens(args.max_new_tokens)
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
-    status, result, run_id, folder = _run_job(
+    status, result, run_id, folder = run_job(
         args, lambda runner: submit_finetune(runner, spec, base, init_config, config, max_new))
-    rows = [_row(result["row"])] if result and result.get("row") else []
+    rows = [table_row(result["row"])] if result and result.get("row") else []
     extra = {}
     if result:
         ft = result["finetune"]
         extra = {"steps": ft["steps"], "best_step": ft["best_step"], "initial_eval_loss": ft["initial_eval_loss"],
                  "adapter": str(folder / "adapter")}
-    return _finish(args, status, result, run_id, rows, extra)
+    return finish_run(args, status, result, run_id, rows, extra)
 
 
-def _row(row: dict) -> dict:
+def table_row(row: dict) -> dict:
     """A table row with the required keys first (and everything else the run measured)."""
     return {**{k: row.get(k) for k in ROW_KEYS}, **row}
 
@@ -205,28 +213,30 @@ def load_specs(names: list[str], config: CompareConfig) -> list:
 def run_compare(args: argparse.Namespace) -> int:
     from core.runs.submit import submit_comparison
 
-    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args),
+    config = settings.from_args(CompareConfig, args, finetune=finetune_config(args),
                                 init=settings.from_args(InitConfig, args, seed=args.seed))
+    where = settings.from_args(BackendConfig, args)
     specs = load_specs(args.spec, config)
-    out = _check_out(args.out) if args.out else None
+    out = check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
     spec = specs if len(specs) > 1 else specs[0]
     try:
-        status, result, run_id, _ = _run_job(args, lambda runner: submit_comparison(runner, spec, base, config))
+        status, result, run_id, _ = run_job(args, lambda runner: submit_comparison(runner, spec, base, config,
+                                                                                    where))
     finally:
-        if config.backend == "ray":
+        if where.backend == "ray":
             from core.execution.ray_tasks import shutdown
 
             shutdown()
-    return report_compare(args, status, result, run_id, out)
+    return finish_comparison(args, status, result, run_id, out)
 
 
-def report_compare(args: argparse.Namespace, status: dict, result: dict | None, run_id: str,
-                   out: Path | None = None) -> int:
-    """Print a finished comparison (JSON or the verdict and tables; ``out``: also write its files)."""
-    rows = [_row(r) for r in (result or {}).get("rows", [])]
+def finish_comparison(args: argparse.Namespace, status: dict, result: dict | None, run_id: str,
+                      out: Path | None = None) -> int:
+    """What ``compare`` and ``vocab compare`` print (and write to ``--out``) once the run ended."""
+    rows = [table_row(r) for r in (result or {}).get("rows", [])]
     extra: dict = {}
     if result:
         extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"],
@@ -234,11 +244,11 @@ def report_compare(args: argparse.Namespace, status: dict, result: dict | None, 
         if result.get("failed"):
             extra["failed"] = "; ".join(f"{f['strategy']} (seed {f['seed']}): {f['reason']}" for f in result["failed"])
         if result.get("symbols"):
-            extra["symbols"] = [{"spec": s["spec"], "verdict": s["verdict"], "rows": [_row(r) for r in s["rows"]]}
+            extra["symbols"] = [{"spec": s["spec"], "verdict": s["verdict"], "rows": [table_row(r) for r in s["rows"]]}
                                 for s in result["symbols"]]
         if out is not None:
             extra["saved_to"] = write_outputs(out, result)
-    return _finish(args, status, result, run_id, rows, extra)
+    return finish_run(args, status, result, run_id, rows, extra)
 
 
 def write_outputs(out: Path, result: dict) -> str:
@@ -253,7 +263,7 @@ def write_outputs(out: Path, result: dict) -> str:
     return str(out)
 
 
-def _check_out(path: str) -> Path:
+def check_out(path: str) -> Path:
     out = Path(path).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise fail("out", f"{str(out)!r} is a file", "give a folder for comparison.json and comparison.md")

@@ -10,7 +10,8 @@ every ``--checkpoint-steps`` steps or ``--checkpoint-minutes`` minutes, from whi
 ``python -m core runs resume RUN`` continues a run that was killed. ``compare`` runs every strategy ×
 seed over the whole vocabulary, each symbol judged as a comparison is and the strategies ranked
 across symbols (``core.experiment.vocabulary.compare``); its output is that of ``compare`` over
-several symbols, ``--out DIR`` included.
+several symbols, ``--out DIR`` included, and its members run where ``compare``'s do (``--workers``,
+``--backend``, ``--ray-…``). ``finetune --backend ray`` fine-tunes data-parallel on Ray Train.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base
 from core.embedding.strategies import InitConfig
-from core.execution.ray_train import DataParallelConfig
+from core.execution import BackendConfig
 from core.spec import settings
 from core.train.checkpoint import CheckpointConfig
 from core.train.finetune import FinetuneConfig
@@ -54,8 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            FinetuneConfig, skip=("seed",))
     settings.add_arguments(ft.add_argument_group("checkpoints (`runs resume RUN` continues a killed run from "
                                                  "the last one)"), CheckpointConfig)
-    settings.add_arguments(ft.add_argument_group("data-parallel on Ray Train (see 'Running on Ray')"),
-                           DataParallelConfig)
+    group = ft.add_argument_group("data-parallel on Ray Train (see 'Running on Ray')")
+    for name in BackendConfig.FOR_TRAINING:
+        settings.add_argument(group, name, settings.settings_of(BackendConfig)[name])
     ft.set_defaults(handler=run_vocab)
     cmp = actions.add_parser("compare", help="compare strategies × seeds, every token fine-tuned together in each "
                                              "run; a verdict per symbol and across symbols")
@@ -66,19 +68,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "--contrast-negatives of them, drawn with the seed")
     cmp.add_argument("--out", default=None, metavar="DIR",
                      help="also write comparison.json, comparison.md, report.html and report.md here")
-    from core.cli.train import _add_finetune_options, _add_init_options
-    from core.experiment.single.compare import CompareConfig
+    from core.cli.train import add_compare_options, add_finetune_options, add_init_options
 
-    for name in ("strategies", "seeds", "leak_rank"):
-        settings.add_argument(cmp, name, settings.settings_of(CompareConfig)[name])
+    add_compare_options(cmp)
     add_common_arguments(cmp)
-    _add_init_options(cmp)
-    _add_finetune_options(cmp)
+    add_init_options(cmp)
+    add_finetune_options(cmp)
     cmp.set_defaults(handler=run_vocab_compare)
 
 
 def run_vocab(args: argparse.Namespace) -> int:
-    from core.cli.train import _run_job
+    from core.cli.train import run_job
     from core.experiment.vocabulary.load import load_vocabulary
     from core.runs.vocab_jobs import submit_vocab
     from core.spec.settings import check_max_new_tokens
@@ -89,24 +89,19 @@ def run_vocab(args: argparse.Namespace) -> int:
     init_config = settings.from_args(InitConfig, args, seed=args.seed)
     config = settings.from_args(FinetuneConfig, args, seed=args.seed) if args.action == "finetune" else None
     max_new = check_max_new_tokens(args.max_new_tokens)
-    parallel = settings.from_args(DataParallelConfig, args) if args.action == "finetune" else None
+    where = settings.from_args(BackendConfig, args) if args.action == "finetune" else BackendConfig()
     checkpoint = settings.from_args(CheckpointConfig, args) if args.action == "finetune" else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
-    if parallel is not None and parallel.backend == "ray":
-        from core.execution.ray_tasks import shutdown
-        from core.execution.ray_train import submit_vocab_ray
+    try:
+        status, result, run_id, folder = run_job(args, lambda runner: submit_vocab(
+            runner, vocab, base, init_config, config, args.contrast, max_new, where, checkpoint))
+    finally:
+        if where.backend == "ray":
+            from core.execution.ray_tasks import shutdown
 
-        try:
-            status, result, run_id, folder = _run_job(args, lambda runner: submit_vocab_ray(
-                runner, vocab, base, init_config, config, parallel, args.contrast, max_new))
-        finally:
             shutdown()
-    else:
-        status, result, run_id, folder = _run_job(
-            args, lambda runner: submit_vocab(runner, vocab, base, init_config, config, args.contrast, max_new,
-                                              checkpoint))
     return report_vocab(args, status, result, run_id)
 
 
@@ -128,29 +123,28 @@ def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, ru
 
 
 def run_vocab_compare(args: argparse.Namespace) -> int:
-    from core.cli.train import _check_out, _finetune_config, _finish, _row, _run_job, write_outputs
+    from core.cli.train import check_out, finetune_config, finish_comparison, run_job
     from core.experiment.single.compare import CompareConfig
     from core.experiment.vocabulary.load import load_vocabulary
     from core.runs.vocab_jobs import submit_vocab_comparison
 
     vocab = load_vocabulary(args.vocab)
-    config = settings.from_args(CompareConfig, args, finetune=_finetune_config(args),
-                                init=settings.from_args(InitConfig, args, seed=args.seed), workers=1)
-    out = _check_out(args.out) if args.out else None
+    config = settings.from_args(CompareConfig, args, finetune=finetune_config(args),
+                                init=settings.from_args(InitConfig, args, seed=args.seed))
+    where = settings.from_args(BackendConfig, args)
+    out = check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
-    status, result, run_id, _ = _run_job(args, lambda runner: submit_vocab_comparison(
-        runner, vocab, base, config, args.contrast))
-    rows = [_row(r) for r in (result or {}).get("rows", [])]
-    extra: dict = {}
-    if result:
-        extra = {"seconds": result["seconds"], "verdict": result["verdict"], "markdown": result["markdown"],
-                 "symbols": [{"spec": s["spec"], "verdict": s["verdict"], "rows": [_row(r) for r in s["rows"]]}
-                             for s in result.get("symbols", [])]}
-        if out is not None:
-            extra["saved_to"] = write_outputs(out, result)
-    return _finish(args, status, result, run_id, rows, extra)
+    try:
+        status, result, run_id, _ = run_job(args, lambda runner: submit_vocab_comparison(
+            runner, vocab, base, config, args.contrast, where))
+    finally:
+        if where.backend == "ray":
+            from core.execution.ray_tasks import shutdown
+
+            shutdown()
+    return finish_comparison(args, status, result, run_id, out)
 
 
 _SYMBOL_KEYS = ("token", "token_id", "symbol_id", "gloss", "output_fit_residual", "quality_before", "quality_after",

@@ -1,4 +1,4 @@
-"""Running a comparison's members: one after another in this process, or several at once in worker processes.
+"""Members side by side in worker processes, the CPU cores shared among them.
 
 On a CPU, a member of SmolLM2-135M spends most of its time in many small matrix products that two
 or more cores share poorly, so several members side by side, one core each, finish sooner than the
@@ -6,23 +6,18 @@ same members one after another on all cores (``bench/compare.py`` prints the rat
 rather than threads: every member seeds the global random generators (LoRA's initialization,
 dropout, the data order), which threads would share, so their numbers would depend on timing.
 
-``run_tasks`` hands out ``MemberTask``s and reports each finished member as an ``Outcome`` (its
-row, its details, its starting rows and the folder its adapter was written to) through
-``on_outcome`` in the calling thread, in the order they finish. Events from the members reach
-``emit`` tagged with strategy, seed and symbol, as they happen.
+``WorkerProcesses(workers)`` runs ``workers`` members at once (0: ``auto_workers``); one member at a
+time runs in this process (``core.execution.in_process``). Workers (``multiprocessing``'s *spawn*:
+a fresh interpreter, never a fork of a process with threads) load the base model from a folder of
+safetensors written once (or from the base's own folder), set their share of the cores
+(``torch.set_num_threads``, and the thread variables their libraries read when they start) and keep
+their own memo (e.g. the 4-bit base) from one member to the next. The work shared between members
+travels with every task and back with every outcome (``core.execution.backend``), so a later member
+reuses an earlier one's work whichever worker ran it.
 
-Workers (``multiprocessing``'s *spawn*: a fresh interpreter, never a fork of a process with
-threads) load the base model from a folder of safetensors the caller writes once (or from the
-base's own folder), set their share of the cores (``torch.set_num_threads``) and keep their own
-4-bit base. The work shared between members (``InitCache``: the calculated output row, a
-seed-independent strategy's initialization and evaluation before fine-tuning) is kept by the
-caller, per symbol, sent with every task and merged back from every outcome, so a later seed
-reuses an earlier one's work whichever worker ran it. A task whose seed-independent
-initialization is being computed elsewhere waits while other tasks are ready.
-
-Stop: a shared event every member checks at its next step; the members in progress end, the
-rest are not started. A worker that dies (killed, out of memory) ends the comparison with an
-error naming the member and the exit code; members finished before are already reported.
+Stop: a shared event every member checks at its next step. A member whose work raises ends the run
+with an error naming it; a worker that dies (killed, out of memory) ends the run with a
+``WorkerDied`` naming the member and the exit code; members finished before are already reported.
 """
 
 from __future__ import annotations
@@ -32,68 +27,23 @@ import multiprocessing
 import os
 import queue
 import threading
-import shutil
-import tempfile
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from core.embedding.strategies import InitConfig, depends_on_seed, strategy_label
-from core.experiment.single.member import Member, run_member
-from core.experiment.single.pipeline import InitCache
-from core.spec.errors import InputError
-from core.train.events import StopRequested
-from core.train.finetune import FinetuneConfig
+from core.execution.backend import (MEMBERS, POLL_SECONDS, Choice, Members, Message, Site, Transport, perform,
+                                    run_members)
+from core.execution.in_process import InProcessTransport
 
-Emit = Callable[[dict], Any]
-WriteAdapter = Callable[[Member, Path], None]
 SMALL_MODEL = 20_000_000  # parameters: below this a worker's start-up costs more than it saves
 WORKER_MEMORY = 3 * 2**30  # bytes a worker needs besides the model (activations, 4-bit copy, optimizer)
 MAX_AUTO_WORKERS = 4
-
-
-@dataclass(frozen=True)
-class MemberTask:
-    """One member: the ``index``-th of a comparison, on ``specs[symbol]``."""
-
-    index: int
-    symbol: int
-    strategy: str
-    seed: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.strategy}-s{self.seed}"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What every member shares: the specs, the settings and how much to reuse."""
-
-    specs: tuple
-    init: InitConfig
-    finetune: FinetuneConfig
-    max_new_tokens: int
-    reuse: bool = True
-
-    def configs(self, task: MemberTask) -> tuple[InitConfig, FinetuneConfig]:
-        return (replace(self.init, strategy=task.strategy, seed=task.seed),
-                replace(self.finetune, seed=task.seed))
-
-
-@dataclass
-class Outcome:
-    """A finished member, without its models."""
-
-    task: MemberTask
-    row: dict
-    detail: dict
-    starts: dict[str, torch.Tensor]
-    adapter: Path | None = None
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_ENV_LOCK = threading.Lock()
 
 
 class WorkerDied(RuntimeError):
@@ -119,105 +69,8 @@ def auto_workers(n_tasks: int, n_params: int, device: str = "cpu") -> int:
     return int(max(1, min(n_tasks, cpu_cores(), MAX_AUTO_WORKERS, by_memory)))
 
 
-def _tagged(emit: Emit, task: MemberTask, spec) -> Emit:
-    tags = {"strategy": task.strategy, "seed": task.seed, "symbol": spec.new_token}
-    return lambda event: emit({**event, **tags})
-
-
-def _start_event(task: MemberTask, total: int) -> dict:
-    return {"type": "member", "status": "start", "index": task.index, "total": total,
-            "message": f"{strategy_label(task.strategy)} (seed {task.seed}): {task.index + 1} of {total}"}
-
-
-def run_one(task: MemberTask, plan: Plan, base, cache: InitCache | None, quantized: dict, *,
-            emit: Emit, should_stop: Callable[[], bool] | None, write_adapter: WriteAdapter | None,
-            scratch: Path | None) -> Outcome:
-    """Run one member here; its adapter (if ``write_adapter``) goes to a folder under ``scratch``."""
-    spec = plan.specs[task.symbol]
-    init_config, ft_config = plan.configs(task)
-    member = run_member(spec, base, init_config, ft_config, emit=emit, should_stop=should_stop,
-                        max_new_tokens=plan.max_new_tokens, quantized_cache=quantized, reuse=cache)
-    try:
-        adapter = None
-        if write_adapter is not None and scratch is not None:
-            adapter = Path(tempfile.mkdtemp(prefix=f"{task.index:03d}-{task.name}-", dir=scratch))
-            write_adapter(member, adapter)
-        starts = {"input": member.init.rows.input_row.float().clone(),
-                  "output": member.init.rows.output_row.float().clone()}
-        return Outcome(task, member.row(), member.detail(), starts, adapter)
-    finally:
-        member.release()
-
-
-# -- in this process -------------------------------------------------------------------------------
-
-def _run_here(tasks, plan, base, caches, *, emit, should_stop, on_outcome, write_adapter, scratch) -> bool:
-    quantized: dict = {}
-    try:
-        for task in tasks:
-            if should_stop is not None and should_stop():
-                return True
-            spec = plan.specs[task.symbol]
-            tagged = _tagged(emit, task, spec)
-            tagged(_start_event(task, len(tasks)))
-            try:
-                outcome = run_one(task, plan, base, caches.get(task.symbol), quantized, emit=tagged,
-                                  should_stop=should_stop, write_adapter=write_adapter, scratch=scratch)
-            except StopRequested:
-                return True
-            on_outcome(outcome)
-            if outcome.row.get("stopped"):
-                return True
-        return False
-    finally:
-        quantized.clear()
-
-
-# -- in worker processes ---------------------------------------------------------------------------
-
-def _worker(number: int, inbox, outbox, stop, base_folder: str, base_name: str, threads: int, plan: Plan,
-            write_adapter: WriteAdapter | None, scratch: str | None) -> None:
-    """A worker process: load the base, then run tasks until told to end (``None``)."""
-    torch.set_num_threads(threads)
-    with contextlib.suppress(RuntimeError):  # only possible before any inter-op work has started
-        torch.set_num_interop_threads(1)
-    from core.model.loading import LoadedModel, load_model
-
-    try:
-        loaded = load_model(base_folder)
-    except BaseException:  # noqa: BLE001 - reported to the caller, which names it
-        outbox.put((number, "failed", None, traceback.format_exc(limit=4)))
-        return
-    base = LoadedModel(loaded.model, loaded.tokenizer, base_name, loaded.source)
-    quantized: dict = {}
-    outbox.put((number, "ready", None, None))
-    while True:
-        message = inbox.get()
-        if message is None:
-            return
-        task, cache = message
-        emit = lambda event, task=task: outbox.put((number, "event", task.index, event))  # noqa: E731
-        try:
-            outcome = run_one(task, plan, base, cache, quantized, emit=emit, should_stop=stop.is_set,
-                              write_adapter=write_adapter, scratch=Path(scratch) if scratch else None)
-        except StopRequested:
-            outbox.put((number, "stopped", task.index, None))
-            continue
-        except InputError as exc:
-            outbox.put((number, "input_error", task.index, exc.problems))
-            continue
-        except BaseException:  # noqa: BLE001 - reported to the caller
-            outbox.put((number, "failed", task.index, traceback.format_exc(limit=6)))
-            continue
-        outbox.put((number, "done", task.index, (outcome, cache)))
-
-
-_ENV_LOCK = threading.Lock()
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
 @contextlib.contextmanager
-def _thread_environment(threads: int):
+def thread_environment(threads: int):
     """Start workers with their share of the cores in the environment too: a spawned interpreter
     sizes OpenMP's and the BLAS libraries' thread pools from these variables when it imports torch,
     before ``torch.set_num_threads`` runs, and the tokenizers' own pool is switched off (several
@@ -236,7 +89,7 @@ def _thread_environment(threads: int):
                     os.environ[name] = value
 
 
-def _base_folder(base, scratch: Path) -> str:
+def base_folder(base, scratch: Path) -> str:
     """A folder of safetensors holding exactly ``base``: its own folder if it has one, else a copy."""
     source = Path(str(base.source)).expanduser()
     if source.is_dir() and any(source.glob("*.safetensors")):
@@ -247,143 +100,164 @@ def _base_folder(base, scratch: Path) -> str:
     return str(folder)
 
 
-def _next_task(pending: list[MemberTask], running: dict[int, MemberTask], plan: Plan) -> MemberTask:
-    """The first pending task, unless its seed-independent initialization is being made elsewhere."""
-    busy = {(t.symbol, t.strategy) for t in running.values()}
-    for task in pending:
-        init_config, _ = plan.configs(task)
-        if not plan.reuse or depends_on_seed(init_config) or (task.symbol, task.strategy) not in busy:
-            return task
-    return pending[0]
+# -- in a worker process ---------------------------------------------------------------------------
 
-
-def _merge(into: InitCache, other: InitCache) -> None:
-    for key, value in other.fits.items():
-        into.fits.setdefault(key, value)
-    for key, value in other.before.items():
-        into.before.setdefault(key, value)
-
-
-def _run_in_workers(tasks, plan, base, caches, n_workers, *, emit, should_stop, on_outcome, write_adapter,
-                    scratch) -> bool:
-    context = multiprocessing.get_context("spawn")
-    inbox_of = [context.Queue() for _ in range(n_workers)]
-    outbox = context.Queue()
-    stop = context.Event()
-    threads = max(1, cpu_cores() // n_workers)
-    folder = _base_folder(base, scratch)
-    workers = [context.Process(target=_worker, name=f"glosslab-member-{i}", daemon=True,
-                               args=(i, inbox_of[i], outbox, stop, folder, base.name, threads, plan, write_adapter,
-                                     str(scratch)))
-               for i in range(n_workers)]
-    with _thread_environment(threads):
-        for process in workers:
-            process.start()
-    pending = list(tasks)
-    running: dict[int, MemberTask] = {}  # worker → its task
-    by_index = {t.index: t for t in tasks}
-    idle: list[int] = []
-    stopped = False
-    problem: BaseException | None = None
-    ready = 0
+def _worker(number: int, inbox, outbox, stop, folder: str, base_name: str, threads: int, work,
+            scratch: str) -> None:
+    """A worker process: load the base, then run tasks until told to end (``None``)."""
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # only possible before any inter-op work has started
+        torch.set_num_interop_threads(1)
+    from core.model.loading import LoadedModel, load_model
 
     try:
-        while True:
-            if should_stop is not None and should_stop() and not stop.is_set():
-                stop.set()
-                stopped = True
-            while idle and pending and not stop.is_set() and problem is None:
-                w = idle.pop(0)
-                task = _next_task(pending, running, plan)
-                pending.remove(task)
-                running[w] = task
-                spec = plan.specs[task.symbol]
-                _tagged(emit, task, spec)(_start_event(task, len(tasks)))
-                inbox_of[w].put((task, caches.get(task.symbol) if plan.reuse else None))
-            if not running and (not pending or stop.is_set() or problem is not None) and ready == n_workers:
-                break
-            try:
-                w, kind, index, payload = outbox.get(timeout=0.2)
-            except queue.Empty:
-                dead = [(w, p.exitcode) for w, p in enumerate(workers) if not p.is_alive()]
-                for w, code in dead:
-                    if w in running or ready < n_workers:
-                        task = running.get(w)
-                        what = f"{task.strategy} (seed {task.seed})" if task else "starting"
-                        raise WorkerDied(f"the worker process running {what} ended unexpectedly (exit code {code}"
-                                         f"{': killed, perhaps out of memory' if code in (-9, 137) else ''}); "
-                                         "run the comparison with workers = 1 to train members one after another")
+        loaded = load_model(folder)
+    except BaseException:  # noqa: BLE001 - reported to the caller, which names it
+        outbox.put((number, Message("failed", None, traceback.format_exc(limit=4))))
+        return
+    base = LoadedModel(loaded.model, loaded.tokenizer, base_name, loaded.source)
+    memo: dict = {}
+    outbox.put((number, Message("ready", None)))
+    while True:
+        message = inbox.get()
+        if message is None:
+            return
+        task, shared = message
+        site = Site(emit=lambda event, task=task: outbox.put((number, Message("event", task.index, event))),
+                    should_stop=stop.is_set, shared=shared, memo=memo, scratch=Path(scratch))
+        try:
+            outbox.put((number, perform(work, task, base, site)))
+        except BaseException:  # noqa: BLE001 - reported to the caller
+            outbox.put((number, Message("failed", task.index, traceback.format_exc(limit=6))))
+
+
+def _last_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[-1]
+
+
+# -- on the caller's side --------------------------------------------------------------------------
+
+class ProcessTransport(Transport):
+    """``n`` worker processes, each a lane once it has loaded the base."""
+
+    def __init__(self, members: Members, base, scratch: Path, n: int) -> None:
+        self.members, self.base, self.scratch, self.n = members, base, scratch, n
+        self.idle: list[int] = []
+        self.busy: dict[int, Any] = {}  # worker → its task
+        self.ready = 0
+
+    def open(self, stop_requested: Callable[[], bool]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.inbox = [context.Queue() for _ in range(self.n)]
+        self.outbox = context.Queue()
+        self.stop_event = context.Event()
+        threads = max(1, cpu_cores() // self.n)
+        folder = base_folder(self.base, self.scratch)
+        self.processes = [context.Process(target=_worker, name=f"glosslab-member-{i}", daemon=True,
+                                          args=(i, self.inbox[i], self.outbox, self.stop_event, folder, self.base.name,
+                                                threads, self.members.work, str(self.scratch)))
+                          for i in range(self.n)]
+        with thread_environment(threads):
+            for process in self.processes:
+                process.start()
+
+    def free(self) -> int:
+        return len(self.idle)
+
+    def send(self, task, shared) -> None:
+        worker = self.idle.pop(0)
+        self.busy[worker] = task
+        self.inbox[worker].put((task, shared))
+
+    def receive(self, deliver) -> None:
+        try:
+            worker, message = self.outbox.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            self._check_alive()
+            return
+        if message.kind == "ready":
+            self.ready += 1
+            self.idle.append(worker)
+            return
+        if message.index is None:
+            raise WorkerDied(f"a worker process could not load the model: {_last_line(message.payload)}")
+        if message.kind != "event":
+            self.busy.pop(worker, None)
+            self.idle.append(worker)
+        if message.kind == "failed":
+            message = Message("failed", message.index, _last_line(message.payload))
+        deliver(message)
+
+    def _check_alive(self) -> None:
+        for worker, process in enumerate(self.processes):
+            if process.is_alive() or (worker not in self.busy and self.ready == self.n):
                 continue
-            if kind == "ready":
-                ready += 1
-                idle.append(w)
-                continue
-            if kind == "event":
-                task = by_index[index]
-                _tagged(emit, task, plan.specs[task.symbol])(payload)
-                continue
-            if index is None:  # a worker could not load the base
-                raise WorkerDied(f"a worker process could not load the model: {payload.strip().splitlines()[-1]}")
-            task = running.pop(w)
-            idle.append(w)
-            if kind == "done":
-                outcome, cache = payload
-                if plan.reuse and cache is not None:
-                    _merge(caches.setdefault(task.symbol, InitCache()), cache)
-                on_outcome(outcome)
-                if outcome.row.get("stopped"):
-                    stopped = True
-                    stop.set()
-            elif kind == "stopped":
-                stopped = True
-            elif kind == "input_error":
-                problem = problem or InputError(payload)
-                stop.set()
-            else:
-                problem = problem or RuntimeError(
-                    f"{task.strategy} (seed {task.seed}) failed in its worker process: "
-                    f"{payload.strip().splitlines()[-1]}")
-                stop.set()
-        if problem is not None:
-            raise problem
-        return stopped
-    finally:
-        for box in inbox_of:
+            task = self.busy.get(worker)
+            what = self.members.title(task) if task is not None else "starting"
+            code = process.exitcode
+            raise WorkerDied(f"the worker process running {what} ended unexpectedly (exit code {code}"
+                             f"{': killed, perhaps out of memory' if code in (-9, 137) else ''}); "
+                             "run the comparison with workers = 1 to train members one after another")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def settled(self) -> bool:
+        return self.ready == self.n
+
+    def failure(self, title: str, reason: str) -> BaseException:
+        return RuntimeError(f"{title} failed in its worker process: {reason}")
+
+    def close(self) -> None:
+        for box in self.inbox:
             box.put(None)
         deadline = time.monotonic() + 10
-        for process in workers:
+        for process in self.processes:
             process.join(timeout=max(0.1, deadline - time.monotonic()))
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5)
-        for box in inbox_of + [outbox]:
+        for box in self.inbox + [self.outbox]:
             box.close()
             box.cancel_join_thread()
 
 
-def run_tasks(tasks: list[MemberTask], plan: Plan, base, *, workers: int = 1, emit: Emit | None = None,
-              should_stop: Callable[[], bool] | None = None, on_outcome: Callable[[Outcome], None],
-              write_adapter: WriteAdapter | None = None, backend=None,
-              on_failure: Callable[[MemberTask, str], None] | None = None) -> bool:
-    """Run every task (``workers`` at once; 1 = here, one after another); True if a stop ended it early.
+@dataclass
+class WorkerProcesses:
+    """``workers`` members at once in worker processes (0: ``auto_workers``; 1: in this process)."""
 
-    ``backend``: an object whose ``run_tasks(tasks, plan, base, caches, emit=, should_stop=,
-    on_outcome=, on_failure=, write_adapter=, scratch=)`` runs them elsewhere (``core.execution.ray_tasks``,
-    Ray); it may report a member that failed there through ``on_failure(task, reason)`` and go on.
-    """
-    emit = emit or (lambda event: None)
-    caches: dict[int, InitCache] = {s: InitCache() for s in range(len(plan.specs))} if plan.reuse else {}
-    scratch = Path(tempfile.mkdtemp(prefix="glosslab-members-"))
-    try:
-        if backend is not None:
-            return backend.run_tasks(tasks, plan, base, caches, emit=emit, should_stop=should_stop,
-                                     on_outcome=on_outcome, on_failure=on_failure or (lambda task, reason: None),
-                                     write_adapter=write_adapter, scratch=scratch)
-        if workers <= 1 or len(tasks) <= 1:
-            return _run_here(tasks, plan, base, caches, emit=emit, should_stop=should_stop, on_outcome=on_outcome,
-                             write_adapter=write_adapter, scratch=scratch)
-        return _run_in_workers(tasks, plan, base, caches, min(workers, len(tasks)), emit=emit,
-                               should_stop=should_stop, on_outcome=on_outcome, write_adapter=write_adapter,
-                               scratch=scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    workers: int = 0
+    settings: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config) -> "WorkerProcesses":
+        return cls(workers=config.workers)
+
+    @property
+    def label(self) -> str:
+        return "local"
+
+    def connect(self, finetune=None) -> "WorkerProcesses":
+        return self
+
+    def count(self, n_tasks: int, base) -> int:
+        params = base.model.parameters()
+        workers = self.workers or auto_workers(n_tasks, sum(p.numel() for p in base.model.parameters()),
+                                               str(next(params).device.type))
+        return max(1, min(workers, n_tasks))
+
+    def place(self, n_tasks: int, base) -> tuple[int, str]:
+        n = self.count(n_tasks, base)
+        return n, "this process" if n <= 1 else f"{n} worker processes"
+
+    def run(self, members: Members, base, **kw) -> bool:
+        n = self.count(len(members.tasks), base)
+        if n <= 1:
+            return run_members(lambda scratch: InProcessTransport(members, base, scratch), members, **kw)
+        return run_members(lambda scratch: ProcessTransport(members, base, scratch, n), members, **kw)
+
+
+CHOICES = (Choice("local", MEMBERS, WorkerProcesses.from_config),)
+
+__all__ = ["CHOICES", "MAX_AUTO_WORKERS", "ProcessTransport", "WorkerDied", "WorkerProcesses", "auto_workers",
+           "base_folder", "cpu_cores", "thread_environment"]

@@ -1,31 +1,29 @@
-"""Where a comparison's members run: here (the default), or as Ray tasks on a local instance or a cluster.
+"""Members as Ray tasks, on a local Ray instance or a cluster; and joining Ray, for Ray Train too.
 
-``backend_for(config)`` reads the comparison's settings (``CompareConfig.backend``, ``ray_address``,
-``ray_cpus``, ``ray_gpus``): ``local`` returns None, and ``core.execution.processes`` runs the
-members in this process or in its worker processes as before; nothing here imports Ray then, and no
-Ray process is started. ``ray`` (or any address) returns a ``RayBackend``; ``connect()`` checks
-everything before a run folder is made: an address that does not answer, a cluster without a node
-that has the CPUs or GPUs one member asks for. Each raises an ``InputError`` naming the setting and
-the fix.
+``RayTasks.connect()`` checks everything before a run folder is made: an address that does not
+answer, a cluster without a node that has the CPUs or GPUs one member asks for. Each raises an
+``InputError`` naming the setting (``ray_address``, ``ray_cpus``, ``ray_gpus``) and the fix. Nothing
+here imports Ray until a Ray backend connects or runs.
 
-On Ray, every member (strategy × seed × symbol) is one task with ``num_cpus = ray_cpus`` and
-``num_gpus = ray_gpus``, as many in flight as the cluster has room for; the next one goes out when
-one ends, with the work shared so far (``InitCache``), as with worker processes.
+On Ray, every member (strategy × seed × symbol, or a vocabulary's strategy × seed) is one task
+with ``num_cpus = ray_cpus`` and ``num_gpus = ray_gpus``, as many in flight as the cluster has room
+for; the next one goes out when one ends, with the work shared so far, as with worker processes
+(the loop is ``core.execution.backend``'s).
 
-* The base model: the folder of safetensors ``workers.py`` writes (or the base's own folder). A
-  worker that cannot read it gets the files from Ray's object store when the cluster has more than
-  one node (the driver puts them there once); otherwise the member fails with an ``InputError``
-  naming ``model``. Each worker process loads the base once, and quantizes its own 4-bit copy.
-* Events: a small actor (``_Hub``) collects each task's events in batches (every quarter second and
-  at its end); the driver passes them on, tagged, to the job's event log, so the live chart follows
-  Ray members as it follows local ones. The same actor holds the stop flag every task reads at its
-  next step (and a task not started yet reads first): Stop reaches every task.
-* Adapters: written by ``write_adapter`` where the member ran, sent back as bytes, and handed to
-  ``keep_adapter`` from a folder here, as in-process.
+* The base model: the folder of safetensors written once (``core.execution.processes.base_folder``,
+  or the base's own folder). A worker that cannot read it gets the files from Ray's object store
+  when the cluster has more than one node (the driver puts them there once); otherwise the member
+  fails with an ``InputError`` naming ``model``. Each worker process loads the base once, and keeps
+  its memo (its 4-bit copy) for the members of one run.
+* Events: a small actor (``EventHub``) collects each task's events in batches (every quarter second
+  and at its end); the loop passes them on, tagged, to the job's event log, so the live chart
+  follows Ray members as it follows local ones. The same actor holds the stop flag every task reads
+  at its next step (and a task not started yet reads first): Stop reaches every task.
+* Adapters: written where the member ran, sent back as bytes, and handed on from a folder here.
 * A worker that dies (killed, out of memory) is retried once by Ray (``max_retries=1``); if it dies
-  again, the member is reported through ``on_failure`` with the reason and the others go on (the
-  comparison's result lists it under ``failed``). Events of the attempt that died stay in the log;
-  the retry's start event says that it is a retry.
+  again, or the member's work raises, the member is reported through ``on_failure`` with the reason
+  and the others go on (a comparison's result lists it under ``failed``). Events of the attempt
+  that died stay in the log; the retry's start event says that it is a retry.
 """
 
 from __future__ import annotations
@@ -36,11 +34,14 @@ import socket
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.spec.errors import InputError, fail
+from core.execution.backend import (MEMBERS, POLL_SECONDS, Choice, Members, Message, Site, Transport, perform,
+                                    run_members)
+from core.execution.processes import base_folder, cpu_cores
+from core.spec.errors import Collector, InputError, fail
 
 ADDRESS_ENV = "GLOSSLAB_RAY_ADDRESS"
 ROOT = Path(__file__).resolve().parents[2]  # the repository: Ray workers import ``core`` from here
@@ -51,12 +52,9 @@ STOP_CHECK_SECONDS = 0.5
 _started_here = False  # this process started the local Ray instance (``shutdown`` ends it)
 
 
-def backend_for(config) -> "RayBackend | None":
-    """The backend a ``CompareConfig`` asks for: None for ``local`` (nothing of Ray is imported)."""
-    if getattr(config, "backend", "local") != "ray":
-        return None
-    address = config.ray_address or os.environ.get(ADDRESS_ENV, "").strip()
-    return RayBackend(address=address, cpus=config.ray_cpus, gpus=config.ray_gpus)
+def address_of(setting: str) -> str:
+    """The Ray address to join: the setting, else $GLOSSLAB_RAY_ADDRESS (empty: a local instance)."""
+    return (setting or os.environ.get(ADDRESS_ENV, "")).strip()
 
 
 def shutdown() -> None:
@@ -88,73 +86,111 @@ def check_address(address: str) -> None:
                    ) from None
 
 
+def join(address: str) -> None:
+    """Join the cluster at ``address``, or start a local instance sized to this machine, or use the
+    Ray this process already has."""
+    global _started_here
+    import ray
+
+    if ray.is_initialized():
+        return
+    if not address:
+        ray.init(num_cpus=cpu_cores(), include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        _started_here = True
+        return
+    check_address(address)
+    try:
+        ray.init(address=address, log_to_driver=False, runtime_env={"py_modules": [str(ROOT / "core")]})
+    except (ConnectionError, RuntimeError, TimeoutError, ValueError) as exc:
+        raise fail("ray_address", f"could not join the Ray cluster at {address} "
+                   f"({str(exc).splitlines()[0][:200]})",
+                   "check that 'ray status' works there and that its Ray and Python versions match "
+                   "this one's, or leave ray_address empty for a local instance") from None
+
+
 def _node_room(nodes: list[dict]) -> tuple[float, float]:
     """The most CPUs and GPUs any one alive node has (a task runs on one node)."""
     alive = [n.get("Resources", {}) for n in nodes if n.get("Alive")]
     return (max((r.get("CPU", 0.0) for r in alive), default=0.0), max((r.get("GPU", 0.0) for r in alive), default=0.0))
 
 
+def check_node_room(cpus: int, gpus: float) -> int:
+    """Refuse (naming ``ray_cpus``/``ray_gpus``) what no one node of the cluster can give one task or
+    worker; returns the number of alive nodes."""
+    import ray
+
+    nodes = ray.nodes()
+    most_cpus, most_gpus = _node_room(nodes)
+    c = Collector()
+    if cpus > most_cpus:
+        c.add("ray_cpus", f"is {cpus}, but the largest node of the Ray cluster has {most_cpus:g} CPUs",
+              f"ask for at most {most_cpus:g}, or add a bigger node")
+    if gpus > most_gpus:
+        c.add("ray_gpus", f"is {gpus:g}, but the Ray cluster's nodes have "
+              f"{'no GPU' if not most_gpus else f'at most {most_gpus:g} GPUs'}",
+              "set ray_gpus to 0 (CPU only)" if not most_gpus else
+              f"ask for at most {most_gpus:g}, or add a node with more GPUs")
+    c.raise_if_any()
+    return sum(1 for n in nodes if n.get("Alive"))
+
+
+def place_words(address: str) -> str:
+    return f"the cluster at {address}" if address else "a local Ray instance"
+
+
+class EventHub:
+    """A Ray actor: events from the tasks (or Ray Train's ranks), and the stop flag they read."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self.stop = False
+
+    def put(self, index: int, events: list[dict]) -> None:
+        self.events += [(index, e) for e in events]
+
+    def take(self) -> list:
+        out, self.events = self.events, []
+        return out
+
+    def set_stop(self) -> None:
+        self.stop = True
+
+    def stopped(self) -> bool:
+        return self.stop
+
+
 @dataclass
-class RayBackend:
-    """Comparison members as Ray tasks (see the module docstring)."""
+class RayTasks:
+    """A comparison's members as Ray tasks (see the module docstring)."""
 
     address: str = ""
     cpus: int = 1
     gpus: float = 0.0
     retries: int = 1
+    settings: dict = field(default_factory=dict)
     where: str = ""
-    _slots: int = 0
-    _nodes: int = 1
+    slots: int = 0
+    nodes: int = 1
 
-    # -- connecting ------------------------------------------------------------------------------
-    def connect(self) -> "RayBackend":
-        """Join the cluster at ``address`` (or start a local instance sized to this machine, or use
-        the Ray this process already has) and check it has room for one member."""
-        global _started_here
+    @classmethod
+    def from_config(cls, config) -> "RayTasks":
+        return cls(address=address_of(config.ray_address), cpus=config.ray_cpus, gpus=config.ray_gpus)
+
+    @property
+    def label(self) -> str:
+        return self.where or "ray"
+
+    def connect(self, finetune=None) -> "RayTasks":
+        """Join Ray (``join``) and check it has room for one member."""
         import ray
 
-        if not ray.is_initialized():
-            if self.address:
-                check_address(self.address)
-                try:
-                    ray.init(address=self.address, log_to_driver=False,
-                             runtime_env={"py_modules": [str(ROOT / "core")]})
-                except (ConnectionError, RuntimeError, TimeoutError, ValueError) as exc:
-                    raise fail("ray_address", f"could not join the Ray cluster at {self.address} "
-                               f"({str(exc).splitlines()[0][:200]})",
-                               "check that 'ray status' works there and that its Ray and Python versions match "
-                               "this one's, or leave ray_address empty for a local instance") from None
-            else:
-                from core.execution.processes import cpu_cores
-
-                ray.init(num_cpus=cpu_cores(), include_dashboard=False, log_to_driver=False,
-                         runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-                _started_here = True
-        nodes = ray.nodes()
-        self._nodes = sum(1 for n in nodes if n.get("Alive"))
-        most_cpus, most_gpus = _node_room(nodes)
-        problems = []
-        if self.cpus > most_cpus:
-            problems.append(("ray_cpus", f"is {self.cpus}, but the largest node of the Ray cluster has "
-                             f"{most_cpus:g} CPUs", f"ask for at most {most_cpus:g}, or add a bigger node"))
-        if self.gpus > most_gpus:
-            problems.append(("ray_gpus", f"is {self.gpus:g}, but the Ray cluster's nodes have "
-                             f"{'no GPU' if not most_gpus else f'at most {most_gpus:g} GPUs'}",
-                             "set ray_gpus to 0 (CPU only)" if not most_gpus else
-                             f"ask for at most {most_gpus:g}, or add a node with more GPUs"))
-        if problems:
-            from core.spec.errors import Collector
-
-            c = Collector()
-            for p in problems:
-                c.add(*p)
-            c.raise_if_any()
+        join(self.address)
+        self.nodes = check_node_room(self.cpus, self.gpus)
         total = ray.cluster_resources()
-        self._slots = int(min(total.get("CPU", 0) // self.cpus,
-                              total.get("GPU", 0) // self.gpus if self.gpus else float("inf")))
-        self._slots = max(1, self._slots)
-        place = f"the cluster at {self.address}" if self.address else "a local Ray instance"
-        self.where = (f"ray: {place} ({self._nodes} node{'s' if self._nodes != 1 else ''}, "
+        self.slots = max(1, int(min(total.get("CPU", 0) // self.cpus,
+                                    total.get("GPU", 0) // self.gpus if self.gpus else float("inf"))))
+        self.where = (f"ray: {place_words(self.address)} ({self.nodes} node{'s' if self.nodes != 1 else ''}, "
                       f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; "
                       f"{self.cpus} CPU{'s' if self.cpus != 1 else ''}"
                       f"{f' and {self.gpus:g} GPU' if self.gpus else ''} per member)")
@@ -163,89 +199,83 @@ class RayBackend:
     def members_at_once(self, n_tasks: int) -> int:
         if not self.where:
             self.connect()
-        return max(1, min(n_tasks, self._slots))
+        return max(1, min(n_tasks, self.slots))
 
-    # -- running ---------------------------------------------------------------------------------
-    def run_tasks(self, tasks, plan, base, caches, *, emit, should_stop, on_outcome, on_failure, write_adapter,
-                  scratch: Path) -> bool:
+    def place(self, n_tasks: int, base) -> tuple[int, str]:
+        return self.members_at_once(n_tasks), self.where
+
+    def run(self, members: Members, base, **kw) -> bool:
         """Run every task on Ray (see the module docstring); True if a stop ended it early."""
-        import ray
-
-        from core.experiment.single.pipeline import InitCache
-        from core.execution.processes import _base_folder, _merge, _next_task, _start_event, _tagged
-
         if not self.where:
             self.connect()
-        folder = _base_folder(base, scratch)
-        shipped = ray.put(_read_folder(Path(folder))) if self._nodes > 1 else None
-        hub = ray.remote(num_cpus=0)(_Hub).remote()
-        remote = ray.remote(_member_task).options(num_cpus=self.cpus, num_gpus=self.gpus,
-                                                  max_retries=self.retries, retry_exceptions=False)
-        run_id = uuid.uuid4().hex
-        pending = list(tasks)
-        running: dict[Any, Any] = {}  # object ref → task
-        by_index = {t.index: t for t in tasks}
-        started: set[int] = set()
-        stopped = False
-        problem: BaseException | None = None
-        capacity = self.members_at_once(len(tasks))
+        return run_members(lambda scratch: RayTransport(self, members, base, scratch), members, **kw)
 
-        def relay() -> None:
-            for index, event in ray.get(hub.take.remote()):
-                task = by_index[index]
-                if event.get("type") == "member" and event.get("status") == "start":
-                    event = {**_start_event(task, len(tasks)), **(
-                        {"retry": True, "message": _start_event(task, len(tasks))["message"] +
-                         " (again: its worker died)"} if index in started else {})}
-                    started.add(index)
-                _tagged(emit, task, plan.specs[task.symbol])(event)
 
-        try:
-            while pending or running:
-                if should_stop is not None and should_stop() and not stopped:
-                    stopped = True
-                    hub.set_stop.remote()
-                while pending and len(running) < capacity and not stopped and problem is None:
-                    task = _next_task(pending, {i: t for i, t in enumerate(running.values())}, plan)
-                    pending.remove(task)
-                    cache = caches.get(task.symbol) if plan.reuse else None
-                    ref = remote.remote(task, plan, folder, base.name, shipped, cache, hub, write_adapter,
-                                        self.cpus, run_id)
-                    running[ref] = task
-                if not running:
-                    break
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
-                relay()
-                for ref in ready:
-                    task = running.pop(ref)
-                    try:
-                        kind, payload = ray.get(ref)
-                    except (ray.exceptions.RayError, OSError) as exc:
-                        on_failure(task, _reason(exc, self.retries))
-                        continue
-                    if kind == "done":
-                        outcome, cache, files = payload
-                        if plan.reuse and cache is not None:
-                            _merge(caches.setdefault(task.symbol, InitCache()), cache)
-                        if files is not None:
-                            outcome.adapter = _write_folder(files, scratch, f"{task.index:03d}-{task.name}-")
-                        on_outcome(outcome)
-                        if outcome.row.get("stopped") and not stopped:
-                            stopped = True
-                            hub.set_stop.remote()
-                    elif kind == "stopped":
-                        stopped = True
-                    elif kind == "input_error":
-                        problem = problem or InputError(payload)
-                        hub.set_stop.remote()
-            relay()
-            if problem is not None:
-                raise problem
-            return stopped
-        finally:
-            for ref in running:
-                ray.cancel(ref, force=True)
-            ray.kill(hub)
+class RayTransport(Transport):
+    """Tasks out as Ray tasks, their events through an ``EventHub``, their results by ``ray.wait``."""
+
+    def __init__(self, backend: RayTasks, members: Members, base, scratch: Path) -> None:
+        self.backend, self.members, self.base, self.scratch = backend, members, base, scratch
+        self.running: dict[Any, Any] = {}  # object ref → task
+        self.capacity = backend.members_at_once(len(members.tasks))
+
+    def open(self, stop_requested) -> None:
+        import ray
+
+        b = self.backend
+        self.folder = base_folder(self.base, self.scratch)
+        self.shipped = ray.put(_read_folder(Path(self.folder))) if b.nodes > 1 else None
+        self.hub = ray.remote(num_cpus=0)(EventHub).remote()
+        self.remote = ray.remote(_member_task).options(num_cpus=b.cpus, num_gpus=b.gpus, max_retries=b.retries,
+                                                       retry_exceptions=False)
+        self.work = ray.put(self.members.work)
+        self.run_id = uuid.uuid4().hex
+
+    def free(self) -> int:
+        return self.capacity - len(self.running)
+
+    def send(self, task, shared) -> None:
+        ref = self.remote.remote(task, self.work, self.folder, self.base.name, self.shipped, shared, self.hub,
+                                 self.backend.cpus, self.run_id)
+        self.running[ref] = task
+
+    def receive(self, deliver) -> None:
+        import ray
+
+        ready = ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)[0] if self.running else []
+        self.drain(deliver)
+        for ref in ready:
+            task = self.running.pop(ref)
+            try:
+                message = ray.get(ref)
+            except (ray.exceptions.RayError, OSError) as exc:
+                deliver(Message("failed", task.index, _reason(exc, self.backend.retries)))
+                continue
+            if message.kind == "done":
+                outcome, shared, files = message.payload
+                if files is not None:
+                    outcome.adapter = _write_folder(files, self.scratch, f"{task.index:03d}-")
+                message = Message("done", task.index, (outcome, shared))
+            deliver(message)
+
+    def drain(self, deliver) -> None:
+        import ray
+
+        for index, event in ray.get(self.hub.take.remote()):
+            deliver(Message("event", index, event))
+
+    def stop(self) -> None:
+        self.hub.set_stop.remote()
+
+    def failure(self, title: str, reason: str) -> None:
+        return None  # reported through on_failure; the other members go on
+
+    def close(self) -> None:
+        import ray
+
+        for ref in self.running:
+            ray.cancel(ref, force=True)
+        ray.kill(self.hub)
 
 
 def _reason(exc: BaseException, retries: int) -> str:
@@ -275,28 +305,7 @@ def _write_folder(files: dict[str, bytes], parent: Path, prefix: str) -> Path:
 
 # -- on the Ray side -------------------------------------------------------------------------------------
 
-class _Hub:
-    """A Ray actor: events from the tasks, and the stop flag they read."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-        self.stop = False
-
-    def put(self, index: int, events: list[dict]) -> None:
-        self.events += [(index, e) for e in events]
-
-    def take(self) -> list:
-        out, self.events = self.events, []
-        return out
-
-    def set_stop(self) -> None:
-        self.stop = True
-
-    def stopped(self) -> bool:
-        return self.stop
-
-
-_worker_state: dict[str, Any] = {}  # in a Ray worker process: the base it loaded, its 4-bit copy, for which run
+_worker_state: dict[str, Any] = {}  # in a Ray worker process: the base it loaded, its memo, for which run
 
 
 def _load_base(folder: str, name: str, shipped) -> Any:
@@ -317,19 +326,16 @@ def _load_base(folder: str, name: str, shipped) -> Any:
     loaded = load_model(where)
     _worker_state.clear()
     _worker_state.update(folder=folder, base=LoadedModel(loaded.model, loaded.tokenizer, name, loaded.source),
-                         quantized={}, run=None)
+                         memo={}, run=None)
     return _worker_state["base"]
 
 
-def _member_task(task, plan, folder: str, base_name: str, shipped, cache, hub, write_adapter, threads: int,
-                 run_id: str):
-    """One member in a Ray worker: ("done", (outcome, cache, adapter files)), ("stopped", None) or
-    ("input_error", problems). A worker that dies here is Ray's to retry."""
+def _member_task(task, work, folder: str, base_name: str, shipped, shared, hub, threads: int,
+                 run_id: str) -> Message:
+    """One member in a Ray worker: ``done`` with (outcome, shared work, adapter files), ``stopped`` or
+    ``input_error``. A worker that dies here is Ray's to retry; an exception is the member's failure."""
     import ray
     import torch
-
-    from core.execution.processes import run_one
-    from core.train.events import StopRequested
 
     torch.set_num_threads(max(1, int(threads)))
     batch: list[dict] = []
@@ -348,37 +354,31 @@ def _member_task(task, plan, folder: str, base_name: str, shipped, cache, hub, w
             last[1] = time.monotonic()
         return last[2]
 
-    def flush() -> None:
-        ray.get(hub.put.remote(task.index, list(batch)))  # waits: the driver reads them before the outcome
-        batch.clear()
-
     if should_stop():
-        return "stopped", None
-    emit({"type": "member", "status": "start"})
+        return Message("stopped", task.index)
     scratch = Path(tempfile.mkdtemp(prefix="glosslab-ray-member-"))
     try:
         try:
             base = _load_base(folder, base_name, shipped)
         except InputError as exc:
-            return "input_error", exc.problems
+            return Message("input_error", task.index, exc.problems)
         if _worker_state.get("run") != run_id:
-            _worker_state["quantized"] = {}
-            _worker_state["run"] = run_id
-        try:
-            outcome = run_one(task, plan, base, cache, _worker_state["quantized"], emit=emit,
-                              should_stop=should_stop, write_adapter=write_adapter, scratch=scratch)
-        except StopRequested:
-            return "stopped", None
-        except InputError as exc:
-            return "input_error", exc.problems
+            _worker_state.update(memo={}, run=run_id)
+        message = perform(work, task, base, Site(emit, should_stop, shared, _worker_state["memo"], scratch))
+        if message.kind != "done":
+            return message
+        outcome, shared = message.payload
         files = None
         if outcome.adapter is not None:
             files = _read_folder(outcome.adapter)
             outcome.adapter = None
-        return "done", (outcome, cache, files)
+        return Message("done", task.index, (outcome, shared, files))
     finally:
-        flush()
+        ray.get(hub.put.remote(task.index, list(batch)))  # waits: the driver reads them before the outcome
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-__all__ = ["ADDRESS_ENV", "RayBackend", "backend_for", "check_address", "shutdown"]
+CHOICES = (Choice("ray", MEMBERS, RayTasks.from_config),)
+
+__all__ = ["ADDRESS_ENV", "CHOICES", "EventHub", "RayTasks", "RayTransport", "address_of", "check_address",
+           "check_node_room", "join", "place_words", "shutdown"]

@@ -1,4 +1,11 @@
-"""A vocabulary's tokens fine-tuned data-parallel: Ray Train's ``TorchTrainer`` around the same Trainer.
+"""A vocabulary's fine-tuning data-parallel on Ray Train: the ``RayTrain`` backend, and Ray Train's
+``TorchTrainer`` around the same Trainer.
+
+``RayTrain`` runs a vocabulary's run (``core.experiment.vocabulary.run``) in this process, one after
+another as ``core.execution.in_process`` does, and hands its fine-tuning to ``finetune_tokens_ray``
+(``Site.finetune_tokens``); ``connect`` refuses, before a run folder is made, a batch that does not
+split over the workers (``batch_size``), Ray Train workers the cluster cannot hold (``ray_workers``),
+and a GPU share other than 0 or 1 (``ray_gpus``).
 
 ``finetune_tokens_ray`` does what ``core.train.together.finetune_tokens`` does, on ``workers`` Ray
 Train workers at once (DDP: gloo on CPUs, NCCL on GPUs): every worker loads the full-precision
@@ -9,11 +16,11 @@ batches one process would). DDP averages the gradients before every optimizer st
 rows stay identical on every worker; every worker sends a digest of its token rows after every step
 and the result says whether they all matched (``rows_identical``).
 
-Rank 0 alone sends the step events (to the caller's ``on_event``, through a small actor, as the
-comparison's Ray members do), keeps the best evaluation's state, and returns the trained parameters
-as a Ray Train checkpoint; the caller puts them into its own 4-bit model, so the evaluation after
-fine-tuning and the run store are written here, by one process. A stop asked for here is read by
-rank 0 and passed to every worker in the same step (an all-reduce), so they end together.
+Rank 0 alone sends the step events (to the caller's ``on_event``, through an ``EventHub`` actor, as
+the comparison's Ray members do), keeps the best evaluation's state, and returns the trained
+parameters as a Ray Train checkpoint; the caller puts them into its own 4-bit model, so the
+evaluation after fine-tuning and the run store are written here, by one process. A stop asked for
+here is read by rank 0 and passed to every worker in the same step (an all-reduce), so they end together.
 """
 
 from __future__ import annotations
@@ -24,17 +31,19 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from core.execution.backend import TRAINING, Choice, Members, run_members
+from core.execution.in_process import InProcessTransport
+from core.execution.ray_tasks import EventHub, address_of, check_node_room, join, place_words
 from core.jsonsafe import jsonable
-from core.spec import limits, settings
 from core.spec.errors import fail
-from core.spec.settings import setting
 from core.train.finetune import FinetuneConfig, FinetuneResult, record_turn
 from core.train.together import Sentences, TrainedTokens
 
@@ -65,21 +74,20 @@ def finetune_tokens_ray(model, tokenizer, token_ids: list[int], tokens: list[str
                         use_gpu: bool = False, on_event: Callable[[dict], Any] | None = None,
                         should_stop: Callable[[], bool] | None = None) -> tuple[TrainedTokens, dict]:
     """QLoRA of every token on ``workers`` Ray Train workers (Ray must be running: ``ray.init`` or
-    ``RayBackend.connect``); returns the trained model here and what the workers reported
-    (``rows_identical``, the per-step digests of every rank, the workers' loss curve)."""
+    ``join``); returns the trained model here and what the workers reported (``rows_identical``, the
+    per-step digests of every rank, the workers' loss curve)."""
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    from core.execution.ray_tasks import _Hub
-    from core.train.qlora import prepare, token_rows
+    from core.train.qlora import token_rows
 
     config = config or FinetuneConfig()
     config.check_data(len(sentences.fine_tuning_sentences), len(sentences.validation_sentences))
     check_workers(config, workers)
     emit = on_event or (lambda event: None)
     scratch = Path(tempfile.mkdtemp(prefix="glosslab-ddp-"))
-    hub = ray.remote(num_cpus=0)(_Hub).remote()
+    hub = ray.remote(num_cpus=0)(EventHub).remote()
     try:
         model.save_pretrained(scratch / "base", safe_serialization=True)
         tokenizer.save_pretrained(scratch / "base")
@@ -95,58 +103,77 @@ def finetune_tokens_ray(model, tokenizer, token_ids: list[int], tokens: list[str
                                          resources_per_worker={"CPU": cpus_per_worker}),
             torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
             run_config=RunConfig(name=f"glosslab-vocab-{int(time.time())}", storage_path=str(scratch / "ray")))
-        done: dict = {}
-        thread = threading.Thread(target=lambda: done.update(result=_fit(trainer)), daemon=True)
-        thread.start()
-        digests: dict[int, dict[int, str]] = {}
-        curve: list[dict] = []
-        stop_sent = False
-        while True:
-            alive = thread.is_alive()
-            for rank, event in ray.get(hub.take.remote()):
-                if event.get("type") == "rows":
-                    digests.setdefault(event["rank"], {})[event["step"]] = event["digest"]
-                elif rank == 0:
-                    if event.get("type") == "step":
-                        curve.append(event)
-                    emit(event)
-            if not alive:
-                break
-            if should_stop is not None and not stop_sent and should_stop():
-                hub.set_stop.remote()
-                stop_sent = True
-            thread.join(timeout=0.2)
-        result = done.get("result")
-        if isinstance(result, BaseException):
-            raise result
+        result, digests, curve = _fit_and_relay(trainer, hub, emit, should_stop)
         with result.checkpoint.as_directory() as folder:
             state = {"trainable": load_file(str(Path(folder) / STATE_FILE)),
                      "result": json.loads((Path(folder) / RESULT_FILE).read_text(encoding="utf-8"))}
-        peft_model = prepare(model, list(token_ids), config)
-        missing = set(state["trainable"]) - {n for n, p in peft_model.named_parameters() if p.requires_grad}
-        if missing:
-            raise RuntimeError(f"the workers trained parameters this model lacks: {sorted(missing)[:3]}")
-        with torch.no_grad():
-            params = dict(peft_model.named_parameters())
-            for name, value in state["trainable"].items():
-                params[name].copy_(value.to(params[name].device, params[name].dtype))
-        peft_model.eval()
-        rows_after = [token_rows(peft_model, i) for i in token_ids]
-        finetuned = FinetuneResult(**state["result"])
-        # As in one process, the cosines compare with the full-precision model's rows.
-        record_turn(finetuned, rows_before, rows_after)
-        trained = TrainedTokens(peft_model, tokenizer, list(token_ids), list(tokens), finetuned, rows_before,
-                                rows_after, config)
-        steps = sorted(set().union(*(d.keys() for d in digests.values()))) if digests else []
-        identical = bool(steps) and len(digests) == workers and all(
-            len({digests[r].get(s) for r in digests}) == 1 for s in steps)
-        report = {"workers": workers, "backend": "nccl" if use_gpu else "gloo", "rows_identical": identical,
-                  "steps_checked": len(steps), "digests": {r: [d[s] for s in sorted(d)] for r, d in digests.items()},
-                  "losses": [e.get("loss") for e in curve]}
-        return trained, report
+        trained = _trained_here(model, tokenizer, list(token_ids), list(tokens), config, state, rows_before)
+        return trained, _report(digests, curve, workers, use_gpu)
     finally:
         ray.kill(hub)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fit_and_relay(trainer, hub, emit, should_stop) -> tuple[Any, dict[int, dict[int, str]], list[dict]]:
+    """Fit on a thread; meanwhile pass rank 0's events on, collect every rank's row digests, and
+    send a stop asked for here. Returns Ray Train's result, the digests and rank 0's step events."""
+    import ray
+
+    done: dict = {}
+    thread = threading.Thread(target=lambda: done.update(result=_fit(trainer)), daemon=True)
+    thread.start()
+    digests: dict[int, dict[int, str]] = {}
+    curve: list[dict] = []
+    stop_sent = False
+    while True:
+        alive = thread.is_alive()
+        for rank, event in ray.get(hub.take.remote()):
+            if event.get("type") == "rows":
+                digests.setdefault(event["rank"], {})[event["step"]] = event["digest"]
+            elif rank == 0:
+                if event.get("type") == "step":
+                    curve.append(event)
+                emit(event)
+        if not alive:
+            break
+        if should_stop is not None and not stop_sent and should_stop():
+            hub.set_stop.remote()
+            stop_sent = True
+        thread.join(timeout=0.2)
+    result = done.get("result")
+    if isinstance(result, BaseException):
+        raise result
+    return result, digests, curve
+
+
+def _trained_here(model, tokenizer, token_ids: list[int], tokens: list[str], config: FinetuneConfig, state: dict,
+                  rows_before: list) -> TrainedTokens:
+    """The workers' trained parameters put into this process's own 4-bit model with the same LoRA."""
+    from core.train.qlora import prepare, token_rows
+
+    peft_model = prepare(model, token_ids, config)
+    missing = set(state["trainable"]) - {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    if missing:
+        raise RuntimeError(f"the workers trained parameters this model lacks: {sorted(missing)[:3]}")
+    with torch.no_grad():
+        params = dict(peft_model.named_parameters())
+        for name, value in state["trainable"].items():
+            params[name].copy_(value.to(params[name].device, params[name].dtype))
+    peft_model.eval()
+    rows_after = [token_rows(peft_model, i) for i in token_ids]
+    finetuned = FinetuneResult(**state["result"])
+    # As in one process, the cosines compare with the full-precision model's rows.
+    record_turn(finetuned, rows_before, rows_after)
+    return TrainedTokens(peft_model, tokenizer, token_ids, tokens, finetuned, rows_before, rows_after, config)
+
+
+def _report(digests: dict[int, dict[int, str]], curve: list[dict], workers: int, use_gpu: bool) -> dict:
+    steps = sorted(set().union(*(d.keys() for d in digests.values()))) if digests else []
+    identical = bool(steps) and len(digests) == workers and all(
+        len({digests[r].get(s) for r in digests}) == 1 for s in steps)
+    return {"workers": workers, "backend": "nccl" if use_gpu else "gloo", "rows_identical": identical,
+            "steps_checked": len(steps), "digests": {r: [d[s] for s in sorted(d)] for r, d in digests.items()},
+            "losses": [e.get("loss") for e in curve]}
 
 
 def _fit(trainer):
@@ -207,95 +234,65 @@ def _train_loop(cfg: dict) -> None:
         ray.train.report(metrics)
 
 
-# -- a vocabulary job fine-tuned data-parallel ---------------------------------------------------------
+# -- the backend ------------------------------------------------------------------------------------------
 
 @dataclass
-class DataParallelConfig(settings.Config):
-    """Where a vocabulary's fine-tuning runs: in this process, or data-parallel on Ray Train."""
+class RayTrain:
+    """A vocabulary's runs here, each one's fine-tuning data-parallel on Ray Train (see the module docstring)."""
 
-    WHAT = "data-parallel settings"
-
-    backend: str = setting("local", label="Fine-tune on", choices=("local", "ray"),
-                           help="local = in this process; ray = data-parallel on Ray Train workers (DDP), on a "
-                                "local Ray instance or on the cluster at Ray address.")
-    ray_address: str = setting("", label="Ray address",
-                               help="host:port of a running Ray cluster's head to join; empty = "
-                                    "$GLOSSLAB_RAY_ADDRESS, or a local Ray instance. An address implies backend ray.")
-    ray_workers: int = setting(2, label="Ray Train workers", range=limits.RAY_WORKERS,
-                               help="Data-parallel workers; batch_size must be a multiple of it.")
-    ray_cpus: int = setting(1, label="CPUs per worker (Ray)", range=limits.RAY_CPUS,
-                            help="CPU cores each Ray Train worker asks for (and the threads it uses).")
-    ray_gpus: float = setting(0.0, label="GPU per worker (Ray)", range=(0.0, 1.0),
-                              help="0 = CPUs (gloo); 1 = one GPU per worker (NCCL).")
+    address: str = ""
+    workers: int = 2
+    cpus: int = 1
+    gpus: float = 0.0
+    settings: dict = field(default_factory=dict)
+    where: str = ""
 
     def __post_init__(self) -> None:
-        if isinstance(self.ray_address, str):
-            self.ray_address = self.ray_address.strip()
-            if self.ray_address:
-                self.backend = "ray"
-        settings.validate(self)
-        if self.ray_gpus not in (0.0, 1.0):
-            raise fail("ray_gpus", f"is {self.ray_gpus:g}", "give 0 (CPUs) or 1 (one GPU per worker)")
+        if self.gpus not in (0.0, 1.0):
+            raise fail("ray_gpus", f"is {self.gpus:g}", "give 0 (CPUs) or 1 (one GPU per Ray Train worker)")
+
+    @classmethod
+    def from_config(cls, config) -> "RayTrain":
+        return cls(address=address_of(config.ray_address), workers=config.ray_workers, cpus=config.ray_cpus,
+                   gpus=config.ray_gpus)
+
+    @property
+    def label(self) -> str:
+        return self.where or "ray train"
+
+    def connect(self, finetune: FinetuneConfig | None = None) -> "RayTrain":
+        """Check that ``finetune``'s batches split over the workers, join Ray, and check it holds them."""
+        import ray
+
+        if finetune is not None:
+            check_workers(finetune, self.workers)
+        join(self.address)
+        check_node_room(self.cpus, self.gpus)
+        room = ray.cluster_resources()
+        need = {"CPU": self.workers * self.cpus, "GPU": self.workers * self.gpus}
+        for key, name, value in (("CPU", "ray_cpus", self.cpus), ("GPU", "ray_gpus", self.gpus)):
+            if need[key] > room.get(key, 0):
+                raise fail("ray_workers", f"is {self.workers}: {need[key]:g} {key}s in all with {name} {value:g}, "
+                           f"but the Ray cluster has {room.get(key, 0):g}",
+                           "use fewer workers, or join a bigger cluster with ray_address")
+        self.where = (f"ray train: {self.workers} workers × {self.cpus} CPU{' + 1 GPU' if self.gpus else ''} on "
+                      + place_words(self.address))
+        return self
+
+    def place(self, n_tasks: int, base) -> tuple[int, str]:
+        if not self.where:
+            self.connect()
+        return 1, self.where
+
+    def run(self, members: Members, base, **kw) -> bool:
+        if not self.where:
+            self.connect()
+        finetune = partial(finetune_tokens_ray, workers=self.workers, cpus_per_worker=self.cpus,
+                           use_gpu=bool(self.gpus))
+        return run_members(lambda scratch: InProcessTransport(members, base, scratch, finetune_tokens=finetune),
+                           members, **kw)
 
 
-def vocab_ddp_job(vocab, base, init_config, config: FinetuneConfig, contrast: bool, max_new_tokens: int,
-                  parallel: DataParallelConfig, where: str):
-    """A job function: ``core.runs.vocab_jobs.vocab_job`` with the fine-tuning on Ray Train workers;
-    the result also holds ``data_parallel`` (workers, ``rows_identical``, the digests) and ``where``."""
-    from core.experiment.vocabulary.run import run_vocabulary
-    from core.runs.vocab_jobs import save_vocab_adapter
+CHOICES = (Choice("ray", TRAINING, RayTrain.from_config),)
 
-    def fn(ctx) -> dict:
-        report: dict = {}
-
-        def finetune_with(*args, **kw):
-            trained, got = finetune_tokens_ray(*args, workers=parallel.ray_workers, cpus_per_worker=parallel.ray_cpus,
-                                               use_gpu=bool(parallel.ray_gpus), **kw)
-            report.update(got)
-            return trained
-
-        run = run_vocabulary(vocab, base, init_config, config, contrast=contrast, finetune=True, emit=ctx.emit,
-                             should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens,
-                             finetune_with=finetune_with)
-        result = {**run.to_dict(), "where": where, "data_parallel": report}
-        result["adapter"] = save_vocab_adapter(ctx, run, base)
-        return result
-
-    return fn
-
-
-def submit_vocab_ray(runner, vocab, base, init_config, config: FinetuneConfig, parallel: DataParallelConfig,
-                     contrast: bool = False, max_new_tokens: int | None = None):
-    """Check everything (the vocabulary, the batch split, the cluster's room), then queue the job."""
-    from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
-    from core.execution.ray_tasks import ADDRESS_ENV, RayBackend
-    from core.runs.vocab_jobs import check_vocab_run
-
-    max_new_tokens = check_vocab_run(vocab, base, config, DEFAULT_MAX_NEW_TOKENS if max_new_tokens is None
-                                     else max_new_tokens)
-    check_workers(config, parallel.ray_workers)
-    import os
-
-    backend = RayBackend(address=parallel.ray_address or os.environ.get(ADDRESS_ENV, "").strip(),
-                         cpus=parallel.ray_cpus, gpus=parallel.ray_gpus).connect()
-    import ray
-
-    room = ray.cluster_resources()
-    need = {"CPU": parallel.ray_workers * parallel.ray_cpus, "GPU": parallel.ray_workers * parallel.ray_gpus}
-    for key, name in (("CPU", "ray_cpus"), ("GPU", "ray_gpus")):
-        if need[key] > room.get(key, 0):
-            raise fail("ray_workers", f"is {parallel.ray_workers}: {need[key]:g} {key}s in all with {name} "
-                       f"{getattr(parallel, name):g}, but the Ray cluster has {room.get(key, 0):g}",
-                       "use fewer workers, or join a bigger cluster with ray_address")
-    where = (f"ray train: {parallel.ray_workers} workers × {parallel.ray_cpus} CPU"
-             f"{' + 1 GPU' if parallel.ray_gpus else ''} on " + backend.where.split(": ", 1)[1].split(" (")[0])
-    settings_ = {"kind": "vocab", "action": "finetune", "model": base.name, "init": init_config.to_dict(),
-                 "finetune": config.to_dict(), "contrast": contrast, "max_new_tokens": max_new_tokens,
-                 "source": vocab.source, "data_parallel": parallel.to_dict(), "where": where}
-    return runner.submit(vocab_ddp_job(vocab, base, init_config, config, contrast, max_new_tokens, parallel, where),
-                         kind="vocab", title=f"vocabulary finetune: {vocab.title} ({init_config.strategy}, "
-                         f"{parallel.ray_workers} Ray Train workers)", spec=vocab.to_dict(), config=settings_)
-
-
-__all__ = ["finetune_tokens_ray", "rows_digest", "check_workers", "STATE_FILE", "DataParallelConfig",
-           "submit_vocab_ray", "vocab_ddp_job"]
+__all__ = ["CHOICES", "RESULT_FILE", "RayTrain", "STATE_FILE", "check_workers", "finetune_tokens_ray", "rows_digest"]

@@ -25,9 +25,11 @@ is written.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from core.embedding.strategies import InitConfig
+from core.execution import MEMBERS, BackendConfig, backend_for
 from core.experiment.single.compare import CompareConfig
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.vocabulary.load import Vocabulary
@@ -36,7 +38,6 @@ from core.spec.gloss import GlossSpec
 from core.train.checkpoint import CheckpointConfig, describe, inspect
 from core.train.finetune import FinetuneConfig
 
-_NOT_COMPARE = ("kind", "model", "where", "vocabulary", "contrast", "source")
 
 
 @dataclass
@@ -101,13 +102,22 @@ def resume_run(store, runner, run_id: str, base):
         vocab = Vocabulary.from_dict(spec)
         compare = _compare_config(config)
         check_vocab_run(vocab, base, compare.finetune, compare.max_new_tokens)
-        fn = vocab_comparison_job(vocab, base, compare, bool(config.get("contrast")), resume=True)
+        backend = backend_for(_where(config), MEMBERS).connect()
+        fn = vocab_comparison_job(vocab, base, compare, bool(config.get("contrast")), backend, resume=True)
         return runner.submit(fn, kind="compare", title=plan.title, into=run_id)
     return _resume_comparison(runner, run_id, plan, spec, config, base)
 
 
+def _where(config: dict) -> BackendConfig:
+    """Where the run's members ran, from its stored settings."""
+    from core.spec.settings import settings_of
+
+    return BackendConfig.from_dict({k: config[k] for k in settings_of(BackendConfig) if k in config})
+
+
 def _compare_config(config: dict) -> CompareConfig:
-    values = {k: v for k, v in config.items() if k not in _NOT_COMPARE}
+    names = {f.name for f in dataclasses.fields(CompareConfig)}
+    values = {k: v for k, v in config.items() if k in names}
     return CompareConfig.from_dict({**values, "finetune": FinetuneConfig.from_dict(values.get("finetune") or {}),
                                     "init": InitConfig.from_dict(values.get("init") or {})})
 
@@ -120,13 +130,13 @@ def _resume_vocab(runner, run_id: str, plan: ResumePlan, spec: dict, config: dic
     ft = FinetuneConfig.from_dict(config["finetune"])
     checkpoint = CheckpointConfig.from_dict(config.get("checkpoint") or {})
     max_new = check_vocab_run(vocab, base, ft, config.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
-    fn = vocab_job(vocab, base, init_config, ft, bool(config.get("contrast")), max_new, checkpoint, resume=True)
+    fn = vocab_job(vocab, base, init_config, ft, bool(config.get("contrast")), max_new, checkpoint=checkpoint,
+                   resume=True)
     return runner.submit(fn, kind="vocab", title=plan.title, into=run_id)
 
 
 def _resume_comparison(runner, run_id: str, plan: ResumePlan, spec: dict, config: dict, base):
     from core.experiment.single.compare import check_symbols
-    from core.execution.ray_tasks import backend_for
     from core.runs.submit import comparison_job
     from core.spec.gloss import check_spec
 
@@ -134,8 +144,6 @@ def _resume_comparison(runner, run_id: str, plan: ResumePlan, spec: dict, config
     raw = spec["specs"] if "specs" in spec else [spec]
     specs = [check_spec(GlossSpec.from_dict(s), base.tokenizer) for s in raw]
     check_symbols(specs, compare)
-    backend = backend_for(compare)
-    if backend is not None:
-        backend.connect()  # an unreachable cluster is refused before the run is queued again
+    backend = backend_for(_where(config), MEMBERS).connect()  # an unreachable cluster is refused here
     return runner.submit(comparison_job(specs, base, compare, backend, resume=True), kind="compare",
                          title=plan.title, into=run_id)

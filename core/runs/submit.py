@@ -1,6 +1,7 @@
 """Comparisons and single fine-tunings as jobs of a ``JobRunner``: everything is checked before a
 job is queued, and each trained adapter is saved with its run (``adapters/<strategy>-s<seed>``
-for a comparison's members)."""
+for a comparison's members). A comparison runs on the backend its ``BackendConfig`` names
+(``core.execution``: local by default), chosen and checked here before the job is queued."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from core.experiment.single.member import Member, run_member
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.single.pipeline import InitResult
 from core.embedding.strategies import InitConfig
-from core.execution.processes import MemberTask, Outcome
+from core.execution import BackendConfig, backend_for
+from core.experiment.single.members import MemberTask, Outcome
 from core.jsonsafe import jsonable
-from core.execution.ray_tasks import backend_for
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
@@ -69,14 +70,13 @@ def outcome_of(record: dict) -> Outcome:
     return Outcome(MemberTask(**record["task"]), record["row"], record["detail"], starts)
 
 
-def comparison_job(specs: list, base, config: CompareConfig, backend=None, resume: bool = False):
-    """A job function: the comparison, each member's adapter saved under ``adapters/<strategy>-s<seed>``
-    (``adapters/<token>-<strategy>-s<seed>`` over several symbols) and its numbers under
-    ``members/`` as it finishes; on ``backend`` (default: the one ``config`` names,
-    ``core.execution.ray_tasks``). ``resume``: the members kept in the run's folder are not run again."""
+def comparison_job(specs: list, base, config: CompareConfig, backend, resume: bool = False):
+    """A job function: the comparison on ``backend`` (``core.execution``), each member's adapter saved
+    under ``adapters/<strategy>-s<seed>`` (``adapters/<token>-<strategy>-s<seed>`` over several symbols)
+    and its numbers under ``members/`` as it finishes. ``resume``: the members kept in the run's
+    folder are not run again."""
 
     def fn(ctx) -> dict:
-        runner = backend if backend is not None else backend_for(config)
         several = len(specs) > 1
 
         def keep(task, folder: Path) -> None:
@@ -95,7 +95,7 @@ def comparison_job(specs: list, base, config: CompareConfig, backend=None, resum
                            for o in done])
         result = run_comparison(specs if several else specs[0], base, config, emit=ctx.emit,
                                 should_stop=lambda: ctx.stop_requested, keep_adapter=keep,
-                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=runner,
+                                write_adapter=partial(write_member_adapter, base_name=base.name), backend=backend,
                                 done=done, keep=keep_member)
         return with_markdown(result.to_dict())
 
@@ -117,16 +117,15 @@ def submit_finetune(runner, spec, base, init_config: InitConfig, config: Finetun
                          spec=spec.to_dict(), config=settings)
 
 
-def submit_comparison(runner, spec, base, config: CompareConfig):
+def submit_comparison(runner, spec, base, config: CompareConfig, where: BackendConfig | None = None):
     """Check everything, then queue a comparison job (``spec``: one spec, or a list of specs to
-    compare over several symbols); returns the runner's ``Ticket``."""
+    compare over several symbols) on the backend ``where`` names; returns the runner's ``Ticket``."""
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
     check_symbols(specs, config)
-    backend = backend_for(config)
-    if backend is not None:
-        backend.connect()  # an unreachable cluster, or one too small, is refused before the run folder exists
-    settings = {"kind": "compare", "model": base.name, **config.to_dict(),
-                "where": backend.where if backend is not None else "local"}
+    # An unreachable cluster, or one too small, is refused before the run folder exists.
+    backend = backend_for(where).connect()
+    settings = {"kind": "compare", "model": base.name, **config.to_dict(), **backend.settings,
+                "where": backend.label}
     what = specs[0].title if len(specs) == 1 else f"{len(specs)} symbols"
     stored = specs[0].to_dict() if len(specs) == 1 else {"title": what, "specs": [s.to_dict() for s in specs]}
     return runner.submit(comparison_job(specs, base, config, backend), kind="compare",

@@ -2,29 +2,37 @@
 run (kind ``vocab``) stores the vocabulary as its spec, the settings, the events, the result, and
 for a fine-tuning ONE adapter holding every token's rows (``adapter/``, exported like any run's)
 and, while it trains, its last checkpoint (``checkpoint/``: ``core.runs.resume`` continues from it).
-A comparison on a vocabulary keeps each finished member in ``members/``."""
+A comparison on a vocabulary keeps each finished member in ``members/``.
+
+A run goes through the backend its ``BackendConfig`` names (``core.execution``): for one run, in
+this process (``local``) or with its fine-tuning data-parallel on Ray Train (``ray``: the result also
+holds ``where`` and ``data_parallel``; no checkpoints there); for a comparison, its members as a
+comparison's are."""
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
+from pathlib import Path
 
 from core.embedding.strategies import InitConfig
+from core.execution import MEMBERS, TRAINING, BackendConfig, backend_for
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
-from core.experiment.vocabulary.run import VocabRun, run_vocabulary
+from core.experiment.vocabulary.run import VocabRun, VocabWork, run_vocabulary_on
 from core.experiment.vocabulary.load import Vocabulary, check_vocabulary
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.spec.settings import check_max_new_tokens
 from core.train.checkpoint import CheckpointConfig, Checkpoints, inspect
 from core.train.finetune import FinetuneConfig
-from core.train.together import Sentences, finetune_tokens
+from core.train.together import Sentences
 
 
-def adapter_metadata(run: VocabRun, base) -> dict:
+def adapter_metadata(run: VocabRun, base_name: str) -> dict:
     """``glosslab.json`` of a vocabulary's adapter: every token and id (``token``: the first, so that
     tools written for one token still find one)."""
     return {"kind": "vocab", "token": run.init.vocab.tokens[0], "tokens": run.init.vocab.tokens,
-            "token_ids": run.init.token_ids, "base_model": base.name, "strategy": run.init.config.strategy,
+            "token_ids": run.init.token_ids, "base_model": base_name, "strategy": run.init.config.strategy,
             "seed": run.init.config.seed, "spec": run.init.vocab.title,
             "compute_dtype": run.trained.result.compute_dtype if run.trained else None}
 
@@ -43,35 +51,42 @@ def checkpoints_of(ctx, checkpoint: CheckpointConfig, resume: bool = False) -> C
     return checkpoints
 
 
+def write_vocab_adapter(run: VocabRun, folder: Path, base_name: str) -> None:
+    """Save the run's one adapter with every token's rows to ``folder`` (module level: the run may be
+    in another process)."""
+    save_adapter(run.trained.model, run.trained.tokenizer, folder, adapter_metadata(run, base_name))
+
+
 def vocab_job(vocab: Vocabulary, base, init_config: InitConfig, config: FinetuneConfig | None, contrast: bool,
-              max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, checkpoint: CheckpointConfig | None = None,
-              resume: bool = False):
-    """A job function: the vocabulary initialized (and fine-tuned when ``config`` is given), evaluated;
-    the fine-tuning writes a checkpoint at ``checkpoint``'s interval and, with ``resume``, continues
-    from the run's last one (initialization and the evaluation before are done again: the same numbers)."""
+              max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, backend=None,
+              checkpoint: CheckpointConfig | None = None, resume: bool = False):
+    """A job function: the vocabulary initialized (and fine-tuned when ``config`` is given) and
+    evaluated, on ``backend`` (default: this process). In this process the fine-tuning writes a
+    checkpoint at ``checkpoint``'s interval and, with ``resume``, continues from the run's last one
+    (initialization and the evaluation before are done again: the same numbers)."""
+    backend = backend if backend is not None else backend_for(None, TRAINING)
 
     def fn(ctx) -> dict:
-        finetune_with = None
+        checkpoints = None
         if config is not None and (resume or (checkpoint is not None and checkpoint.enabled)):
             checkpoints = checkpoints_of(ctx, checkpoint or CheckpointConfig(), resume)
-            finetune_with = partial(finetune_tokens, checkpoints=checkpoints)
-        run = run_vocabulary(vocab, base, init_config, config, contrast=contrast, finetune=config is not None,
-                             emit=ctx.emit, should_stop=lambda: ctx.stop_requested, max_new_tokens=max_new_tokens,
-                             finetune_with=finetune_with)
-        result = run.to_dict()
-        if run.trained is not None:
-            result["adapter"] = save_vocab_adapter(ctx, run, base)
-        return result
+        work = VocabWork(vocab, init_config, config, contrast, max_new_tokens,
+                         write_adapter=partial(write_vocab_adapter, base_name=base.name), checkpoints=checkpoints)
+        saved: dict = {}
+
+        def keep(folder: Path) -> None:
+            ctx.emit(type="phase", phase="save", message="Saving the adapter (every token's rows)")
+            stored = ctx.save_folder(lambda dest: shutil.copytree(folder, dest, dirs_exist_ok=True))
+            saved["adapter"] = str(stored) if stored is not None else None
+
+        outcome = run_vocabulary_on(backend, work, base, emit=ctx.emit, should_stop=lambda: ctx.stop_requested,
+                                    keep_adapter=keep)
+        result = dict(outcome.data)
+        if outcome.data_parallel is not None:
+            result.update(where=backend.label, data_parallel=outcome.data_parallel)
+        return {**result, **saved}
 
     return fn
-
-
-def save_vocab_adapter(ctx, run: VocabRun, base) -> str | None:
-    """Store the run's one adapter with every token's rows; its folder (None without a store)."""
-    ctx.emit(type="phase", phase="save", message="Saving the adapter (every token's rows)")
-    folder = ctx.save_folder(lambda f: save_adapter(run.trained.model, run.trained.tokenizer, f,
-                                                    adapter_metadata(run, base)))
-    return str(folder) if folder is not None else None
 
 
 def check_vocab_run(vocab: Vocabulary, base, config: FinetuneConfig | None, max_new_tokens: int) -> int:
@@ -85,25 +100,30 @@ def check_vocab_run(vocab: Vocabulary, base, config: FinetuneConfig | None, max_
 
 def submit_vocab(runner, vocab: Vocabulary, base, init_config: InitConfig, config: FinetuneConfig | None,
                  contrast: bool = False, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                 checkpoint: CheckpointConfig | None = None):
-    """Check everything, then queue a vocabulary job (``config`` None: initialize and evaluate only; a
-    fine-tuning writes checkpoints at ``checkpoint``'s interval, by default every 50 steps or 10 minutes)."""
+                 where: BackendConfig | None = None, checkpoint: CheckpointConfig | None = None):
+    """Check everything (on Ray Train also the batch split and the cluster's room), then queue a
+    vocabulary job (``config`` None: initialize and evaluate only; a fine-tuning in this process
+    writes checkpoints at ``checkpoint``'s interval, by default every 50 steps or 10 minutes)."""
     max_new_tokens = check_vocab_run(vocab, base, config, max_new_tokens)
+    where = where or BackendConfig()
+    backend = backend_for(where, TRAINING).connect(config)
     action = "finetune" if config is not None else "init"
     checkpoint = (checkpoint or CheckpointConfig()) if config is not None else None
     settings = {"kind": "vocab", "action": action, "model": base.name, "init": init_config.to_dict(),
                 "finetune": config.to_dict() if config is not None else None, "contrast": contrast,
                 "max_new_tokens": max_new_tokens, "source": vocab.source,
-                "checkpoint": checkpoint.to_dict() if checkpoint is not None else None}
-    return runner.submit(vocab_job(vocab, base, init_config, config, contrast, max_new_tokens, checkpoint),
-                         kind="vocab",
-                         title=f"vocabulary {action}: {vocab.title} ({init_config.strategy})",
+                "checkpoint": checkpoint.to_dict() if checkpoint is not None and where.backend == "local" else None}
+    if where.backend != "local":
+        settings.update(data_parallel=backend.settings, where=backend.label)
+    workers = f", {where.ray_workers} Ray Train workers" if where.backend != "local" else ""
+    return runner.submit(vocab_job(vocab, base, init_config, config, contrast, max_new_tokens, backend, checkpoint),
+                         kind="vocab", title=f"vocabulary {action}: {vocab.title} ({init_config.strategy}{workers})",
                          spec=vocab.to_dict(), config=settings)
 
 
-def vocab_comparison_job(vocab: Vocabulary, base, config, contrast: bool, resume: bool = False):
-    """A job function: the comparison on a vocabulary, each finished member kept in ``members/``;
-    ``resume``: the members kept in the run's folder are not run again."""
+def vocab_comparison_job(vocab: Vocabulary, base, config, contrast: bool, backend, resume: bool = False):
+    """A job function: the comparison on a vocabulary, its members on ``backend``, each finished member
+    kept in ``members/``; ``resume``: the members kept in the run's folder are not run again."""
     from core.experiment.vocabulary.compare import compare_vocabulary
 
     def fn(ctx) -> dict:
@@ -116,20 +136,23 @@ def vocab_comparison_job(vocab: Vocabulary, base, config, contrast: bool, resume
             if ctx.store is not None and ctx.run_id:
                 ctx.store.save_member(ctx.run_id, name, member)
 
-        result = compare_vocabulary(vocab, base, config, contrast=contrast, emit=ctx.emit,
+        result = compare_vocabulary(vocab, base, config, backend=backend, contrast=contrast, emit=ctx.emit,
                                     should_stop=lambda: ctx.stop_requested, done=done, keep=keep)
         return {**with_markdown(result.to_dict()), "vocabulary": True, "contrast": contrast}
 
     return fn
 
 
-def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: bool = False):
+def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: bool = False,
+                            where: BackendConfig | None = None):
     """Check everything, then queue a comparison of strategies on a vocabulary (kind ``compare``:
-    its result has the shape of a comparison over several symbols; ``core.experiment.vocabulary.compare``)."""
+    its result has the shape of a comparison over several symbols; ``core.experiment.vocabulary.compare``),
+    its members on the backend ``where`` names."""
     check_vocab_run(vocab, base, config.finetune, config.max_new_tokens)
+    backend = backend_for(where, MEMBERS).connect()
     settings = {"kind": "compare", "vocabulary": True, "model": base.name, "contrast": contrast,
-                "source": vocab.source, **config.to_dict()}
-    fn = vocab_comparison_job(vocab, base, config, contrast)
+                "source": vocab.source, **config.to_dict(), **backend.settings, "where": backend.label}
+    fn = vocab_comparison_job(vocab, base, config, contrast, backend)
     return runner.submit(fn, kind="compare",
                          title=f"vocabulary comparison: {vocab.title}: {', '.join(config.strategies)} × "
                                f"{config.seeds} seed(s)", spec=vocab.to_dict(), config=settings)

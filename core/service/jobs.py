@@ -120,14 +120,18 @@ class Jobs:
         from core.runs.submit import submit_comparison
 
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
-        config = self.settings.compare_config({**compare, "finetune": ft_cfg, "init": init_cfg})
+        out: dict[str, Any] = {}
+        raise_all(lambda: out.__setitem__("config", self.settings.compare_config(
+                      {**compare, "finetune": ft_cfg, "init": init_cfg})),
+                  lambda: out.__setitem__("where", self.settings.backend_config(compare)))
+        config, where = out["config"], out["where"]
         specs = [spec]
         for name in also or []:
             extra = load_example(name)
             if extra.new_token not in {s.new_token for s in specs}:
                 specs.append(extra)
         base = self.models.get()
-        return self.get(submit_comparison(self.runner, specs if len(specs) > 1 else spec, base, config).job_id)
+        return self.get(submit_comparison(self.runner, specs if len(specs) > 1 else spec, base, config, where).job_id)
 
     def vocabulary(self, builtins: list[str] | None = None, files: list[str] | None = None) -> dict:
         """The chosen built-in specs and uploaded files as one vocabulary, checked as a whole (and

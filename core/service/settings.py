@@ -19,11 +19,15 @@ def config_class(kind: str):
         from core.experiment.single.compare import CompareConfig
 
         return CompareConfig
+    if kind == "backend":
+        from core.execution import BackendConfig
+
+        return BackendConfig
     if kind == "draft":
         from core.authoring.draft import DraftConfig
 
         return DraftConfig
-    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune', 'compare' or 'draft'")
+    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune', 'compare', 'backend' or 'draft'")
 
 
 class Settings:
@@ -32,18 +36,23 @@ class Settings:
     @staticmethod
     def describe(kind: str) -> list[dict]:
         """Every setting of the initialization ("init"), the fine-tuning ("finetune"), a comparison
-        ("compare") or drafting ("draft") for the page: name, kind, default, choices, min, max,
-        label, help, advanced (``core.spec.settings``)."""
+        ("compare", with where its members run) or drafting ("draft") for the page: name, kind,
+        default, choices, min, max, label, help, advanced (``core.spec.settings``)."""
         from core.spec import settings
 
-        return settings.describe(config_class(kind))
+        described = settings.describe(config_class(kind))
+        if kind == "compare":
+            where = config_class("backend")
+            described += [d for d in settings.describe(where) if d["name"] in where.FOR_MEMBERS]
+        return described
 
     @staticmethod
     def labels() -> dict[str, str]:
         """{field: label} of every setting, to name fields in messages as the page labels them."""
         from core.spec import settings
 
-        return settings.labels(config_class("compare"), config_class("finetune"), config_class("init"))
+        return settings.labels(config_class("backend"), config_class("compare"), config_class("finetune"),
+                               config_class("init"))
 
     @staticmethod
     def max_new_tokens() -> dict:
@@ -83,4 +92,12 @@ class Settings:
 
     @staticmethod
     def compare_config(values: dict):
-        return config_class("compare").from_dict(dict(values))
+        """A ``CompareConfig`` from the Compare tab's values (where its members run is ``backend_config``'s)."""
+        where = config_class("backend").FOR_MEMBERS
+        return config_class("compare").from_dict({k: v for k, v in values.items() if k not in where})
+
+    @staticmethod
+    def backend_config(values: dict):
+        """Where a comparison's members run (``core.execution.BackendConfig``), from the Compare tab's values."""
+        where = config_class("backend")
+        return where.from_dict({k: v for k, v in values.items() if k in where.FOR_MEMBERS})

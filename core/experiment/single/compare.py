@@ -1,9 +1,9 @@
 """Comparisons: several strategies × seeds (× symbols), from the same base, spec and hyperparameters.
 
 Every member (``core.experiment.single.member``) starts from a fresh copy of the base; a comparison runs
-them (in this process or in worker processes: ``core.execution.processes``), summarizes each
-strategy over its seeds as the research table did, with numbers where the research used
-adjectives (method.md, Step 3), and judges them (``core.experiment.analysis.verdict``). Over several
+them on the backend its caller gives (``core.execution``: in this process, in worker processes, on
+Ray; see ``core.experiment.single.members``), summarizes each strategy over its seeds as the research
+table did, with numbers where the research used adjectives (method.md, Step 3), and judges them (``core.experiment.analysis.verdict``). Over several
 symbols, each symbol is one data point (``core.experiment.analysis.aggregate``).
 """
 
@@ -26,7 +26,7 @@ from core.experiment.analysis.verdict import LEAK_RANK, judge
 from core.experiment.analysis.aggregate import aggregate
 from core.experiment.single.evaluate import cosine_matrix
 from core.experiment.single.member import Emit, Member
-from core.execution.processes import MemberTask, Outcome, Plan, auto_workers, run_tasks
+from core.experiment.single.members import CompareMembers, MemberTask, MemberWork, Outcome, Plan, Tally
 from core.train.finetune import FinetuneConfig
 from core.jsonsafe import jsonable
 from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
@@ -49,23 +49,6 @@ class CompareConfig(settings.Config):
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     init: InitConfig = field(default_factory=InitConfig)  # its strategy and seed are set per member
     max_new_tokens: int = MAX_NEW_TOKENS.field()
-    workers: int = setting(0, label="Members at once", range=limits.WORKERS, advanced=True,
-                           help="Members trained side by side in worker processes, the CPU cores shared among "
-                                "them; 0 = automatic (one per core on a CPU, at most 4; one on a GPU or for a "
-                                "tiny model), 1 = one after another in this process.")
-    backend: str = setting("local", label="Run members on", choices=("local", "ray"), advanced=True,
-                           help="local = in this process or its worker processes (Members at once); ray = as "
-                                "Ray tasks, on a local Ray instance sized to this machine or on the cluster at "
-                                "Ray address (see 'Running on Ray').")
-    ray_address: str = setting("", label="Ray address", advanced=True,
-                               help="host:port of a running Ray cluster's head (ray start --head) to join; empty = "
-                                    "$GLOSSLAB_RAY_ADDRESS, or start a local Ray instance. An address implies "
-                                    "backend ray.")
-    ray_cpus: int = setting(1, label="CPUs per member (Ray)", range=limits.RAY_CPUS, advanced=True,
-                            help="CPU cores each member's Ray task asks for (and the threads it uses).")
-    ray_gpus: float = setting(0.0, label="GPUs per member (Ray)", range=limits.RAY_GPUS, advanced=True,
-                              help="GPUs each member's Ray task asks for; a fraction lets members share a GPU.")
-
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str):
             self.strategies = list(STRATEGIES) if self.strategies == "all" else \
@@ -80,12 +63,7 @@ class CompareConfig(settings.Config):
                       "a strategy", "choose from: " + ", ".join(STRATEGIES))
             if len(set(map(str, self.strategies))) != len(self.strategies):
                 c.add("strategies", "names a strategy twice", "list each strategy once")
-        if isinstance(self.ray_address, str):
-            self.ray_address = self.ray_address.strip()
-            if self.ray_address:
-                self.backend = "ray"
-        for name in ("seeds", "leak_rank", "max_new_tokens", "workers", "backend", "ray_address", "ray_cpus",
-                     "ray_gpus"):
+        for name in ("seeds", "leak_rank", "max_new_tokens"):
             setattr(self, name, settings.settings_of(self)[name].check(name, getattr(self, name), c))
         if not isinstance(self.finetune, FinetuneConfig):
             c.add("finetune", "is not a fine-tuning configuration", "build it with FinetuneConfig(...)")
@@ -100,9 +78,7 @@ class CompareConfig(settings.Config):
 
     def to_dict(self) -> dict:
         return {"strategies": list(self.strategies), "seeds": self.seeds, "finetune": self.finetune.to_dict(),
-                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens, "leak_rank": self.leak_rank,
-                "workers": self.workers, "backend": self.backend, "ray_address": self.ray_address,
-                "ray_cpus": self.ray_cpus, "ray_gpus": self.ray_gpus}
+                "init": self.init.to_dict(), "max_new_tokens": self.max_new_tokens, "leak_rank": self.leak_rank}
 
 
 # -- the comparison ----------------------------------------------------------------------------------
@@ -156,12 +132,14 @@ class ComparisonResult:
     verdict: dict = field(default_factory=dict)
     symbols: list["ComparisonResult"] = field(default_factory=list)
     workers: int = 1
-    where: str = ""  # where the members ran: this process, worker processes, or Ray (``core.execution.ray_tasks``)
+    where: str = ""  # where the members ran: this process, worker processes, or Ray (``core.execution``)
     failed: list[dict] = field(default_factory=list)  # members whose task failed: strategy, seed, symbol, reason
+    backend_settings: dict = field(default_factory=dict)  # the settings the backend was made from
 
     def to_dict(self) -> dict:
         out = {"kind": "compare", "model": self.model, "spec": self.spec_title,
-               "config": {**self.config.to_dict(), "workers_used": self.workers, "where": self.where},
+               "config": {**self.config.to_dict(), **self.backend_settings, "workers_used": self.workers,
+                          "where": self.where},
                "verdict": self.verdict, "rows": self.rows, "members": self.members,
                "seconds": round(self.seconds, 3), "stopped": self.stopped}
         if self.failed:
@@ -178,25 +156,25 @@ def tasks_of(config: CompareConfig, n_symbols: int) -> list[MemberTask]:
     return [MemberTask(i, symbol, strategy, seed) for i, (symbol, strategy, seed) in enumerate(order)]
 
 
-def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emit | None = None,
+def run_comparison(spec, base, config: CompareConfig | None = None, *, backend, emit: Emit | None = None,
                    should_stop: Callable[[], bool] | None = None,
                    keep_adapter: Callable[[MemberTask, Path], None] | None = None,
                    write_adapter: Callable[[Member, Path], None] | None = None,
-                   reuse: bool = True, backend=None, done: list[Outcome] = (),
+                   reuse: bool = True, done: list[Outcome] = (),
                    keep: Callable[[Outcome], None] | None = None) -> ComparisonResult:
-    """Every strategy × seed (× symbol, when ``spec`` is a list of specs) from fresh copies of ``base``.
+    """Every strategy × seed (× symbol, when ``spec`` is a list of specs) from fresh copies of ``base``,
+    the members run on ``backend`` (``core.execution``: chosen by the caller; its ``place`` says how
+    many at once and where).
 
-    Members run ``config.workers`` at once (``core.execution.processes``); events are tagged with
-    strategy, seed and symbol. With ``write_adapter`` (a module-level function, so that a worker
-    process can run it) each member's adapter is written where the member ran, and
-    ``keep_adapter(task, folder)`` is called here with its folder as each member finishes (the
-    folder is removed after the comparison). A stop ends the members in progress at their next
+    Events are tagged with strategy, seed and symbol. With ``write_adapter`` (a function of a
+    module, so that a worker process can run it) each member's adapter is written where the member
+    ran, and ``keep_adapter(task, folder)`` is called here with its folder as each member finishes
+    (the folder is removed after the comparison). A stop ends the members in progress at their next
     step and skips the rest. ``reuse=False`` computes every member from scratch (see ``InitCache``;
-    for the benchmark and tests): the same numbers, slower. ``backend`` (``core.execution.ray_tasks``, e.g.
-    Ray) runs the members elsewhere; a member whose task fails there is left out of the rows and
-    listed in the result's ``failed`` with its reason, while the other members go on. ``keep(outcome)``
-    is called with each member that finished (after ``keep_adapter``), and ``done``: members that
-    finished before (a resumed comparison), which are not run again.
+    for the benchmark and tests): the same numbers, slower. A member whose task fails on a backend
+    that goes on without it (Ray) is left out of the rows and listed in the result's ``failed`` with
+    its reason. ``keep(outcome)`` is called with each member that finished (after ``keep_adapter``),
+    and ``done``: members that finished before (a resumed comparison), which are not run again.
     """
     from core.spec.gloss import check_spec
 
@@ -206,68 +184,47 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, emit: Emi
     check_symbols(specs, config)
     start = time.perf_counter()
     tasks = tasks_of(config, len(specs))
-    if backend is not None:
-        workers, where = backend.members_at_once(len(tasks)), backend.where
-    else:
-        workers = config.workers or auto_workers(len(tasks), sum(p.numel() for p in base.model.parameters()),
-                                                 str(next(base.model.parameters()).device.type))
-        where = "this process" if workers <= 1 or len(tasks) <= 1 else \
-            f"{min(workers, len(tasks))} worker processes"
-    plan = Plan(tuple(specs), config.init, config.finetune, config.max_new_tokens, reuse)
-    outcomes: list[Outcome] = list(done)
-
-    def finished(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        if keep_adapter is not None and outcome.adapter is not None:
-            keep_adapter(outcome.task, outcome.adapter)
-        if keep is not None and not outcome.row.get("stopped"):
-            keep(outcome)
-        task = outcome.task
-        emit({"type": "member", "status": "done", "index": task.index, "total": len(tasks), "row": outcome.row,
-              "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
-              "done": len(outcomes)})
-
-    failed: list[dict] = []
-
-    def failure(task: MemberTask, reason: str) -> None:
-        failed.append({"index": task.index, "strategy": task.strategy, "seed": task.seed,
-                       "symbol": specs[task.symbol].new_token, "reason": reason})
-        emit({"type": "member", "status": "failed", "index": task.index, "total": len(tasks), "reason": reason,
-              "strategy": task.strategy, "seed": task.seed, "symbol": specs[task.symbol].new_token,
-              "message": f"{task.strategy} (seed {task.seed}) failed: {reason}"})
-
+    workers, where = backend.place(len(tasks), base)
+    work = MemberWork(Plan(tuple(specs), config.init, config.finetune, config.max_new_tokens, reuse),
+                      write_adapter if keep_adapter is not None else None)
     finished_before = {o.task.index for o in done}
-    stopped = run_tasks([t for t in tasks if t.index not in finished_before], plan, base, workers=workers,
-                        emit=emit, should_stop=should_stop,
-                        on_outcome=finished, write_adapter=write_adapter if keep_adapter is not None else None,
-                        backend=backend, on_failure=failure)
-    if failed and not outcomes:
-        raise RuntimeError("every member failed: " + "; ".join(
-            f"{f['strategy']} (seed {f['seed']}): {f['reason']}" for f in failed[:3]))
-    outcomes.sort(key=lambda o: o.task.index)
-    results_ = []
-    for number, one in enumerate(specs):
-        mine = [o for o in outcomes if o.task.symbol == number]
-        starts: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
-        for o in mine:
-            starts.setdefault(o.task.seed, {})[o.task.strategy] = o.starts
-        member_rows = [o.row for o in mine]
-        rows = summarize(member_rows, starts)
-        verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
-        results_.append(ComparisonResult(config, rows, [o.detail for o in mine], base.name, one.title, 0.0, stopped,
-                                         verdict, workers=workers, where=where,
-                                         failed=[f for f in failed if f["symbol"] == one.new_token]))
+    members = CompareMembers([t for t in tasks if t.index not in finished_before], work)
+    tally = Tally(emit, len(tasks), members.tags, keep_adapter, row_of=lambda outcome: outcome.row,
+                  outcomes=list(done),
+                  after=(lambda o: keep(o) if not o.row.get("stopped") else None) if keep is not None else None)
+    stopped = backend.run(members, base, emit=emit, should_stop=should_stop, on_outcome=tally.finished,
+                          on_failure=tally.failure)
+    tally.check()
+    outcomes: list[Outcome] = sorted(tally.outcomes, key=lambda o: o.task.index)
+    results_ = [_symbol_result(config, base, one, [o for o in outcomes if o.task.symbol == number], stopped,
+                               [f for f in tally.failed if f["symbol"] == one.new_token])
+                for number, one in enumerate(specs)]
+    for r in results_:
+        r.workers, r.where, r.backend_settings = workers, where, dict(backend.settings)
     seconds = time.perf_counter() - start
     if len(specs) == 1:
         only = results_[0]
         only.seconds = seconds
         return only
     rows, verdict = aggregate([r.to_dict() for r in results_])
-    members = [{**d, "symbol": r.spec_title, "name": member_name(spec_, d["name"], True)}
-               for r, spec_ in zip(results_, specs) for d in r.members]
+    members_ = [{**d, "symbol": r.spec_title, "name": member_name(spec_, d["name"], True)}
+                for r, spec_ in zip(results_, specs) for d in r.members]
     title = f"{len(specs)} symbols: " + ", ".join(s.title for s in specs)
-    return ComparisonResult(config, rows, members, base.name, title, seconds, stopped, verdict, results_, workers,
-                            where, failed)
+    return ComparisonResult(config, rows, members_, base.name, title, seconds, stopped, verdict, results_, workers,
+                            where, tally.failed, dict(backend.settings))
+
+
+def _symbol_result(config: CompareConfig, base, spec, mine: list[Outcome], stopped: bool,
+                   failed: list[dict]) -> ComparisonResult:
+    """One symbol's comparison from its members' outcomes (in task order)."""
+    starts: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
+    for o in mine:
+        starts.setdefault(o.task.seed, {})[o.task.strategy] = o.starts
+    member_rows = [o.row for o in mine]
+    rows = summarize(member_rows, starts)
+    verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
+    return ComparisonResult(config, rows, [o.detail for o in mine], base.name, spec.title, 0.0, stopped, verdict,
+                            failed=failed)
 
 
 def member_name(spec, name: str, several: bool) -> str:

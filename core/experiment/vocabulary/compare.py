@@ -16,24 +16,25 @@ Numbers a vocabulary run does not measure per symbol (generation agreement, say)
 symbol's rows are summarized and judged exactly as a one-symbol comparison's
 (``core.experiment.single.compare.summarize``, ``core.experiment.analysis.verdict.judge``), and the symbols are
 aggregated as in a comparison over several symbols (``core.experiment.analysis.aggregate``): each symbol is
-one data point. The members run one after another in this process (each one holds every token).
+one data point. The members run on the backend the caller gives (``core.execution``: one after
+another in this process, side by side in worker processes, or as Ray tasks), with the events, stop
+and failures of a comparison's members (``core.experiment.single.members``); each holds every token.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any, Callable
 
 from core.embedding.strategies import STRATEGIES
 from core.experiment.analysis import results
 from core.experiment.analysis.aggregate import aggregate
 from core.experiment.single.compare import CompareConfig, ComparisonResult, summarize
+from core.experiment.single.members import MemberTask, Members, Tally
 from core.embedding.strategies import strategy_label
 from core.experiment.analysis.verdict import judge
-from core.experiment.vocabulary.run import run_vocabulary
+from core.experiment.vocabulary.run import VocabOutcome, VocabWork
 from core.experiment.vocabulary.load import Vocabulary
-from core.train.events import StopRequested
 
 Emit = Callable[[dict], Any]
 
@@ -72,11 +73,29 @@ def symbol_rows(data: dict, strategy: str, seed: int) -> list[dict]:
     return rows
 
 
-def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = None, *, contrast: bool = False,
-                       emit: Emit | None = None, should_stop: Callable[[], bool] | None = None,
-                       done: dict[str, dict] | None = None,
+class VocabMembers(Members):
+    """A vocabulary comparison's members: strategy × seed, each over every symbol."""
+
+    def start_message(self, task: MemberTask, total: int) -> str:
+        return (f"{strategy_label(task.strategy)} (seed {task.seed}) on {len(self.work.vocab)} symbols: "
+                f"{task.index + 1} of {total}")
+
+
+def _detail(outcome: VocabOutcome) -> dict:
+    data, task = outcome.data, outcome.task
+    return {"name": task.name, "strategy": task.strategy, "seed": task.seed,
+            "table": data["table"], "confusion_after": data["confusion_after"],
+            "confusion_summary_after": data["confusion_summary_after"],
+            "finetune": {k: v for k, v in (data["finetune"] or {}).items() if k != "history"},
+            "seconds": data["seconds"]}
+
+
+def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = None, *, backend,
+                       contrast: bool = False, emit: Emit | None = None,
+                       should_stop: Callable[[], bool] | None = None, done: dict[str, dict] | None = None,
                        keep: Callable[[str, dict], None] | None = None) -> ComparisonResult:
-    """Every strategy × seed over the whole vocabulary; per-symbol verdicts and the verdict across symbols.
+    """Every strategy × seed over the whole vocabulary, the members run on ``backend``
+    (``core.execution``, chosen by the caller); per-symbol verdicts and the verdict across symbols.
 
     ``keep(name, member)`` is called as each member finishes with ``{"rows", "detail"}`` (its rows per
     symbol and its details); ``done``: such members by name (``average-s0``) that finished before (a
@@ -84,47 +103,31 @@ def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = N
     config = config or CompareConfig()
     emit = emit or (lambda event: None)
     start = time.perf_counter()
-    members = config.members
+    done = done or {}
+    tasks = [MemberTask(i, 0, strategy, seed) for i, (strategy, seed) in enumerate(config.members)]
+    workers, where = backend.place(len(tasks), base)
+    members = VocabMembers([t for t in tasks if t.name not in done],
+                           VocabWork(vocab, config.init, config.finetune, contrast, config.max_new_tokens,
+                                     per_member=True))
+
+    def kept(outcome: VocabOutcome) -> None:
+        if keep is not None and not (outcome.data.get("finetune") or {}).get("stopped"):
+            keep(outcome.task.name, {"rows": symbol_rows(outcome.data, outcome.task.strategy, outcome.task.seed),
+                                     "detail": _detail(outcome)})
+
+    tally = Tally(emit, len(tasks), members.tags, after=kept)
+    stopped = backend.run(members, base, emit=emit, should_stop=should_stop, on_outcome=tally.finished,
+                          on_failure=tally.failure)
+    tally.check()
+    outcomes: list[VocabOutcome] = sorted(tally.outcomes, key=lambda o: o.task.index)
     rows_by_symbol: dict[str, list[dict]] = {spec.new_token: [] for spec in vocab.specs}
-    details: list[dict] = []
-    stopped = False
-    for index, (strategy, seed) in enumerate(members):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        tags = {"strategy": strategy, "seed": seed}
-        kept = (done or {}).get(f"{strategy}-s{seed}")
-        if kept is not None:
-            for row in kept["rows"]:
-                rows_by_symbol[row["symbol"]].append(row)
-            details.append(kept["detail"])
-            continue
-        emit({"type": "member", "status": "start", "index": index, "total": len(members), **tags,
-              "message": f"{strategy_label(strategy)} (seed {seed}) on {len(vocab)} symbols: "
-                         f"{index + 1} of {len(members)}"})
-        try:
-            run = run_vocabulary(vocab, base, replace(config.init, strategy=strategy, seed=seed),
-                                 replace(config.finetune, seed=seed), contrast=contrast,
-                                 emit=lambda event, tags=tags: emit({**event, **tags}), should_stop=should_stop,
-                                 max_new_tokens=config.max_new_tokens)
-        except StopRequested:
-            stopped = True
-            break
-        data = run.to_dict()
-        rows = symbol_rows(data, strategy, seed)
-        for row in rows:
+    for member in done.values():
+        for row in member["rows"]:
             rows_by_symbol[row["symbol"]].append(row)
-        details.append({"name": f"{strategy}-s{seed}", "strategy": strategy, "seed": seed,
-                        "table": data["table"], "confusion_after": data["confusion_after"],
-                        "confusion_summary_after": data["confusion_summary_after"],
-                        "finetune": {k: v for k, v in (data["finetune"] or {}).items() if k != "history"},
-                        "seconds": data["seconds"]})
-        emit({"type": "member", "status": "done", "index": index, "total": len(members), **tags})
-        if (data.get("finetune") or {}).get("stopped"):
-            stopped = True
-            break
-        if keep is not None:
-            keep(f"{strategy}-s{seed}", {"rows": rows, "detail": details[-1]})
+    for outcome in outcomes:
+        for row in symbol_rows(outcome.data, outcome.task.strategy, outcome.task.seed):
+            rows_by_symbol[row["symbol"]].append(row)
+    settings = dict(backend.settings)
     per_symbol = []
     for spec in vocab.specs:
         member_rows = rows_by_symbol[spec.new_token]
@@ -132,8 +135,11 @@ def compare_vocabulary(vocab: Vocabulary, base, config: CompareConfig | None = N
         verdict = judge(rows, member_rows, leak_rank=config.leak_rank)
         per_symbol.append(ComparisonResult(config, rows, [{"row": r, "name": f"{r['strategy']}-s{r['seed']}"}
                                                           for r in member_rows],
-                                           base.name, spec.title, 0.0, stopped, verdict))
+                                           base.name, spec.title, 0.0, stopped, verdict, workers=workers, where=where,
+                                           backend_settings=settings))
     rows, verdict = aggregate([r.to_dict() for r in per_symbol])
     title = f"vocabulary of {len(vocab)} symbols: " + ", ".join(s.title for s in vocab.specs)
-    return ComparisonResult(config, rows, details, base.name, title, time.perf_counter() - start, stopped, verdict,
-                            per_symbol)
+    details = [m["detail"] for m in done.values()] + [_detail(o) for o in outcomes]
+    return ComparisonResult(config, rows, details, base.name, title,
+                            time.perf_counter() - start, stopped, verdict, per_symbol, workers, where, tally.failed,
+                            settings)

@@ -4,16 +4,26 @@ Events go to ``emit`` as the job log's dicts: ``{"type": "phase", "phase", "mess
 phase (and symbol, while evaluating), the initialization's stages as ``{"type": "init", ...}``
 (``optimize`` epochs as ``{"type": "init_epoch", ...}``), and the training's step events with
 ``eval_loss_by`` (each symbol's validation loss) from ``core.train.together``.
+
+``VocabWork`` is one vocabulary run as a backend runs it (``core.execution``: in this process, in a
+worker process or a Ray task beside other runs, or with its fine-tuning on Ray Train): a picklable
+object of this module that returns a ``VocabOutcome`` without models (the run's ``to_dict()``, the
+folder its adapter was written to, and what a data-parallel fine-tuning reported).
+``run_vocabulary_on`` runs one vocabulary run on a backend.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
 from typing import Any, Callable
 
 from core.embedding.strategies import InitConfig
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
+from core.experiment.single.members import Members, MemberTask
 from core.experiment.vocabulary.evaluate import before_after_table, evaluate_vocabulary
 from core.experiment.vocabulary.init import VocabInit, initialize_vocabulary
 from core.experiment.vocabulary.load import Vocabulary
@@ -120,3 +130,94 @@ def run_vocabulary(vocab: Vocabulary, base, init_config: InitConfig | None = Non
         timings["evaluation_after"] = time.perf_counter() - started
     run.seconds = time.perf_counter() - start
     return run
+
+
+# -- one run as a backend runs it --------------------------------------------------------------------------
+
+@dataclass
+class VocabOutcome:
+    """A finished vocabulary run, without its models."""
+
+    task: Any
+    data: dict                          # ``VocabRun.to_dict()``
+    adapter: Path | None = None         # where its adapter was written (with ``write_adapter``)
+    data_parallel: dict | None = None   # what a data-parallel fine-tuning reported (``core.execution.ray_train``)
+
+    @property
+    def stopped(self) -> bool:
+        return bool((self.data.get("finetune") or {}).get("stopped"))
+
+
+@dataclass(frozen=True)
+class VocabWork:
+    """One vocabulary run wherever a backend puts it. ``per_member``: each task sets the strategy
+    and seed of both configs (a comparison's members); else the configs are run as given.
+    ``write_adapter(run, folder)`` (a function of a module) writes a fine-tuned run's adapter."""
+
+    vocab: Vocabulary
+    init: InitConfig
+    finetune: FinetuneConfig | None
+    contrast: bool = False
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    per_member: bool = False
+    write_adapter: Callable[["VocabRun", Path], None] | None = None
+    checkpoints: Any = None  # where the fine-tuning keeps its checkpoint here (``core.train.checkpoint``)
+
+    def configs(self, task) -> tuple[InitConfig, FinetuneConfig | None]:
+        if not self.per_member:
+            return self.init, self.finetune
+        finetune = replace(self.finetune, seed=task.seed) if self.finetune is not None else None
+        return replace(self.init, strategy=task.strategy, seed=task.seed), finetune
+
+    def __call__(self, task, base, site) -> VocabOutcome:
+        init_config, config = self.configs(task)
+        report: dict = {}
+        finetune_with = partial(finetune_tokens, checkpoints=self.checkpoints) if self.checkpoints else None
+        if site.finetune_tokens is not None:
+            def finetune_with(*args, **kw):
+                trained, got = site.finetune_tokens(*args, **kw)
+                report.update(got)
+                return trained
+
+        run = run_vocabulary(self.vocab, base, init_config, config, contrast=self.contrast, finetune=config is not None,
+                             emit=site.emit, should_stop=site.should_stop, max_new_tokens=self.max_new_tokens,
+                             finetune_with=finetune_with)
+        adapter = None
+        if self.write_adapter is not None and run.trained is not None and site.scratch is not None:
+            adapter = Path(tempfile.mkdtemp(prefix=f"{task.index:03d}-vocab-", dir=site.scratch))
+            self.write_adapter(run, adapter)
+        return VocabOutcome(task, run.to_dict(), adapter, report or None)
+
+
+class _Alone(Members):
+    """A single run: its events as the run emits them, without a member's tags or start."""
+
+    def tags(self, task) -> dict:
+        return {}
+
+    def start_message(self, task, total: int) -> None:
+        return None
+
+
+def run_vocabulary_on(backend, work: VocabWork, base, *, emit: Emit | None = None,
+                      should_stop: Callable[[], bool] | None = None,
+                      keep_adapter: Callable[[Path], Any] | None = None) -> VocabOutcome:
+    """One vocabulary run (``work``) on ``backend`` (``core.execution``, for its ``training`` use);
+    ``keep_adapter(folder)`` is called with the adapter's folder as the run finishes (the folder is
+    removed after the run). Raises ``StopRequested`` if a stop ended the run before it had a result."""
+    outcomes: list[VocabOutcome] = []
+
+    def finished(outcome: VocabOutcome) -> None:
+        outcomes.append(outcome)
+        if keep_adapter is not None and outcome.adapter is not None:
+            keep_adapter(outcome.adapter)
+
+    def failed(task, reason: str) -> None:
+        raise RuntimeError(f"the vocabulary run failed: {reason}")
+
+    task = MemberTask(0, 0, work.init.strategy, work.init.seed)
+    backend.run(_Alone([task], work), base, emit=emit, should_stop=should_stop, on_outcome=finished,
+                on_failure=failed)
+    if not outcomes:
+        raise StopRequested()
+    return outcomes[0]

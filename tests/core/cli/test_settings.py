@@ -12,11 +12,12 @@ def test_markdown_lists_every_setting_and_metric(capsys):
     assert cli.main(["settings"]) == 0
     out = capsys.readouterr().out
     for flag in ("`--strategy`", "`--opt-lr`", "`--learning-rate`, `--lr`", "`--seeds`", "`--max-new-tokens`",
-                 "`--positive-rank`", "`--negative-rank`", "`--checkpoint-steps`", "`--contrast-negatives`"):
+                 "`--positive-rank`", "`--negative-rank`", "`--checkpoint-steps`", "`--contrast-negatives`",
+                 "`--workers`", "`--ray-workers`"):
         assert flag in out
     for m in results.METRICS:
         assert f"| {m.label} |" in out
-    assert out.count("#### ") == 7
+    assert out.count("#### ") == 8
 
 
 def test_json_has_each_kind_of_setting_and_the_metrics(capsys):

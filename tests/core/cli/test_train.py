@@ -109,8 +109,9 @@ def test_compare_flags_reach_the_comparison_config(capsys, spec_file, tmp_path, 
     assert code == 0, err
     data = one_json(out)
     assert data["status"] == "done" and data["rows"] == []  # the fake job had no result
-    ((_, _, config), _), = calls
+    ((_, _, config, where), _), = calls
     assert config.strategies == ["average", "last_token"] and config.seeds == 2 and config.max_new_tokens == 3
+    assert (where.backend, where.workers) == ("local", 0)
     assert config.init.seed == 5
     # The initialization settings reach every member (the strategy is set per member).
     assert (config.init.precision, config.init.negative_logit, config.init.opt_epochs) == ("bfloat16", -8.0, 7)
@@ -243,8 +244,8 @@ def test_compare_takes_several_specs_or_builtin(capsys, spec_file, tmp_path, mon
     code, out, err = run(capsys, "compare", spec_file, other, "--model", "tiny-random", "--no-progress", "--json",
                          "--runs", tmp_path / "runs", "--batch-size", "2", "--workers", "2")
     assert code == 0, err
-    ((specs, _, config), _), = calls
-    assert [s.new_token for s in specs] == ["[BLISS_29111]", "[BLISS_4]"] and config.workers == 2
+    ((specs, _, config, where), _), = calls
+    assert [s.new_token for s in specs] == ["[BLISS_29111]", "[BLISS_4]"] and where.workers == 2
     calls.clear()
     from core.spec.gloss import builtin_examples
 

@@ -114,6 +114,9 @@ def test_vocab_compare_judges_each_symbol_and_ranks_across(capsys, tmp_path):
     assert data["status"] == "done" and data["verdict"]["sentence"].startswith("Across 2 symbols")
     stored = json.loads((tmp_path / "runs" / data["run_id"] / "config.json").read_text(encoding="utf-8"))
     assert stored["init"]["negative_logit"] == -9.0   # the initialization flags reach every member
+    # Its members run where a comparison's do: here, by default, for the tiny model.
+    assert (stored["workers"], stored["backend"], stored["where"]) == (0, "local", "local")
+    assert data["where"] == "this process" and data["workers"] == 1
     assert [s["spec"].split(" (Bliss")[0] for s in data["symbols"]] == [" / ".join(d["glosses"]) for d in _dicts()[1:]]
     assert {r["strategy"] for r in data["rows"]} == {"average", "random_both"}
     assert all(r["wins"] + r["ties"] + r["losses"] == 2 for r in data["rows"])

@@ -1,4 +1,4 @@
-"""core/runs/backends.py: comparison members as Ray tasks give the rows they give here; a worker that dies
+"""core/execution/ray_tasks.py: comparison members as Ray tasks give the rows they give here; a worker that dies
 is retried once, then its member is marked failed while the others go on; bad addresses, clusters too
 small and workers without the model are refused by name; the default path never imports Ray.
 
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from core.execution import BackendConfig, backend_for
+from core.execution.ray_tasks import RayTasks, _member_task, check_address
 from core.experiment.single.compare import CompareConfig, run_comparison
-from core.execution.ray_tasks import RayBackend, _member_task, backend_for, check_address
 from core.spec.errors import InputError
 from core.train.finetune import FinetuneConfig
 
@@ -61,13 +62,13 @@ def test_ray_members_give_the_rows_of_this_process(base, tiny_spec, ray2):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a Ray member uses ray_cpus = 1 thread: the same sums in the same order
     try:
-        here = run_comparison(tiny_spec, base, _config(workers=1))
+        here = run_comparison(tiny_spec, base, _config(), backend=backend_for(BackendConfig(workers=1)))
     finally:
         torch.set_num_threads(threads)
     events: list[dict] = []
     kept: list[tuple[str, str]] = []
-    backend = backend_for(_config(backend="ray")).connect()
-    there = run_comparison(tiny_spec, base, _config(backend="ray"), emit=events.append, backend=backend,
+    backend = backend_for(BackendConfig(backend="ray")).connect()
+    there = run_comparison(tiny_spec, base, _config(), emit=events.append, backend=backend,
                            write_adapter=write_name,
                            keep_adapter=lambda task, folder: kept.append((task.name, (folder / "name.txt").read_text())))
     assert there.where.startswith("ray: a local Ray instance (1 node, 2 CPUs") and there.workers == 2
@@ -103,11 +104,47 @@ def test_ray_members_give_the_rows_of_this_process(base, tiny_spec, ray2):
                    and s["strategy"] == e["strategy"]) < events.index(e)
 
 
+def test_a_vocabulary_comparison_on_ray_gives_the_rows_of_this_process(base, ray2):
+    """vocab compare's members (strategy × seed, each over every symbol) as Ray tasks."""
+    import torch
+
+    from core.experiment.vocabulary.compare import compare_vocabulary
+    from core.experiment.vocabulary.load import load_vocabulary
+    from core.spec.gloss import builtin_examples
+
+    two = [json.loads(builtin_examples()[name].read_text(encoding="utf-8")) for name in ("wool_shop", "to_brush_teeth")]
+    vocab = load_vocabulary(two, base.tokenizer)
+    config = CompareConfig(strategies=["average", "random_both"], seeds=1, max_new_tokens=3,
+                           finetune=FinetuneConfig(epochs=1, batch_size=30, grad_accum=1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a Ray member with ray_cpus = 1
+    try:
+        here = compare_vocabulary(vocab, base, config, backend=backend_for(BackendConfig(workers=1)))
+    finally:
+        torch.set_num_threads(threads)
+    events: list[dict] = []
+    there = compare_vocabulary(vocab, base, config, backend=RayTasks().connect(), emit=events.append)
+    assert there.where.startswith("ray: a local Ray instance") and there.workers == 2 and not there.failed
+    for a, b in zip(here.symbols, there.symbols, strict=True):
+        assert [m["name"] for m in a.members] == [m["name"] for m in b.members] == ["average-s0", "random_both-s0"]
+        for x, y in zip(a.members, b.members):
+            for key, value in x["row"].items():
+                if key in TIMES:
+                    continue
+                if isinstance(value, float):
+                    assert math.isclose(y["row"][key], value, rel_tol=1e-4, abs_tol=1e-5), (x["name"], key)
+                else:
+                    assert y["row"][key] == value, (x["name"], key)
+    done = [e for e in events if e["type"] == "member" and e["status"] == "done"]
+    assert sorted(e["index"] for e in done) == [0, 1]
+    assert {(e["strategy"], e["seed"]) for e in events if e["type"] == "step"} == {("average", 0), ("random_both", 0)}
+
+
 def test_a_dead_worker_is_retried_once_then_its_member_fails_and_the_rest_go_on(base, tiny_spec, ray2, tmp_path):
     events: list[dict] = []
     kept: list[str] = []
-    backend = RayBackend(cpus=1).connect()
-    result = run_comparison(tiny_spec, base, _config(backend="ray"), emit=events.append, backend=backend,
+    backend = RayTasks(cpus=1).connect()
+    result = run_comparison(tiny_spec, base, _config(), emit=events.append, backend=backend,
                             write_adapter=partial(die, marker=str(tmp_path / "died")),
                             keep_adapter=lambda task, folder: kept.append(task.name))
     assert (tmp_path / "died").exists()  # average-s0's first worker died …
@@ -124,18 +161,18 @@ def test_a_dead_worker_is_retried_once_then_its_member_fails_and_the_rest_go_on(
 
 def test_a_stop_reaches_every_ray_task(base, tiny_spec, ray2):
     events: list[dict] = []
-    result = run_comparison(tiny_spec, base, _config(backend="ray"), emit=events.append,
-                            backend=RayBackend().connect(),
+    result = run_comparison(tiny_spec, base, _config(), emit=events.append,
+                            backend=RayTasks().connect(),
                             should_stop=lambda: any(e["type"] == "step" for e in events))
     assert result.stopped and len(result.members) <= 2 and not result.failed
 
 
 def test_a_cluster_without_the_resources_is_refused_by_setting(ray2):
     with pytest.raises(InputError) as err:
-        RayBackend(cpus=3).connect()
+        RayTasks(cpus=3).connect()
     assert err.value.problems[0].field == "ray_cpus" and "2 CPUs" in err.value.problems[0].problem
     with pytest.raises(InputError) as err:
-        RayBackend(gpus=1.0).connect()
+        RayTasks(gpus=1.0).connect()
     assert err.value.problems[0].field == "ray_gpus" and "set ray_gpus to 0" in err.value.problems[0].fix
 
 
@@ -155,7 +192,7 @@ def test_an_unreachable_address_is_refused_before_anything_starts():
 
 def test_a_worker_without_the_model_is_an_input_error_naming_model(tiny_spec, tmp_path, monkeypatch):
     from core.embedding.strategies import InitConfig
-    from core.execution.processes import MemberTask, Plan
+    from core.experiment.single.members import MemberTask, MemberWork, Plan
 
     class Hub:  # what the task asks of the event actor, without Ray
         def __getattr__(self, name):
@@ -163,23 +200,23 @@ def test_a_worker_without_the_model_is_an_input_error_naming_model(tiny_spec, tm
 
     ray = pytest.importorskip("ray")
     monkeypatch.setattr(ray, "get", lambda ref: False)  # the stop flag and the last events, without Ray running
-    kind, problems = _member_task(MemberTask(0, 0, "average", 0), Plan((tiny_spec,), InitConfig(),
-                                  FinetuneConfig(**QUICK), 8), str(tmp_path / "gone"), "tiny", None, None,
-                                  Hub(), None, 1, "run")
-    assert kind == "input_error" and problems[0].field == "model" and "backend local" in problems[0].fix
+    message = _member_task(MemberTask(0, 0, "average", 0), MemberWork(Plan((tiny_spec,), InitConfig(),
+                           FinetuneConfig(**QUICK), 8)), str(tmp_path / "gone"), "tiny", None, None, Hub(), 1, "run")
+    problems = message.payload
+    assert message.kind == "input_error" and problems[0].field == "model" and "backend local" in problems[0].fix
 
 
 def test_settings_an_address_means_ray_and_the_default_never_imports_ray(monkeypatch):
-    assert backend_for(CompareConfig()) is None
-    assert CompareConfig(ray_address=" 10.0.0.5:6379 ").backend == "ray"
+    assert backend_for(BackendConfig()).label == "local"
+    assert BackendConfig(ray_address=" 10.0.0.5:6379 ").backend == "ray"
     monkeypatch.setenv("GLOSSLAB_RAY_ADDRESS", "10.0.0.9:6379")
-    assert backend_for(CompareConfig(backend="ray")).address == "10.0.0.9:6379"
-    assert backend_for(CompareConfig()) is None
+    assert backend_for(BackendConfig(backend="ray")).address == "10.0.0.9:6379"
+    assert backend_for(BackendConfig()).label == "local"
     with pytest.raises(InputError) as err:
-        CompareConfig(backend="slurm")
+        BackendConfig(backend="slurm")
     assert err.value.problems[0].field == "backend"
-    code = ("import sys; from core.runs.submit import submit_comparison; from core.execution.ray_tasks import backend_for; "
-            "from core.experiment.single.compare import CompareConfig; backend_for(CompareConfig()); "
+    code = ("import sys; from core.runs.submit import submit_comparison; from core.execution import backend_for; "
+            "from core.execution import BackendConfig; backend_for(BackendConfig()); "
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -213,7 +250,7 @@ def test_cli_bad_ray_settings_exit_2_and_leave_the_run_store_as_it_was(capsys, t
 
 
 def test_the_page_s_door_refuses_an_unreachable_cluster_and_lists_the_ray_settings(tmp_path):
-    """The Compare tab's settings come from CompareConfig: the Ray ones are there, and a bad address
+    """The Compare tab's settings come from CompareConfig and BackendConfig: the Ray ones are there, and a bad address
     reaches the page as an InputError naming ray_address, with no run queued."""
     from core.service import Service
     from tests.conftest import tiny_spec_dict

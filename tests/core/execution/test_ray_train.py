@@ -1,4 +1,4 @@
-"""core/runs/ray_train.py: a tiny vocabulary fine-tuned on 2 Ray Train workers (DDP, gloo on CPU) keeps the
+"""core/execution/ray_train.py: a tiny vocabulary fine-tuned on 2 Ray Train workers (DDP, gloo on CPU) keeps the
 token rows identical on both after every step and follows the loss curve of one process with the same
 global batch; a batch that does not split evenly is refused by name.
 

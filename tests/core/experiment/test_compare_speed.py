@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from core.embedding.strategies import STRATEGIES, InitConfig, depends_on_seed
+from core.execution import backend_for
 from core.experiment.single.compare import CompareConfig, run_comparison
 from core.experiment.single.member import generation_agreement
 from core.experiment.single.evaluate import greedy_generate
@@ -117,7 +118,8 @@ def test_a_comparison_with_reuse_gives_the_rows_of_one_without(base, tiny_spec):
     runs = {}
     for reuse in (True, False):
         events: list[dict] = []
-        runs[reuse] = (run_comparison(tiny_spec, base, config, emit=events.append, reuse=reuse), events)
+        runs[reuse] = (run_comparison(tiny_spec, base, config, backend=backend_for(), emit=events.append,
+                                      reuse=reuse), events)
     (shared, shared_events), (alone, alone_events) = runs[True], runs[False]
     reused = [(e["strategy"], e["seed"]) for e in shared_events if e.get("phase") == "init:reuse"]
     assert reused == [("average", 1)] and not any(e.get("phase") == "init:reuse" for e in alone_events)

@@ -191,6 +191,7 @@ def test_several_symbols_across_then_one_section_each():
 
 @pytest.fixture(scope="module")
 def tiny_result() -> dict:
+    from core.execution import backend_for
     from core.experiment.single.compare import CompareConfig, run_comparison
     from core.model.loading import load_model
     from core.spec.gloss import GlossSpec
@@ -199,7 +200,8 @@ def tiny_result() -> dict:
 
     config = CompareConfig(strategies=["average", "random_both"], seeds=2, max_new_tokens=4,
                            finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2))
-    return run_comparison(GlossSpec.from_dict(tiny_spec_dict()), load_model("tiny-random"), config).to_dict()
+    return run_comparison(GlossSpec.from_dict(tiny_spec_dict()), load_model("tiny-random"), config,
+                          backend=backend_for()).to_dict()
 
 
 def test_a_real_tiny_comparison(tiny_result):

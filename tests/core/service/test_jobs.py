@@ -78,3 +78,11 @@ def test_a_vocabulary_is_checked_as_a_whole_before_anything_starts(tmp_path):
         svc.jobs.start_vocabulary(["no_such"], [], {}, {"epochs": 0}, finetune_too=False)
     assert [p.field for p in exc.value.problems] == ["built-in specs"]
     assert svc.jobs.store.list() == []
+
+
+def test_a_comparison_s_own_settings_and_where_it_runs_are_checked_together(service):
+    with pytest.raises(InputError) as err:
+        service.jobs.start_comparison(tiny_spec_dict(), {"strategies": ["average"], "seeds": 0, "workers": -1},
+                                      {}, {"epochs": 1, "batch_size": 2})
+    assert err.value.fields == ["seeds", "workers"]
+    assert not any(j["kind"] == "compare" for j in service.jobs.runner.list())

@@ -29,3 +29,20 @@ def test_init_config_accepts_whole_floats_and_names_wrong_fields():
     with pytest.raises(InputError) as err:
         svc.settings.init_config(svc.settings.init_defaults() | {"seed": 2.5, "opt_lr": -1.0, "strategy": "nope"})
     assert set(err.value.fields) == {"seed", "opt_lr", "strategy"}
+
+
+def test_the_compare_settings_include_where_its_members_run():
+    """The Compare tab's widgets: the comparison's own settings, then where its members run
+    (``core.execution.BackendConfig``); the values split back into the two configs."""
+    svc = Service(tiny=True)
+    assert [d["name"] for d in svc.settings.describe("compare")] == [
+        "strategies", "seeds", "leak_rank", "max_new_tokens", "workers", "backend", "ray_address", "ray_cpus",
+        "ray_gpus"]
+    values = {"strategies": ["average"], "seeds": 2.0, "workers": 2.0, "ray_address": " 10.0.0.5:6379 "}
+    config, where = svc.settings.compare_config(values), svc.settings.backend_config(values)
+    assert (config.strategies, config.seeds) == (["average"], 2)
+    assert (where.workers, where.backend, where.ray_address) == (2, "ray", "10.0.0.5:6379")
+    assert svc.settings.labels()["ray_cpus"] == "CPUs per member (Ray)"
+    with pytest.raises(InputError) as err:
+        svc.settings.compare_config({"seeds": 2, "nope": 1})
+    assert err.value.fields == ["nope"]

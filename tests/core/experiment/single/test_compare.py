@@ -9,6 +9,7 @@ import statistics
 import pytest
 import torch
 
+from core.execution import backend_for
 from core.experiment.single.compare import CompareConfig, run_comparison, summarize
 from core.report.document import with_markdown
 from core.report.tables import markdown_table
@@ -89,7 +90,8 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     def keep(task, folder):
         saved.append((task.name, (folder / "name.txt").read_text()))
 
-    result = run_comparison(tiny_spec, base, config, emit=events.append, keep_adapter=keep, write_adapter=write)
+    result = run_comparison(tiny_spec, base, config, backend=backend_for(), emit=events.append, keep_adapter=keep,
+                            write_adapter=write)
     assert saved == [(n, n) for n in ("average-s0", "random_both-s0", "average-s1", "random_both-s1")]
     assert [r["strategy"] for r in result.rows] == ["average", "random_both"]
     for row in result.rows:
@@ -120,7 +122,7 @@ def test_stop_between_members(tiny_spec):
     events: list[dict] = []
     config = CompareConfig(strategies=["average", "last_token", "random"],
                            finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1))
-    result = run_comparison(tiny_spec, base, config, emit=events.append,
+    result = run_comparison(tiny_spec, base, config, backend=backend_for(), emit=events.append,
                             should_stop=lambda: any(e["type"] == "member" and e["status"] == "done" for e in events))
     assert result.stopped and [r["strategy"] for r in result.rows] == ["average"]
     assert not result.rows[0]["stopped"]  # the finished member was not cut short
@@ -139,7 +141,7 @@ def test_calculated_output_beats_random_output_on_the_default_model(default_mode
     spec = dataclasses.replace(full, generation_prompts=full.generation_prompts[:2])
     config = CompareConfig(strategies=["average", "random_both"], seeds=1, finetune=FinetuneConfig(epochs=1),
                            max_new_tokens=4)
-    result = run_comparison(spec, default_model, config)
+    result = run_comparison(spec, default_model, config, backend=backend_for())
     by = {r["strategy"]: r for r in result.rows}
     assert REQUIRED <= set(by["average"])
     assert by["average"]["eval_loss"] < by["random_both"]["eval_loss"]
@@ -189,7 +191,7 @@ def test_a_comparison_over_two_symbols(tiny_spec):
     events: list[dict] = []
     config = CompareConfig(strategies=["average", "random_both"], seeds=2,
                            finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2))
-    result = run_comparison([tiny_spec, other], base, config, emit=events.append)
+    result = run_comparison([tiny_spec, other], base, config, backend=backend_for(), emit=events.append)
     data = with_markdown(result.to_dict())
     assert [s["spec"] for s in data["symbols"]] == data["specs"] == [tiny_spec.title, other.title]
     assert len(data["members"]) == 8 and {m["symbol"] for m in data["members"]} == set(data["specs"])
@@ -213,5 +215,5 @@ def test_two_symbols_may_not_share_a_token(tiny_spec):
 
     with pytest.raises(InputError) as err:
         run_comparison([tiny_spec, tiny_spec], load_model("tiny-random"),
-                       CompareConfig(seeds=1, finetune=FinetuneConfig(batch_size=2)))
+                       CompareConfig(seeds=1, finetune=FinetuneConfig(batch_size=2)), backend=backend_for())
     assert err.value.fields == ["specs"] and "more than once" in str(err.value)

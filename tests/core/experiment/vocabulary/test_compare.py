@@ -9,6 +9,7 @@ import statistics
 
 import pytest
 
+from core.execution import backend_for
 from core.experiment.single.compare import CompareConfig
 from core.experiment.vocabulary.compare import compare_vocabulary
 from core.experiment.vocabulary.load import load_vocabulary
@@ -29,7 +30,7 @@ def _config(**kw) -> CompareConfig:
 
 def test_each_symbol_is_judged_and_the_symbols_aggregated(base, vocab):
     events: list[dict] = []
-    result = compare_vocabulary(vocab, base, _config(), emit=events.append)
+    result = compare_vocabulary(vocab, base, _config(), backend=backend_for(), emit=events.append)
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert [s["spec"] for s in data["symbols"]] == [spec.title for spec in vocab.specs]
     assert data["verdict"]["sentence"].startswith("Across 2 symbols")
@@ -53,7 +54,7 @@ def test_each_symbol_is_judged_and_the_symbols_aggregated(base, vocab):
 
 def test_a_stop_between_members_keeps_what_finished(base, vocab):
     events: list[dict] = []
-    result = compare_vocabulary(vocab, base, _config(),
+    result = compare_vocabulary(vocab, base, _config(), backend=backend_for(),
                                 emit=events.append,
                                 should_stop=lambda: any(e.get("type") == "member" and e["status"] == "done"
                                                         for e in events))
@@ -74,10 +75,10 @@ def test_members_kept_as_they_finish_are_not_run_again(base, vocab):
     kept: dict[str, dict] = {}
     config = CompareConfig(strategies=["average", "random_both"], seeds=1, max_new_tokens=3,
                            finetune=FinetuneConfig(epochs=1, batch_size=30, grad_accum=1))
-    whole = compare_vocabulary(vocab, base, config, keep=lambda name, member: kept.__setitem__(name, member))
+    whole = compare_vocabulary(vocab, base, config, backend=backend_for(), keep=lambda name, member: kept.__setitem__(name, member))
     assert sorted(kept) == ["average-s0", "random_both-s0"]
     done = {"average-s0": json.loads(json.dumps(kept["average-s0"]))}  # as read back from the run's folder
     events: list[dict] = []
-    again = compare_vocabulary(vocab, base, config, emit=events.append, done=done)
+    again = compare_vocabulary(vocab, base, config, backend=backend_for(), emit=events.append, done=done)
     assert [e["strategy"] for e in events if e.get("type") == "member" and e["status"] == "start"] == ["random_both"]
     assert _numbers(json.loads(json.dumps(again.to_dict()))) == _numbers(json.loads(json.dumps(whole.to_dict())))
