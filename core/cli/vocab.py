@@ -17,10 +17,12 @@ several symbols, ``--out DIR`` included, and its members run where ``compare``'s
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base
 from core.embedding.strategies import InitConfig
 from core.execution import BackendConfig
+from core.report import lexicon
 from core.spec import settings
 from core.train.checkpoint import CheckpointConfig
 from core.train.finetune import FinetuneConfig
@@ -34,6 +36,9 @@ def _add_vocab_arguments(p: argparse.ArgumentParser) -> None:
                         "--contrast-negatives of them, drawn with the seed")
     p.add_argument("--runs", default=None, metavar="DIR", help="run store folder (default $GLOSSLAB_RUNS or ./runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="also write the lexicon report here: lexicon.md, lexicon.html (with a histogram of the "
+                        "tokens' ranks) and symbols.csv (every symbol)")
     add_common_arguments(p)
     settings.add_arguments(p.add_argument_group("initialization"), InitConfig, skip=("seed",))
 
@@ -78,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_vocab(args: argparse.Namespace) -> int:
-    from core.cli.train import run_job
+    from core.cli.train import check_out, run_job
     from core.experiment.vocabulary.load import load_vocabulary
     from core.runs.vocab_jobs import submit_vocab
     from core.spec.settings import check_max_new_tokens
@@ -91,6 +96,7 @@ def run_vocab(args: argparse.Namespace) -> int:
     max_new = check_max_new_tokens(args.max_new_tokens)
     where = settings.from_args(BackendConfig, args) if args.action == "finetune" else BackendConfig()
     checkpoint = settings.from_args(CheckpointConfig, args) if args.action == "finetune" else None
+    out = check_out(args.out) if args.out else None
     progress = Progress(enabled=not args.no_progress)
     base = load_base(args.model, progress)
     progress.close()
@@ -102,11 +108,13 @@ def run_vocab(args: argparse.Namespace) -> int:
             from core.execution.ray_tasks import shutdown
 
             shutdown()
-    return report_vocab(args, status, result, run_id)
+    return report_vocab(args, status, result, run_id, out)
 
 
-def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, run_id: str) -> int:
-    """Print a finished vocabulary run (JSON or the readable report); the exit status."""
+def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, run_id: str,
+                 out: Path | None = None) -> int:
+    """Print a finished vocabulary run (JSON or the readable report; ``out``: also write the lexicon
+    report's files there); the exit status."""
     if status["status"] == "failed":
         from core.cli.common import say
 
@@ -115,11 +123,25 @@ def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, ru
             emit_json(args, {"run_id": run_id, "status": "failed", "error": status.get("error"), "symbols": []})
         return 1
     data = summary(result or {}, run_id, status["status"])
+    rows = lexicon.lexicon_rows(result or {})
+    data["lexicon"] = lexicon.lexicon_summary(rows)
+    if out is not None:
+        write_lexicon(out, result or {}, rows)
+        data["saved_to"] = str(out)
     if args.json:
         emit_json(args, data)
     else:
         args.stdout.write(format_report(data))
     return 130 if status.get("interrupted") else 0
+
+
+def write_lexicon(out: Path, result: dict, rows: list[dict]) -> None:
+    """The lexicon report's files (each written atomically)."""
+    from core.atomic import write_text
+
+    write_text(out / "lexicon.md", lexicon.lexicon_markdown(result, rows))
+    write_text(out / "lexicon.html", lexicon.lexicon_html(result, rows))
+    write_text(out / "symbols.csv", lexicon.lexicon_csv(rows))
 
 
 def run_vocab_compare(args: argparse.Namespace) -> int:
