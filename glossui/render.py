@@ -164,15 +164,10 @@ def compare_table(rows: list[dict]) -> dict:
 
 
 def vocab_table(symbols: list[dict]) -> dict:
-    """A vocabulary's symbols: token, gloss, quality numbers before → after (once fine-tuned)."""
-    def pair(s: dict, key: str) -> str:
-        before, after = (s.get("quality_before") or {}).get(key), (s.get("quality_after") or {}).get(key)
-        return num(before) if s.get("quality_after") is None else f"{num(before)} → {num(after)}"
-
-    trained = any(s.get("quality_after") is not None for s in symbols)   # the loss column only then
-    rows = [[s["token"], s.get("gloss") or "", pair(s, "mrr_positive"), pair(s, "median_rank_positive"),
-             pair(s, "median_rank_negative")] + [num(s.get("eval_loss_at_best"))] * trained for s in symbols]
-    return table(S.VOCAB_TABLE_HEAD[:len(S.VOCAB_TABLE_HEAD) - (not trained)], rows)
+    """A vocabulary's symbols: token, gloss, then every number of the results schema that is each
+    symbol's own (before → after once fine-tuned), as the CLI and the reports show them."""
+    out = tables.vocabulary_table({"symbols": symbols})
+    return table(out["headers"], out["data"])
 
 
 def vocab_summary(result: dict) -> str:

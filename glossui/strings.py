@@ -171,8 +171,6 @@ VOCAB_EMPTY = "Tick built-in symbols or upload spec files to make a vocabulary."
 VOCAB_NONE = "No vocabulary job yet."
 VOCAB_PLOT_LABEL = "Training loss and validation loss, overall and per symbol"
 VOCAB_TABLE_LABEL = "Every symbol: its numbers before → after fine-tuning"
-VOCAB_TABLE_HEAD = ["Token", "Gloss", "MRR on positives", "Median rank on positives", "Median rank on negatives",
-                    "Validation loss at the best step"]
 VOCAB_HEAT_AFTER = "Which token comes up where, after fine-tuning (median rank; 1 = top)"
 VOCAB_HEAT_BEFORE = "Which token comes up where, before fine-tuning (median rank; 1 = top)"
 VOCAB_HEAT = "Which token comes up where (median rank; 1 = top)"

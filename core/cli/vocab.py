@@ -105,11 +105,10 @@ def run_vocab(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(args, {"run_id": run_id, "status": "failed", "error": status.get("error"), "symbols": []})
         return 1
-    data = summary(result or {}, run_id, status["status"])
     if args.json:
-        emit_json(args, data)
+        emit_json(args, summary(result or {}, run_id, status["status"]))
     else:
-        args.stdout.write(format_report(data))
+        args.stdout.write(format_report(result or {}, run_id, status["status"]))
     return 130 if status.get("interrupted") else 0
 
 
@@ -139,18 +138,22 @@ def run_vocab_compare(args: argparse.Namespace) -> int:
     return _finish(args, status, result, run_id, rows, extra)
 
 
-_SYMBOL_KEYS = ("token", "token_id", "symbol_id", "gloss", "output_fit_residual", "quality_before", "quality_after",
-                "ranks", "eval_loss_at_best", "cos_input_before_after", "cos_output_before_after")
+_IDENTITY = ("token", "token_id", "symbol_id", "gloss", "output_fit_residual", "ranks")
 
 
 def summary(result: dict, run_id: str, status: str) -> dict:
-    """The command's JSON: per symbol its ranks and quality before → after, the confusion matrices,
-    and the training's numbers (the whole result stays in the run store: ``runs show RUN``)."""
+    """The command's JSON: per symbol who it is, its ranks and its row of the results schema (read as
+    a comparison reads it), the confusion matrices, and the training's numbers (the whole result
+    stays in the run store: ``runs show RUN``)."""
+    from core.experiment.analysis import results
+
     ft = result.get("finetune")
+    symbols = result.get("symbols", [])
+    rows = [results.row_of(r) for r in results.vocabulary_records(result)]
     return {
         "run_id": run_id, "status": status, "kind": "vocab", "model": result.get("model"),
         "strategy": result.get("strategy"), "contrast": result.get("contrast"),
-        "symbols": [{k: s.get(k) for k in _SYMBOL_KEYS} for s in result.get("symbols", [])],
+        "symbols": [{**{k: s.get(k) for k in _IDENTITY}, **row} for s, row in zip(symbols, rows)],
         "confusion_before": result.get("confusion_before"), "confusion_after": result.get("confusion_after"),
         "confusion_summary_before": result.get("confusion_summary_before"),
         "confusion_summary_after": result.get("confusion_summary_after"),
@@ -165,33 +168,20 @@ def _rank(value) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _num(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+def format_report(result: dict, run_id: str, status: str) -> str:
+    """The readable report: the symbols' table from the results schema (``tables.vocabulary_table``),
+    the numbers their training shares, then each confusion matrix as a table."""
+    from core.report import tables
 
-
-def _arrow(before, after, fmt) -> str:
-    return fmt(before) if after is None and before is not None else f"{fmt(before)} → {fmt(after)}"
-
-
-def format_report(data: dict) -> str:
-    """The readable report: one line per symbol, then the confusion matrix as a table."""
-    out = [f"Vocabulary of {len(data['symbols'])} symbols on {data.get('model')}: strategy {data.get('strategy')}"
-           + (", contrast" if data.get("contrast") else "")]
-    trained = data.get("finetune") is not None
-    out.append("token  gloss  MRR positive  median rank positive  median rank negative"
-               + ("  eval loss at best" if trained else ""))
-    for s in data["symbols"]:
-        qb, qa = s["quality_before"] or {}, s["quality_after"]
-        qa = (qa or {}) if trained else None
-
-        def pair(key, fmt):
-            return _arrow(qb.get(key), None if qa is None else qa.get(key), fmt)
-
-        line = (f"{s['token']}  {s['gloss']}  {pair('mrr_positive', _num)}  {pair('median_rank_positive', _rank)}  "
-                f"{pair('median_rank_negative', _rank)}")
-        out.append(line + (f"  {_num(s.get('eval_loss_at_best'), 4)}" if trained else ""))
+    symbols = result.get("symbols") or []
+    out = [f"Vocabulary of {len(symbols)} symbols on {result.get('model')}: strategy {result.get('strategy')}"
+           + (", contrast" if result.get("contrast") else ""), ""]
+    table = tables.vocabulary_table(result)
+    out.append(tables.markdown_grid(table["headers"], table["data"]).rstrip("\n"))
+    if table["shared"]:
+        out += ["", "Every symbol together: " + "; ".join(f"{name} {value}" for name, value in table["shared"])]
     for phase in ("before", "after"):
-        confusion = data.get(f"confusion_{phase}")
+        confusion = result.get(f"confusion_{phase}")
         if not confusion:
             continue
         out.append("")
@@ -200,16 +190,11 @@ def format_report(data: dict) -> str:
         out.append("  " + " | ".join(["token"] + confusion["symbols"]))
         for token, row in zip(confusion["tokens"], confusion["median_rank"]):
             out.append("  " + " | ".join([token] + [_rank(v) for v in row]))
-        s = data.get(f"confusion_summary_{phase}") or {}
+        s = result.get(f"confusion_summary_{phase}") or {}
         out.append(f"  own token best on {s.get('own_token_best')} of {s.get('symbols')} symbols; median own rank "
                    f"{_rank(s.get('median_own_rank'))}; lowest rank of a token on another symbol "
                    f"{_rank(s.get('lowest_other_rank'))}")
-    ft = data.get("finetune")
-    if ft:
-        out.append("")
-        out.append(f"Fine-tuning: {ft['steps']} steps, best step {ft['best_step']} (epoch {ft['best_epoch']}), "
-                   f"validation loss {_num(ft['initial_eval_loss'], 4)} → {_num(ft['best_eval_loss'], 4)}")
-    if data.get("adapter"):
-        out.append(f"Adapter (every token): {data['adapter']}")
-    out.append(f"run: {data['run_id']} ({data['status']}) in {data.get('seconds') or 0:.1f} s")
+    if result.get("adapter"):
+        out.append(f"Adapter (every token): {result['adapter']}")
+    out.append(f"run: {run_id} ({status}) in {result.get('seconds') or 0:.1f} s")
     return "\n".join(out) + "\n"

@@ -130,10 +130,7 @@ def symbol_markdown(result: dict, level: int = 2) -> str:
 
 def across_markdown_table(result: dict) -> str:
     """The strategies across symbols as a Markdown table (``across_rows``)."""
-    headers, lines = tables.across_rows(result)
-    out = ["| " + " | ".join(md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(md(c) for c in line) + " |" for line in lines]
-    return "\n".join(out) + "\n"
+    return tables.markdown_grid(*tables.across_rows(result))
 
 
 def _across_markdown(result: dict) -> str:

@@ -1,7 +1,7 @@
 """Every table of results, from the results schema (``core.experiment.analysis.results``): one
 number's text, a metric's cell, the research-style Markdown table, the CSV, the page's comparison
-table and the run viewer's table. The page and the reports draw from here, so a number reads the
-same everywhere.
+table, the run viewer's table and a vocabulary run's table of symbols. The page, the CLI and the
+reports draw from here, so a number reads the same everywhere.
 
 No torch, no gradio.
 """
@@ -138,3 +138,34 @@ def across_rows(result: dict) -> tuple[list[str], list[list[str]]]:
                       str(r.get("wins", 0)), str(r.get("ties", 0)), str(r.get("losses", 0)),
                       *["–" if ranks.get(s) is None else f"{ranks[s]:g}" for s in specs]])
     return headers, lines
+
+
+def markdown_grid(headers: list[str], lines: list[list[str]]) -> str:
+    """A Markdown table of text cells, every cell escaped."""
+    out = ["| " + " | ".join(md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(md(c) for c in line) + " |" for line in lines]
+    return "\n".join(out) + "\n"
+
+
+def _present(m: Metric, rows: list[dict]) -> list[str]:
+    """The keys of ``m`` that some row has a value for."""
+    return [k for k in m.keys() if any(finite(r.get(k)) for r in rows)]
+
+
+def vocabulary_table(result: dict) -> dict:
+    """A vocabulary run's symbols (``VocabRun.to_dict()``): {"headers", "data", "shared"}.
+
+    One line per symbol: its token, its gloss, then every metric of the results schema that is the
+    symbol's own and has a value for some symbol, read through ``results.vocabulary_records`` as a
+    comparison's rows are (a phased one "before → after" once fine-tuned, before alone if not).
+    ``shared``: [heading, value] of the metrics marked ``shared``, the same for every symbol trained
+    together in the run (the best epoch, say), shown once."""
+    symbols = result.get("symbols") or []
+    rows = [results.row_of(r) for r in results.vocabulary_records(result)]
+    columns = [(m, keys) for m in results.METRICS if not m.shared for keys in [_present(m, rows)] if keys]
+    headers = ["Token", "Gloss"] + [m.heading if len(keys) > 1 else m.label for m, keys in columns]
+    data = [[str(s.get("token", "")), str(s.get("gloss") or "")]
+            + [" → ".join(format_value(m, row.get(k)) for k in keys) for m, keys in columns]
+            for s, row in zip(symbols, rows)]
+    shared = [[m.label, cell(m, rows[0])] for m in results.METRICS if m.shared and rows and _present(m, rows[:1])]
+    return {"headers": headers, "data": data, "shared": shared}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 
 import pytest
 
@@ -35,10 +36,11 @@ def test_the_best_row_is_the_lowest_primary_metric_and_only_among_several():
 
 @pytest.fixture
 def extra_metric(monkeypatch):
-    """One more metric, declared the way every metric is: a label, a meaning, and how to read it."""
+    """One more metric, declared the way every metric is: a label, a meaning, and how to read it from
+    a symbol's record (the same for a one-symbol member and for each symbol of a vocabulary)."""
     extra = results.Metric("token_characters", "Characters in the new token",
                            "How many characters the new token's name has.",
-                           lambda member, phase: float(len(member.init.token)), digits=1, higher_is_better=None)
+                           lambda record, phase: float(len(record.token)), digits=1, higher_is_better=None)
     monkeypatch.setattr(results, "METRICS", [*results.METRICS, extra])
     return extra
 
@@ -84,3 +86,53 @@ def test_one_declared_metric_reaches_every_output(extra_metric, tmp_path, capsys
     viewer = dict(map(tuple, render.run_result_rows(service.results.run(finetuned["run_id"])["result"])))
     assert viewer["Characters in the new token"] == expected
     assert "token_characters" in [k for m in service.settings.metrics() for k in m["keys"]]
+
+
+def _cells(line: str) -> list[str]:
+    """A Markdown table line's cells."""
+    return [c.strip() for c in line.strip().strip("|").split(" | ")]
+
+
+def test_one_declared_metric_reaches_every_vocabulary_output(extra_metric, tmp_path, capsys):
+    from core.service import Service
+    from glossui import render
+    from tests.core.experiment.vocab_fixtures import three_dicts
+
+    two = three_dicts()[:2]
+    vocab = tmp_path / "two.jsonl"
+    vocab.write_text("".join(json.dumps(d) + "\n" for d in two), encoding="utf-8")
+    tokens = [d["new_token"] for d in two]
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    short = ["--model", "tiny-random", "--epochs", "1", "--batch-size", "30", "--grad-accum", "1",
+             "--max-new-tokens", "2", "--no-progress", "--runs", str(runs)]
+
+    # A comparison on the vocabulary: each symbol's rows, the Markdown and the report written with --out.
+    code = cli.main(["vocab", "compare", str(vocab), "--strategies", "average,random_both", "--seeds", "1",
+                     "--out", str(out), "--json", *short])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    for symbol, token in zip(data["symbols"], tokens):
+        assert [r["token_characters"] for r in symbol["rows"]] == [len(token)] * 2
+    assert [r["token_characters"] for r in data["rows"]] == [statistics.fmean(map(len, tokens))] * 2
+    report = (out / "report.md").read_text(encoding="utf-8")
+    lines = report.splitlines()
+    head = [i for i, line in enumerate(lines) if line.startswith("| Input embedding")]
+    assert len(head) == 2  # each symbol's results table
+    for i, token in zip(head, tokens):
+        column = _cells(lines[i]).index("Characters in the new token")
+        assert [_cells(lines[j])[column] for j in (i + 2, i + 3)] == [f"{len(token):.1f}"] * 2
+    assert "Characters in the new token" in (out / "report.html").read_text(encoding="utf-8")
+
+    # A vocabulary fine-tuned: the CLI's table of symbols and the page's.
+    code = cli.main(["vocab", "finetune", str(vocab), *short])
+    text = capsys.readouterr().out
+    assert code == 0
+    head = next(line for line in text.splitlines() if line.startswith("| Token"))
+    column = _cells(head).index("Characters in the new token")
+    cells = [_cells(line)[column] for line in text.splitlines() if line.startswith("| \\[")]
+    assert cells == [f"{len(t):.1f}" for t in tokens]
+    service = Service(runs_dir=runs, tiny=True)
+    finetuned = next(r for r in service.results.runs() if r["kind"] == "vocab")
+    page = render.vocab_table(service.results.run(finetuned["id"])["result"]["symbols"])
+    column = page["headers"].index("Characters in the new token")
+    assert [r[column] for r in page["data"]] == [f"{len(t):.1f}" for t in tokens]
