@@ -19,16 +19,13 @@ from core.report.text import md
 
 
 def format_value(m: Metric, value: Any, std: Any = None) -> str:
-    """One number as every table shows it, with "± std" over seeds when there is one."""
+    """One number as every table shows it (``Metric.text``), with "± std" over seeds when there is one."""
     if not finite(value):
         return "–"
-    if m.kind == "rank":
-        text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-        spread = f"{std:,.1f}" if finite(std) else None
-    else:
-        text = f"{value:,.{m.digits}f}"
-        spread = f"{std:,.{m.digits}f}" if finite(std) else None
-    return f"{text} ± {spread}" if spread is not None else text
+    if not finite(std):
+        return m.text(value)
+    spread = f"{std:,.1f}" if m.kind == "rank" else f"{std:,.{m.digits}f}"
+    return f"{m.text(value)} ± {spread}"
 
 
 def cell(m: Metric, row: dict) -> str:

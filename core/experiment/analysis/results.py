@@ -92,6 +92,15 @@ class Metric:
     def heading(self) -> str:
         return f"{self.label} (before → after)" if self.phases else self.label
 
+    def text(self, value: Any) -> str:
+        """One number as every table and sentence writes it ("–" when missing): ``digits`` decimals,
+        or a rank (1,204 or 47.5)."""
+        if not finite(value):
+            return "–"
+        if self.kind == "rank":
+            return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        return f"{value:,.{self.digits}f}"
+
 
 @dataclass(frozen=True)
 class Axis:
@@ -205,6 +214,20 @@ def describe() -> list[dict]:
              "digits": m.digits,
              "kind": m.kind, "higher_is_better": m.higher_is_better, "phases": m.phases, "wide": m.wide,
              "shared": m.shared, "axis": m.axis} for m in METRICS]
+
+
+def metric_of_key(key: str) -> Metric:
+    """The metric a row's key belongs to (``mrr_positive_after`` → ``mrr_positive``)."""
+    return next(m for m in METRICS if key in m.keys())
+
+
+def with_interval(key: str, row: dict) -> str:
+    """A row's mean under ``key`` with its 95 % interval over seeds in brackets, as the verdict and
+    the axes' table write it: "0.718 [0.690, 0.746]" ("0.718" without an interval, "–" without a value)."""
+    m = metric_of_key(key)
+    ci = row.get(f"{key}_ci95")
+    interval = f" [{m.text(ci[0])}, {m.text(ci[1])}]" if finite(row.get(key)) and ci and all(finite(v) for v in ci) else ""
+    return m.text(row.get(key)) + interval
 
 
 def axis_metrics(axis: str) -> list[Metric]:

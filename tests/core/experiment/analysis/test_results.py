@@ -28,6 +28,17 @@ def test_every_metric_is_declared_once_with_what_the_outputs_need():
     assert "mrr_positive_before" in results.numeric_keys() and "mrr_positive" not in results.numeric_keys()
 
 
+def test_each_axis_is_the_metrics_that_name_it_in_declaration_order():
+    assert [a.key for a in results.AXES] == ["fit", "meaning"]
+    assert [m.judged_key for m in results.axis_metrics("fit")] == [results.PRIMARY]
+    assert [m.judged_key for m in results.axis_metrics("meaning")] == ["mrr_positive_after", "median_rank_negative_after"]
+    assert all(m.higher_is_better is not None for a in results.AXES for m in results.axis_metrics(a.key))
+    assert {d["key"]: d["axis"] for d in results.describe()}["mrr_positive"] == "meaning"
+    row = {"mrr_positive_after": 0.71833, "mrr_positive_after_ci95": [0.6751, 0.76157], "eval_loss": 6.3}
+    assert results.with_interval("mrr_positive_after", row) == "0.718 [0.675, 0.762]"
+    assert results.with_interval("eval_loss", row) == "6.3000" and results.with_interval("median_rank_negative_after", row) == "–"
+
+
 def test_the_best_row_is_the_lowest_primary_metric_and_only_among_several():
     rows = [{"strategy": "a", "eval_loss": 0.5}, {"strategy": "b", "eval_loss": 0.4}, {"strategy": "c"}]
     assert results.best_row(rows)["strategy"] == "b"
