@@ -163,6 +163,13 @@ def compare_table(rows: list[dict]) -> dict:
     return table(out["headers"], out["data"])
 
 
+def axes_table(rows: list[dict]) -> dict:
+    """The verdict's two axes: each strategy's fit and meaning numbers with their intervals, and where
+    it stands on each (best, tied, or behind the strategies that beat it)."""
+    out = tables.axes_table(rows)
+    return table(out["headers"], out["data"])
+
+
 def vocab_table(symbols: list[dict]) -> dict:
     """A vocabulary's symbols: token, gloss, then every number of the results schema that is each
     symbol's own (before → after once fine-tuned), as the CLI and the reports show them."""
@@ -180,7 +187,8 @@ def vocab_summary(result: dict) -> str:
 
 
 def across_table(rows: list[dict], symbols: list[str]) -> dict:
-    """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol (as the report)."""
+    """Strategies across symbols: wins / ties / losses, each axis's mean rank and record, the rank on
+    each symbol per axis (as the report)."""
     headers, lines = tables.across_rows({"rows": rows, "specs": symbols})
     return table(headers, lines)
 

@@ -30,13 +30,14 @@ def test_csv_has_every_key_and_the_spread_only_with_several_seeds():
     head = one.splitlines()[0].split(",")
     keys = results.numeric_keys()
     assert head[:3] == tables.CSV_HEAD and head[3:3 + len(keys)] == keys
-    assert head[3 + len(keys):] == ["tied_with_best", "flags", "stopped"]
+    assert head[3 + len(keys):] == [a.key for a in results.AXES] + ["tied_with_best", "flags", "stopped"]
     two = tables.csv_text([{"strategy": "a", "seeds": 2, "eval_loss": 0.5, "eval_loss_std": 0.1,
-                             "eval_loss_ci95": [0.3, 0.7], "flags": ["unstable", "not_converged"]}])
+                             "eval_loss_ci95": [0.3, 0.7], "flags": ["unstable", "not_converged"],
+                             "axes": {"fit": {"outcome": "loss"}, "meaning": {"outcome": "win"}}}])
     head, line = two.splitlines()[0].split(","), next(csv.DictReader(io.StringIO(two)))
     assert {"eval_loss_std", "eval_loss_ci95_low", "eval_loss_ci95_high"} <= set(head)
     assert (line["eval_loss_ci95_low"], line["eval_loss_ci95_high"]) == ("0.3", "0.7")
-    assert line["flags"] == "unstable not_converged"
+    assert line["flags"] == "unstable not_converged" and (line["fit"], line["meaning"]) == ("loss", "win")
 
 
 def _vocab_result(trained: bool) -> dict:
@@ -82,3 +83,29 @@ def test_an_initialized_vocabulary_shows_the_numbers_before_alone():
 def test_a_markdown_grid_escapes_every_cell():
     grid = tables.markdown_grid(["a|b", "c"], [["<x>", "1"]])
     assert grid == "| a\\|b | c |\n|---|---|\n| &lt;x&gt; | 1 |\n"
+
+
+def test_the_axes_table_gives_each_axis_its_numbers_with_intervals_and_where_each_strategy_stands():
+    rows = [{"strategy": "average", "label": "Average", "eval_loss": 6.3191, "eval_loss_ci95": [6.2177, 6.4206],
+             "mrr_positive_after": 0.718, "mrr_positive_after_ci95": [0.69, 0.746], "median_rank_negative_after": 900.0,
+             "axes": {"fit": {"outcome": "tie", "beaten_by": []}, "meaning": {"outcome": "win", "beaten_by": []}}},
+            {"strategy": "random_both", "label": "Random both", "eval_loss": 6.35, "mrr_positive_after": 0.015,
+             "axes": {"fit": {"outcome": "tie", "beaten_by": []},
+                      "meaning": {"outcome": "loss", "beaten_by": ["average"]}}}]
+    table = tables.axes_table(rows)
+    assert table["headers"] == ["Strategy", "Fit: Validation loss", "Fit: verdict",
+                                "Meaning: MRR, testing-positive after fine-tuning",
+                                "Meaning: Median rank, testing-negative after fine-tuning", "Meaning: verdict"]
+    assert table["data"] == [["Average", "6.3191 [6.2177, 6.4206]", "tied", "0.718 [0.690, 0.746]", "900", "best"],
+                             ["Random both", "6.3500", "tied", "0.015", "–", "behind Average"]]
+
+
+def test_across_rows_give_the_record_and_each_axis_mean_rank_and_record():
+    row = {"strategy": "a", "label": "A", "wins": 1, "ties": 1, "losses": 0,
+           "axes": {"fit": {"ranks": {"x": 1.0, "y": 1.5}, "mean_rank": 1.25, "wins": 1, "ties": 1, "losses": 0},
+                    "meaning": {"ranks": {"x": 2.0, "y": None}, "mean_rank": 2.0, "wins": 0, "ties": 0, "losses": 1}}}
+    headers, lines = tables.across_rows({"rows": [row], "specs": ["x", "y"]})
+    assert headers == ["Strategy", "Wins", "Ties", "Losses", "Fit: mean rank", "Fit: wins / ties / losses",
+                       "Meaning: mean rank", "Meaning: wins / ties / losses", "Rank on x (fit / meaning)",
+                       "Rank on y (fit / meaning)"]
+    assert lines == [["A", "1", "1", "0", "1.25", "1 / 1 / 0", "2.00", "0 / 0 / 1", "1 / 2", "1.5 / –"]]
