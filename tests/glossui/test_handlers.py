@@ -388,7 +388,7 @@ def test_comparison_view_has_the_table_the_overlay_and_downloads(page, jobs):
     # The verdict's two axes above the chart: each strategy's numbers on fit and on meaning, and its standing.
     axes = out[c["axes"]]["value"]
     assert axes["headers"][:3] == ["Strategy", "Fit: Validation loss", "Fit: verdict"]
-    assert [r[0] for r in axes["data"]] == labels and all(r[2] in ("best", "tied") or r[2].startswith("behind ")
+    assert [r[0] for r in axes["data"]] == [name.removesuffix(" (best)") for name in labels] and all(r[2] in ("best", "tied") or r[2].startswith("behind ")
                                                           for r in axes["data"])
     paths = files["value"]
     assert [p.rsplit("/", 1)[1] for p in paths] == ["comparison.csv", "comparison.json", "comparison.md", "report.html", "report.md"]
