@@ -107,11 +107,14 @@ class Axis:
     key: str
     label: str       # as a sentence names it: "fit", "meaning"
     question: str    # what the axis asks, in a linguist's words
+    better: str      # what goes better with the strategy that wins the axis ("with A, …")
 
 
 AXES: list[Axis] = [
-    Axis("fit", "fit", "How well does the fine-tuned model predict the validation sentences that use the token?"),
-    Axis("meaning", "meaning", "Does the token come up where its gloss belongs, and stay away where it does not?"),
+    Axis("fit", "fit", "How well does the fine-tuned model predict the validation sentences that use the token?",
+         "the model fits the validation sentences better"),
+    Axis("meaning", "meaning", "Does the token come up where its gloss belongs, and stay away where it does not?",
+         "the token means its gloss better"),
 ]
 
 

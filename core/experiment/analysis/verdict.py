@@ -62,8 +62,6 @@ FLAG_TEXT = {
     "not_converged": "had not converged",
     "unstable": "is unstable across seeds",
 }
-# What a strategy that wins an axis does better, as a sentence says it ("with A, the model …").
-BETTER = {"fit": "the model fits the validation sentences better", "meaning": "the token means its gloss better"}
 
 
 def _per_seed(members: list[dict], strategy: str, key: str) -> dict:
@@ -163,7 +161,7 @@ def judge_axis(axis: results.Axis, rows: list[dict], members: list[dict]) -> dic
         r.setdefault("axes", {})[axis.key] = {
             "rank": place.get(s), "outcome": outcome, "beats": beats[s], "beaten_by": beaten_by[s],
             "vs_best": {"metric": vs[1], "mean": vs[2].get("mean"), "ci95": vs[2].get("ci95")} if vs[1] else None}
-    return {"key": axis.key, "label": axis.label, "metric": lead.judged_key if lead else None,
+    return {"key": axis.key, "label": axis.label, "better": axis.better, "metric": lead.judged_key if lead else None,
             "metrics": [m.judged_key for m in metrics], "best": best, "winner": winner, "pairs": pairs}
 
 
@@ -275,13 +273,13 @@ def _sentence(rows: list[dict], axes: dict[str, dict], winner: str | None, disag
         sentence = f"{label[winner]} is best ({_seeds_text(n)}): {clauses(winner)}."
         for d in disagreements:
             sentence += " The axes disagree on " + " and ".join(label[s] for s in dict.fromkeys(d.values())) + \
-                ": " + "; ".join(f"with {label[s]}, {BETTER.get(k, k + ' is better')}" for k, s in d.items()) + "."
+                ": " + "; ".join(f"with {label[s]}, {axes[k]['better']}" for k, s in d.items()) + "."
     elif disagreements:
         d = disagreements[0]
         (x, a), (y, b) = list(d.items())[:2]
         ax, ay = axes[x], axes[y]
-        sentence = (f"The two axes disagree ({_seeds_text(n)}): with {label[a]}, {BETTER.get(x, x + ' is better')} "
-                    f"({_pair(ax, a, b, by, label)}), but with {label[b]}, {BETTER.get(y, y + ' is better')} "
+        sentence = (f"The two axes disagree ({_seeds_text(n)}): with {label[a]}, {ax['better']} "
+                    f"({_pair(ax, a, b, by, label)}), but with {label[b]}, {ay['better']} "
                     f"({_pair(ay, b, a, by, label)}); neither is best on both, so choose by what matters more to "
                     "you.")
         if len(finished) > 2:
