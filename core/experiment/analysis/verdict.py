@@ -242,7 +242,7 @@ def _seeds_text(n: int) -> str:
 
 def _needed(axes: dict[str, dict], by: dict[str, dict]) -> tuple[int | None, str | None, str | None, str | None]:
     """The fewest seeds that would likely separate an axis's best from its runner-up on the axis's
-    first metric: (seeds, axis label, best, runner-up), or Nones."""
+    first metric, over the axes where they are tied: (seeds, axis label, best, runner-up), or Nones."""
     found = []
     for ax in axes.values():
         ranked = sorted((s for s in by if by[s]["axes"][ax["key"]]["rank"] is not None),
@@ -250,7 +250,7 @@ def _needed(axes: dict[str, dict], by: dict[str, dict]) -> tuple[int | None, str
         if len(ranked) < 2:
             continue
         sign, key, diff = ax["pairs"][(ranked[0], ranked[1])]
-        n = stats.seeds_to_separate(diff) if key == ax["metric"] and diff else None
+        n = stats.seeds_to_separate(diff) if sign == 0 and key == ax["metric"] else None
         if n is not None:
             found.append((n, ax["label"], ranked[0], ranked[1]))
     return min(found) if found else (None, None, None, None)

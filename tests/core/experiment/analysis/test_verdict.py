@@ -244,3 +244,12 @@ def test_a_measure_joins_the_meaning_axis_by_its_declaration(monkeypatch):
     assert v["axes"]["meaning"]["metrics"] == ["mrr_positive_after", "median_rank_negative_after", "hidden_mse"]
     assert v["winner"] == "average" and "separated on meaning from Last" in v["sentence"]
     assert "; hidden-state distance 0.1100 against Last 0.5233" in v["sentence"]
+
+
+def test_seeds_to_separate_are_counted_where_the_best_and_the_runner_up_are_tied():
+    v, _ = two_axes({"average": [6.30, 6.34, 6.32], "random_both": [6.33, 6.31, 6.35]},
+                    {"average": [0.70, 0.72, 0.735], "random_both": [0.01, 0.02, 0.015]})
+    diffs = [a - b for a, b in zip([6.30, 6.34, 6.32], [6.33, 6.31, 6.35])]  # fit: tied; meaning: separated
+    from core.experiment.analysis import stats
+
+    assert v["seeds_to_separate"] == stats.seeds_to_separate(stats.summary(diffs)) > 3
