@@ -75,7 +75,7 @@ def test_one_declared_metric_reaches_every_output(extra_metric, tmp_path, capsys
     assert all(r["token_characters_ci95"] == [len(TOKEN), len(TOKEN)] for r in data["rows"])
     markdown = (out / "comparison.md").read_text()
     assert markdown == data["markdown"]
-    table = [line for line in markdown.splitlines() if line.startswith("| ")]
+    table = [line for line in markdown[markdown.index("| Input embedding"):].splitlines() if line.startswith("| ")]
     assert "| Characters in the new token |" in table[0] + "|"
     assert expected in table[1] and expected in table[2]
     saved = json.loads((out / "comparison.json").read_text())
