@@ -163,11 +163,16 @@ def compare_table(rows: list[dict]) -> dict:
     return table(out["headers"], out["data"])
 
 
-def axes_table(rows: list[dict]) -> dict:
-    """The verdict's two axes: each strategy's fit and meaning numbers with their intervals, and where
-    it stands on each (best, tied, or behind the strategies that beat it)."""
+def verdict_markdown(sentence: str, rows: list[dict], symbols: list[str] | None = None) -> str:
+    """The verdict's sentence, then its two axes (Markdown, every cell escaped): each strategy's fit
+    and meaning numbers with their 95 % intervals, and where it stands on each (best, tied, or behind
+    the strategies that beat it). Over several symbols the sentence alone: the table across symbols
+    gives each axis there."""
+    text = S.VERDICT.format(sentence=md(sentence))
+    if not rows or symbols:
+        return text
     out = tables.axes_table(rows)
-    return table(out["headers"], out["data"])
+    return text + "\n\n" + S.AXES_LABEL + "\n\n" + tables.markdown_grid(out["headers"], out["data"])
 
 
 def vocab_table(symbols: list[dict]) -> dict:

@@ -143,8 +143,8 @@ COMPARE_HEAD = ("Run several strategies from the same base model, spec and hyper
                 "the **Train** tab), once per seed, and compare them the way the research table does, "
                 "with numbers for test quality.")
 VERDICT = "**Verdict.** {sentence}"
-AXES_LABEL = ("The verdict's two axes: fit (the validation loss) and meaning (does the token come up where its gloss "
-              "belongs, and stay away elsewhere?), each with its 95 % interval over seeds in brackets")
+AXES_LABEL = ("Its two axes: **fit** (the validation loss) and **meaning** (does the token come up where its gloss "
+              "belongs, and stay away elsewhere?), each number with its 95 % interval over seeds in brackets:")
 COMPARE_ALSO = "Also compare on these built-in symbols"
 COMPARE_ALSO_INFO = ("The spec of the Gloss tab is always compared; each symbol added here is one more data point, "
                      "and the strategies are ranked across symbols.")

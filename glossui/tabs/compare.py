@@ -34,7 +34,6 @@ def build(page: Page) -> None:
         c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="compare-stop")
     # The verdict first, above the chart and the table, once the comparison has one.
     c["verdict"] = gr.Markdown(visible=False, elem_id="compare-verdict", container=True)
-    c["axes"] = gr.Dataframe(label=S.AXES_LABEL, interactive=False, visible=False, datatype="str", elem_id="compare-axes")
     panel = JobPanel(page, "compare", S.COMPARE_PLOT_LABEL, S.COMPARE_NONE, bar_text=True)
     c |= panel.components()
     with gr.Accordion(S.COMPARE_DATA_LABEL, open=False):
@@ -53,18 +52,17 @@ def build(page: Page) -> None:
         series = job.get("series") or {}
         rows = job.get("rows") or []
         sentence = ((job.get("result") or {}).get("verdict") or {}).get("sentence")
-        verdict = shown(S.VERDICT.format(sentence=render.md(sentence))) if sentence else gr.update(visible=False)
-        table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         symbols = (job.get("result") or {}).get("specs") or []
-        axes = shown(render.axes_table(rows)) if rows and not symbols else gr.update(visible=False)
+        verdict = shown(render.verdict_markdown(sentence, rows, symbols)) if sentence else gr.update(visible=False)
+        table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         across = shown(render.across_table(rows, symbols)) if rows and symbols else gr.update(visible=False)
         files = shown(service.results.comparison_files(job["id"])) if job["status"] == "done" and rows \
             else gr.update(visible=False)
         return {panel.plot: shown(plots.compare_figure(series, log_scale)), c["data"]: render.series_table(series),
                 c["table"]: table, c["files"]: files, c["verdict"]: verdict,
-                c["across"]: across, c["axes"]: axes}
+                c["across"]: across}
 
-    panel.wire(stop=c["stop"], tab_outputs=[c[k] for k in ("data", "table", "files", "verdict", "across", "axes")], draw=draw,
+    panel.wire(stop=c["stop"], tab_outputs=[c["data"], c["table"], c["files"], c["verdict"], c["across"]], draw=draw,
                count=lambda job: sum(len(v) for v in (job.get("series") or {}).values()))
 
     @handler(message=panel.status)
