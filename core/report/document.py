@@ -94,11 +94,16 @@ def _sentence(result: dict) -> str:
 
 # -- Markdown ------------------------------------------------------------------------------------------
 
-def axes_intro() -> str:
-    """What the two axes ask and by which measures, as the reports say it."""
-    parts = [f"*{a.label.capitalize()}*: {a.question[0].lower()}{a.question[1:-1]} ("
-             + ", then ".join(m.label + (" after fine-tuning" if m.phases else "") for m in results.axis_metrics(a.key))
-             + ")" for a in results.AXES]
+def _measures(axis: results.Axis) -> str:
+    """An axis's measures in a sentence: "MRR, testing-positive after fine-tuning, then …"."""
+    return ", then ".join(m.phrase + (" after fine-tuning" if m.phases else "") for m in results.axis_metrics(axis.key))
+
+
+def axes_intro(markdown: bool = True) -> str:
+    """What the two axes ask and by which measures, as the reports say it (Markdown or plain text)."""
+    star = "*" if markdown else ""
+    parts = [f"{star}{a.label.capitalize()}{star}: {a.question[0].lower()}{a.question[1:-1]} ({_measures(a)})"
+             for a in results.AXES]
     return ("The verdict judges each strategy on two axes. " + "; ".join(parts) + ". On an axis, a strategy is "
             "separated from another when the paired 95 % interval of their difference over seeds excludes 0 "
             "(the axis's first measure first, then the next); \"behind\" names the strategies that beat it there.")
@@ -313,13 +318,13 @@ def axis_figure(axis: results.Axis, rows: list[dict]) -> dict | None:
     metrics = [m for m in results.axis_metrics(axis.key) if any(finite(r.get(m.judged_key)) for r in rows)]
     if not metrics:
         return None
-    layout = _layout(f"{axis.label.capitalize()}: {axis.question}", "", "small", showlegend=False)
+    layout = _layout(axis.label.capitalize(), "", "small", showlegend=False)
     data, width = [], 1 / len(metrics)
     for i, m in enumerate(metrics):
         n = "" if i == 0 else str(i + 1)
         trace = _bars(m, m.judged_key, rows, PALETTE[i % len(PALETTE)], html_text(m.label))
         data.append({**trace, "xaxis": f"x{n}", "yaxis": f"y{n}"})
-        layout[f"xaxis{n}"] = {"domain": [i * width + 0.04 * (i > 0), (i + 1) * width - 0.04 * (i < len(metrics) - 1)],
+        layout[f"xaxis{n}"] = {"domain": [i * width + 0.06 * (i > 0), (i + 1) * width - 0.06 * (i < len(metrics) - 1)],
                                "anchor": f"y{n}", "automargin": True}
         layout[f"yaxis{n}"] = {"anchor": f"x{n}", "automargin": True, **({"type": "log"} if m.kind == "rank" else {}),
                                "title": {"text": html_text(f"{m.label} ({BETTER.get(m.higher_is_better, '')})"),
@@ -333,10 +338,9 @@ def axes_charts(result: dict) -> list[tuple[dict, str, str]]:
     for a in results.AXES:
         fig = axis_figure(a, result.get("rows") or [])
         if fig is not None:
-            names = ", then ".join(m.label + (" after fine-tuning" if m.phases else "")
-                                   for m in results.axis_metrics(a.key))
-            out.append((fig, f"The verdict's {a.label} axis: {a.question} Judged by {names}: the mean per strategy "
-                             "as bars; whiskers show the 95 % interval over seeds where there is one.", "small"))
+            out.append((fig, f"The verdict's {a.label} axis: {a.question} Judged by {_measures(a)}: the mean per "
+                             "strategy as bars, side by side; whiskers show the 95 % interval over seeds where there "
+                             "is one.", "small"))
     return out
 
 
@@ -385,9 +389,8 @@ def symbol_html(result: dict, figures: dict[str, dict], level: int = 2, prefix: 
     rows = result.get("rows") or []
     if rows:
         axes = tables.axes_table(rows)
-        parts.append(f"<{h}>Fit and meaning</{h}><p>{html_text(axes_intro())}</p>"
-                     + _table(axes["headers"], axes["data"]) + '<div class="grid">'
-                     + "".join(figure_html(*c) for c in axes_charts(result)) + "</div>")
+        parts.append(f"<{h}>Fit and meaning</{h}><p>{html_text(axes_intro(markdown=False))}</p>"
+                     + _table(axes["headers"], axes["data"]) + "".join(figure_html(*c) for c in axes_charts(result)))
     flags = _flags(result)
     if flags:
         items = "".join(f"<li><strong>{html_text(s)}</strong>: {html_text(f)} ({html_text(d)})</li>" for s, f, d in flags)

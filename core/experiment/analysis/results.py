@@ -92,6 +92,11 @@ class Metric:
     def heading(self) -> str:
         return f"{self.label} (before → after)" if self.phases else self.label
 
+    @property
+    def phrase(self) -> str:
+        """The label inside a sentence: "validation loss", "MRR, testing-positive"."""
+        return self.label[0].lower() + self.label[1:] if self.label[1:2].islower() else self.label
+
     def text(self, value: Any) -> str:
         """One number as every table and sentence writes it ("–" when missing): ``digits`` decimals,
         or a rank (1,204 or 47.5)."""

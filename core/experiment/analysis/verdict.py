@@ -196,8 +196,7 @@ def _overall(rows: list[dict], axes: dict[str, dict]) -> tuple[str | None, list[
 
 def _name(key: str) -> str:
     """A key's metric as a sentence names it: "validation loss", "MRR, testing-positive"."""
-    label = results.metric_of_key(key).label
-    return label[0].lower() + label[1:] if label[1:2].islower() else label
+    return results.metric_of_key(key).phrase
 
 
 def _names(strategies: list[str], label: dict[str, str]) -> str:

@@ -142,13 +142,14 @@ def test_html_is_self_contained_escaped_and_has_every_chart():
     # The two axes first, one chart each: fit (validation loss), then meaning (MRR, median rank on
     # the negatives: side by side, the rank on a log scale), bars with the 95 % interval as whiskers.
     fit, meaning = figures["c-chart-1"], figures["c-chart-2"]
-    assert fit["layout"]["title"]["text"].startswith("Fit: ") and meaning["layout"]["title"]["text"].startswith("Meaning: ")
+    assert (fit["layout"]["title"]["text"], meaning["layout"]["title"]["text"]) == ("Fit", "Meaning")
     row = result["rows"][0]
     assert fit["data"][0]["y"][0] == pytest.approx(row["eval_loss"])
     assert fit["data"][0]["error_y"]["array"][0] == pytest.approx(row["eval_loss_ci95"][1] - row["eval_loss"])
     assert [t["yaxis"] for t in meaning["data"]] == ["y", "y2"] and meaning["layout"]["yaxis2"]["type"] == "log"
     assert meaning["data"][0]["y"] == pytest.approx([r["mrr_positive_after"] for r in result["rows"]])
     assert meaning["data"][1]["y"] == pytest.approx([r["median_rank_negative_after"] for r in result["rows"]])
+    assert "Fit and meaning</h2><p>The verdict judges each strategy on two axes. Fit: how well" in page
     assert "Fit and meaning</h2>" in page and page.index("Fit and meaning</h2>") < page.index("Loss curves</h2>")
     # Validation loss: per strategy a band (highest, lowest seed) and the mean line.
     validation = figures["c-chart-3"]
