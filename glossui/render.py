@@ -163,16 +163,23 @@ def compare_table(rows: list[dict]) -> dict:
     return table(out["headers"], out["data"])
 
 
-def vocab_table(symbols: list[dict]) -> dict:
-    """A vocabulary's symbols: token, gloss, quality numbers before → after (once fine-tuned)."""
-    def pair(s: dict, key: str) -> str:
-        before, after = (s.get("quality_before") or {}).get(key), (s.get("quality_after") or {}).get(key)
-        return num(before) if s.get("quality_after") is None else f"{num(before)} → {num(after)}"
+def verdict_markdown(sentence: str, rows: list[dict], symbols: list[str] | None = None) -> str:
+    """The verdict's sentence, then its two axes (Markdown, every cell escaped): each strategy's fit
+    and meaning numbers with their 95 % intervals, and where it stands on each (best, tied, or behind
+    the strategies that beat it). Over several symbols the sentence alone: the table across symbols
+    gives each axis there."""
+    text = S.VERDICT.format(sentence=md(sentence))
+    if not rows or symbols:
+        return text
+    out = tables.axes_table(rows)
+    return text + "\n\n" + S.AXES_LABEL + "\n\n" + tables.markdown_grid(out["headers"], out["data"])
 
-    trained = any(s.get("quality_after") is not None for s in symbols)   # the loss column only then
-    rows = [[s["token"], s.get("gloss") or "", pair(s, "mrr_positive"), pair(s, "median_rank_positive"),
-             pair(s, "median_rank_negative")] + [num(s.get("eval_loss_at_best"))] * trained for s in symbols]
-    return table(S.VOCAB_TABLE_HEAD[:len(S.VOCAB_TABLE_HEAD) - (not trained)], rows)
+
+def vocab_table(symbols: list[dict]) -> dict:
+    """A vocabulary's symbols: token, gloss, then every number of the results schema that is each
+    symbol's own (before → after once fine-tuned), as the CLI and the reports show them."""
+    out = tables.vocabulary_table({"symbols": symbols})
+    return table(out["headers"], out["data"])
 
 
 def vocab_summary(result: dict) -> str:
@@ -185,7 +192,8 @@ def vocab_summary(result: dict) -> str:
 
 
 def across_table(rows: list[dict], symbols: list[str]) -> dict:
-    """Strategies across symbols: mean rank, wins / ties / losses, the rank on each symbol (as the report)."""
+    """Strategies across symbols: wins / ties / losses, each axis's mean rank and record, the rank on
+    each symbol per axis (as the report)."""
     headers, lines = tables.across_rows({"rows": rows, "specs": symbols})
     return table(headers, lines)
 

@@ -143,10 +143,13 @@ COMPARE_HEAD = ("Run several strategies from the same base model, spec and hyper
                 "the **Train** tab), once per seed, and compare them the way the research table does, "
                 "with numbers for test quality.")
 VERDICT = "**Verdict.** {sentence}"
+AXES_LABEL = ("Its two axes: **fit** (the validation loss) and **meaning** (does the token come up where its gloss "
+              "belongs, and stay away elsewhere?), each number with its 95 % interval over seeds in brackets:")
 COMPARE_ALSO = "Also compare on these built-in symbols"
 COMPARE_ALSO_INFO = ("The spec of the Gloss tab is always compared; each symbol added here is one more data point, "
                      "and the strategies are ranked across symbols.")
-ACROSS_LABEL = "Across symbols (rank 1 = best on that symbol; a win, tie or loss is that symbol's verdict)"
+ACROSS_LABEL = ("Across symbols, on each axis (rank 1 = best on that symbol; a win, tie or loss is that symbol's "
+                "verdict)")
 COMPARE_START = "Start the comparison"
 COMPARE_PLOT_LABEL = "Validation loss of every strategy"
 COMPARE_TABLE_LABEL = "Results"
@@ -171,8 +174,6 @@ VOCAB_EMPTY = "Tick built-in symbols or upload spec files to make a vocabulary."
 VOCAB_NONE = "No vocabulary job yet."
 VOCAB_PLOT_LABEL = "Training loss and validation loss, overall and per symbol"
 VOCAB_TABLE_LABEL = "Every symbol: its numbers before → after fine-tuning"
-VOCAB_TABLE_HEAD = ["Token", "Gloss", "MRR on positives", "Median rank on positives", "Median rank on negatives",
-                    "Validation loss at the best step"]
 VOCAB_HEAT_AFTER = "Which token comes up where, after fine-tuning (median rank; 1 = top)"
 VOCAB_HEAT_BEFORE = "Which token comes up where, before fine-tuning (median rank; 1 = top)"
 VOCAB_HEAT = "Which token comes up where (median rank; 1 = top)"

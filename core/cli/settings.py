@@ -50,11 +50,12 @@ def strategies_markdown() -> str:
 
 
 def metrics_markdown() -> str:
-    lines = ["| Number | Keys | Better | Meaning |", "|---|---|---|---|"]
+    lines = ["| Number | Keys | Better | Verdict's axis | Meaning |", "|---|---|---|---|---|"]
     for m in results.METRICS:
         better = {True: "higher", False: "lower", None: "–"}[m.higher_is_better]
         keys = ", ".join(f"`{k}`" for k in m.keys())
-        lines.append(f"| {m.label} | {keys} | {better} | {m.meaning} |")
+        axis = f"{m.axis} (`{m.judged_key}`)" if m.axis else "–"
+        lines.append(f"| {m.label} | {keys} | {better} | {axis} | {m.meaning} |")
     return "\n".join(lines) + "\n"
 
 

@@ -131,7 +131,7 @@ def report_vocab(args: argparse.Namespace, status: dict, result: dict | None, ru
     if args.json:
         emit_json(args, data)
     else:
-        args.stdout.write(format_report(data))
+        args.stdout.write(format_report(result or {}, run_id, status["status"], data["lexicon"]))
     return 130 if status.get("interrupted") else 0
 
 
@@ -169,18 +169,22 @@ def run_vocab_compare(args: argparse.Namespace) -> int:
     return finish_comparison(args, status, result, run_id, out)
 
 
-_SYMBOL_KEYS = ("token", "token_id", "symbol_id", "gloss", "output_fit_residual", "quality_before", "quality_after",
-                "ranks", "eval_loss_at_best", "cos_input_before_after", "cos_output_before_after")
+_IDENTITY = ("token", "token_id", "symbol_id", "gloss", "output_fit_residual", "ranks")
 
 
 def summary(result: dict, run_id: str, status: str) -> dict:
-    """The command's JSON: per symbol its ranks and quality before → after, the confusion matrices,
-    and the training's numbers (the whole result stays in the run store: ``runs show RUN``)."""
+    """The command's JSON: per symbol who it is, its ranks and its row of the results schema (read as
+    a comparison reads it), the confusion matrices, and the training's numbers (the whole result
+    stays in the run store: ``runs show RUN``)."""
+    from core.experiment.analysis import results
+
     ft = result.get("finetune")
+    symbols = result.get("symbols", [])
+    rows = [results.row_of(r) for r in results.vocabulary_records(result)]
     return {
         "run_id": run_id, "status": status, "kind": "vocab", "model": result.get("model"),
         "strategy": result.get("strategy"), "contrast": result.get("contrast"),
-        "symbols": [{k: s.get(k) for k in _SYMBOL_KEYS} for s in result.get("symbols", [])],
+        "symbols": [{**{k: s.get(k) for k in _IDENTITY}, **row} for s, row in zip(symbols, rows)],
         "confusion_before": result.get("confusion_before"), "confusion_after": result.get("confusion_after"),
         "confusion_summary_before": result.get("confusion_summary_before"),
         "confusion_summary_after": result.get("confusion_summary_after"),
@@ -193,14 +197,6 @@ def _rank(value) -> str:
     if value is None:
         return "–"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _num(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _arrow(before, after, fmt) -> str:
-    return fmt(before) if after is None and before is not None else f"{fmt(before)} → {fmt(after)}"
 
 
 def _confusion_lines(confusion: dict, phase: str) -> list[str]:
@@ -219,39 +215,33 @@ def _confusion_lines(confusion: dict, phase: str) -> list[str]:
     return out
 
 
-def format_report(data: dict) -> str:
-    """The readable report: one line per symbol, then the confusion matrix as a table."""
-    out = [f"Vocabulary of {len(data['symbols'])} symbols on {data.get('model')}: strategy {data.get('strategy')}"
-           + (", contrast" if data.get("contrast") else "")]
-    trained = data.get("finetune") is not None
-    out.append("token  gloss  MRR positive  median rank positive  median rank negative"
-               + ("  eval loss at best" if trained else ""))
-    for s in data["symbols"]:
-        qb, qa = s["quality_before"] or {}, s["quality_after"]
-        qa = (qa or {}) if trained else None
+def format_report(result: dict, run_id: str, status: str, summary: dict | None = None) -> str:
+    """The readable report: the symbols' table from the results schema (``tables.vocabulary_table``),
+    the numbers their training shares, each confusion matrix as a table, then the lexicon report's
+    shares and worst symbols (``summary``: ``core.report.lexicon.lexicon_summary``)."""
+    from core.report import tables
 
-        def pair(key, fmt):
-            return _arrow(qb.get(key), None if qa is None else qa.get(key), fmt)
-
-        line = (f"{s['token']}  {s['gloss']}  {pair('mrr_positive', _num)}  {pair('median_rank_positive', _rank)}  "
-                f"{pair('median_rank_negative', _rank)}")
-        out.append(line + (f"  {_num(s.get('eval_loss_at_best'), 4)}" if trained else ""))
+    symbols = result.get("symbols") or []
+    out = [f"Vocabulary of {len(symbols)} symbols on {result.get('model')}: strategy {result.get('strategy')}"
+           + (", contrast" if result.get("contrast") else ""), ""]
+    table = tables.vocabulary_table(result)
+    out.append(tables.markdown_grid(table["headers"], table["data"]).rstrip("\n"))
+    if table["shared"]:
+        out += ["", "Every symbol together: " + "; ".join(f"{name} {value}" for name, value in table["shared"])]
     for phase in ("before", "after"):
-        confusion = data.get(f"confusion_{phase}")
+        confusion = result.get(f"confusion_{phase}")
         if not confusion:
             continue
         out.append("")
         out += _confusion_lines(confusion, phase)
-        s = data.get(f"confusion_summary_{phase}") or {}
+        s = result.get(f"confusion_summary_{phase}") or {}
         out.append(f"  own token best on {s.get('own_token_best')} of {s.get('symbols')} symbols; median own rank "
                    f"{_rank(s.get('median_own_rank'))}; lowest rank of a token on another symbol "
                    f"{_rank(s.get('lowest_other_rank'))}")
-    ft = data.get("finetune")
-    if ft:
-        out.append("")
-        out.append(f"Fine-tuning: {ft['steps']} steps, best step {ft['best_step']} (epoch {ft['best_epoch']}), "
-                   f"validation loss {_num(ft['initial_eval_loss'], 4)} → {_num(ft['best_eval_loss'], 4)}")
-    if data.get("adapter"):
-        out.append(f"Adapter (every token): {data['adapter']}")
-    out.append(f"run: {data['run_id']} ({data['status']}) in {data.get('seconds') or 0:.1f} s")
+    if summary is not None:
+        out += ["", *lexicon.summary_lines(summary)]
+        out += [f"  {w['token']} ({w['gloss']}): {'; '.join(w['reasons'])}" for w in summary["worst"][:5]]
+    if result.get("adapter"):
+        out.append(f"Adapter (every token): {result['adapter']}")
+    out.append(f"run: {run_id} ({status}) in {result.get('seconds') or 0:.1f} s")
     return "\n".join(out) + "\n"

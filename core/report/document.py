@@ -1,21 +1,24 @@
 """A comparison's report: one self-contained HTML page (plotly, offline) and its Markdown twin.
 
-Both read the dict ``ComparisonResult.to_dict()`` returns and say the verdict first, then the
-flags, the curves, every metric, the results table, the settings, the model and the spec.
+Both read the dict ``ComparisonResult.to_dict()`` returns and say the verdict first, then its two
+axes (fit and meaning: ``core.report.tables.axes_table``), the flags, the curves, every metric, the
+results table, the settings, the model and the spec.
 
-* ``report_markdown(result)``: the verdict sentence, the flags as a list, the research table
-  (``core.report.tables.markdown_table``), what each number means, the settings, model, spec and time.
+* ``report_markdown(result)``: the verdict sentence, the two axes as a table, the flags as a list,
+  the research table (``core.report.tables.markdown_table``), what each number means, the settings,
+  model, spec and time.
 * ``report_html(result)``: the same as one HTML page that needs no network: plotly.js is embedded
-  once, inline; no font, stylesheet or script is fetched. Charts: the validation and training
-  loss per strategy over epochs (the mean over seeds as a line, the lowest to highest seed as a
-  band; seeds are aligned by optimizer step) and, for every metric of ``results.METRICS`` with a
-  value, the mean per strategy as bars with the 95 % interval as whiskers. Every chart has a
-  caption saying what it shows; all text from the result is escaped.
+  once, inline; no font, stylesheet or script is fetched. Charts: one per axis of the verdict
+  (each of its measures as the mean per strategy in bars with the 95 % interval as whiskers), the
+  validation and training loss per strategy over epochs (the mean over seeds as a line, the lowest
+  to highest seed as a band; seeds are aligned by optimizer step) and, for every metric of
+  ``results.METRICS`` with a value, the mean per strategy as bars with the 95 % interval as
+  whiskers. Every chart has a caption saying what it shows; all text from the result is escaped.
 
 A result of several symbols (``{"symbols": [result, …], "verdict": {…}, "rows": […]}``) is rendered
-with the strategies across symbols first (``across_rows``: mean rank, wins / ties / losses, the
-rank on each symbol; in HTML also the mean rank as bars), then one section per symbol
-(``symbol_html`` / ``symbol_markdown``).
+with the strategies across symbols first (``across_rows``: wins / ties / losses, then per axis the
+mean rank and the record, the rank on each symbol; in HTML also the mean ranks per axis as bars),
+then one section per symbol (``symbol_html`` / ``symbol_markdown``).
 
 No torch, no gradio; plotly is imported only when a page is built.
 """
@@ -91,14 +94,36 @@ def _sentence(result: dict) -> str:
 
 # -- Markdown ------------------------------------------------------------------------------------------
 
+def _measures(axis: results.Axis) -> str:
+    """An axis's measures in a sentence: "MRR, testing-positive after fine-tuning, then …"."""
+    return ", then ".join(m.phrase + (" after fine-tuning" if m.phases else "") for m in results.axis_metrics(axis.key))
+
+
+def axes_intro(markdown: bool = True) -> str:
+    """What the two axes ask and by which measures, as the reports say it (Markdown or plain text)."""
+    star = "*" if markdown else ""
+    parts = [f"{star}{a.label.capitalize()}{star}: {a.question[0].lower()}{a.question[1:-1]} ({_measures(a)})"
+             for a in results.AXES]
+    return ("The verdict judges each strategy on two axes. " + "; ".join(parts) + ". On an axis, a strategy is "
+            "separated from another when the paired 95 % interval of their difference over seeds excludes 0 "
+            "(the axis's first measure first, then the next); \"behind\" names the strategies that beat it there.")
+
+
+def axes_markdown(rows: list[dict]) -> str:
+    """The two axes as a Markdown table (``tables.axes_table``)."""
+    table = tables.axes_table(rows)
+    return tables.markdown_grid(table["headers"], table["data"])
+
+
 def comparison_markdown(result: dict) -> str:
-    """The verdict first, then the research table (over several symbols: across symbols, then each
-    symbol's), for ``ComparisonResult.to_dict()``."""
+    """The verdict first, then its two axes and the research table (over several symbols: across
+    symbols, then each symbol's), for ``ComparisonResult.to_dict()``."""
     verdict = (result.get("verdict") or {}).get("sentence")
     head = f"**Verdict.** {verdict}\n\n" if verdict else ""
     symbols = result.get("symbols") or []
     if not symbols:
-        return head + tables.markdown_table(result.get("rows") or [])
+        rows = result.get("rows") or []
+        return head + (axes_markdown(rows) + "\n" if rows else "") + tables.markdown_table(rows)
     return head + across_markdown_table(result) + "\n" + "\n".join(
         f"### {s.get('spec')}\n\n{comparison_markdown(s)}" for s in symbols)
 
@@ -115,10 +140,12 @@ def symbol_markdown(result: dict, level: int = 2) -> str:
     """Everything below the verdict for one symbol's comparison, headings starting at ``level``."""
     h = "#" * level
     lines: list[str] = []
+    rows = result.get("rows") or []
+    if rows:
+        lines += [f"{h} Fit and meaning", "", axes_intro(), "", axes_markdown(rows)]
     flags = _flags(result)
     if flags:
         lines += [f"{h} Flags", ""] + [f"- **{md(s)}**: {md(f)} ({md(d)})" for s, f, d in flags] + [""]
-    rows = result.get("rows") or []
     lines += [f"{h} Results", "", tables.markdown_table(rows) if rows else "No strategy finished.\n"]
     lines += [f"{h} What the numbers mean", "", tables.metric_lines()]
     lines += [f"{h} Settings", "", "| Settings | Values |", "|---|---|"]
@@ -130,40 +157,42 @@ def symbol_markdown(result: dict, level: int = 2) -> str:
 
 def across_markdown_table(result: dict) -> str:
     """The strategies across symbols as a Markdown table (``across_rows``)."""
-    headers, lines = tables.across_rows(result)
-    out = ["| " + " | ".join(md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(md(c) for c in line) + " |" for line in lines]
-    return "\n".join(out) + "\n"
+    return tables.markdown_grid(*tables.across_rows(result))
+
+
+ACROSS_TEXT = ("Each of the {n} symbols is one data point. On each axis, a strategy's rank on a symbol is by the "
+               "mean over seeds of the axis's first measure (1 = best), and a win, tie or loss is that symbol's "
+               "verdict on the axis; the first three columns count the verdict over both axes.")
 
 
 def _across_markdown(result: dict) -> str:
     n = len(result.get("symbols") or [])
-    return ("## Across symbols\n\n"
-            f"Each of the {n} symbols is one data point: a strategy's rank on a symbol is by its mean "
-            f"{results.metric(results.PRIMARY).label.lower()} over seeds (1 = best); a win, tie or loss is that "
-            "symbol's verdict.\n\n" + across_markdown_table(result) + "\n")
+    return "## Across symbols\n\n" + ACROSS_TEXT.format(n=n) + "\n\n" + across_markdown_table(result) + "\n"
 
 
 def _across_html(result: dict, figures: dict[str, dict]) -> str:
     headers, lines = tables.across_rows(result)
     name = (result.get("verdict") or {}).get("winner")
     winner = next((i for i, r in enumerate(result.get("rows") or []) if r.get("strategy") == name), None)
-    rows = [r for r in result.get("rows") or [] if finite(r.get("mean_rank"))]
+    rows = result.get("rows") or []
+    data = []
+    for i, a in enumerate(results.AXES):
+        shown = [r for r in rows if finite(((r.get("axes") or {}).get(a.key) or {}).get("mean_rank"))]
+        if shown:
+            data.append({"type": "bar", "name": a.label, "x": [html_text(_label(r)) for r in shown],
+                         "y": [r["axes"][a.key]["mean_rank"] for r in shown], "marker": {"color": PALETTE[i]},
+                         "customdata": [tables.record_text(r["axes"][a.key]) for r in shown],
+                         "hovertemplate": f"%{{x}}: mean rank on {a.label} %{{y:.2f}} "
+                                          "(wins / ties / losses %{customdata})<extra></extra>"})
     chart = ""
-    if rows:
-        figures["across-chart-1"] = {
-            "data": [{"type": "bar", "x": [html_text(_label(r)) for r in rows], "y": [r["mean_rank"] for r in rows],
-                      "marker": {"color": PALETTE[0]},
-                      "customdata": [f"{r.get('wins', 0)} wins, {r.get('ties', 0)} ties, {r.get('losses', 0)} losses"
-                                     for r in rows],
-                      "hovertemplate": "%{x}: mean rank %{y:.2f} (%{customdata})<extra></extra>"}],
-            "layout": _layout("Mean rank across symbols", "lower is better", "small")}
+    if data:
+        figures["across-chart-1"] = {"data": data, "layout": _layout("Mean rank across symbols, per axis",
+                                                                     "lower is better", "small", barmode="group")}
         chart = ('<figure><div id="across-chart-1" class="plot small"></div><figcaption>The mean over symbols of '
-                 "each strategy's rank on that symbol (1 = best).</figcaption></figure>")
-    return ("<section><h2>Across symbols</h2><p>Each symbol is one data point: a strategy's rank on a symbol is by "
-            "its mean over seeds (1 = best); a win, tie or loss is that symbol's verdict.</p>"
-            + _table(headers, lines, winner) + chart
-            + "</section>")
+                 "each strategy's rank on that symbol (1 = best), on each axis of the verdict.</figcaption></figure>")
+    n = len(result.get("symbols") or [])
+    return ("<section><h2>Across symbols</h2><p>" + html_text(ACROSS_TEXT.format(n=n)) + "</p>"
+            + _table(headers, lines, winner) + chart + "</section>")
 
 
 def report_markdown(result: dict) -> str:
@@ -248,33 +277,71 @@ def _interval_text(m: results.Metric, row: dict, k: str) -> str:
     return text
 
 
+def _bars(m: results.Metric, k: str, rows: list[dict], color: str, name: str) -> dict | None:
+    """Bars of the mean of ``k`` per strategy, whiskers from the 95 % interval where there is one."""
+    shown = [r for r in rows if finite(r.get(k))]
+    if not shown:
+        return None
+    means = [r[k] for r in shown]
+    cis = [r.get(f"{k}_ci95") if r.get(f"{k}_ci95") and all(finite(v) for v in r[f"{k}_ci95"]) else None
+           for r in shown]
+    trace = {"type": "bar", "x": [html_text(_label(r)) for r in shown], "y": means, "name": name,
+             "marker": {"color": color}, "customdata": [html_text(_interval_text(m, r, k)) for r in shown],
+             "hovertemplate": "%{x}: %{customdata}<extra></extra>"}
+    if any(cis):
+        trace["error_y"] = {"type": "data", "symmetric": False, "visible": True,
+                            "array": [c[1] - v if c else 0 for c, v in zip(cis, means)],
+                            "arrayminus": [v - c[0] if c else 0 for c, v in zip(cis, means)]}
+    return trace
+
+
+BETTER = {True: "higher is better", False: "lower is better"}
+
+
 def metric_figure(m: results.Metric, rows: list[dict]) -> dict | None:
     """Bars of the mean per strategy (before and after for a phased metric), whiskers from the
     95 % interval when there is one; None when no row has a value."""
-    data = []
-    for i, k in enumerate(m.keys()):
-        shown = [r for r in rows if finite(r.get(k))]
-        if not shown:
-            continue
-        means = [r[k] for r in shown]
-        cis = [r.get(f"{k}_ci95") if r.get(f"{k}_ci95") and all(finite(v) for v in r[f"{k}_ci95"]) else None
-               for r in shown]
-        trace = {"type": "bar", "x": [html_text(_label(r)) for r in shown], "y": means,
-                 "name": k.rsplit("_", 1)[1] if m.phases else html_text(m.label),
-                 "marker": {"color": PALETTE[i % len(PALETTE)] if m.phases else PALETTE[0]},
-                 "customdata": [html_text(_interval_text(m, r, k)) for r in shown],
-                 "hovertemplate": "%{x}: %{customdata}<extra></extra>"}
-        if any(cis):
-            trace["error_y"] = {"type": "data", "symmetric": False, "visible": True,
-                                "array": [c[1] - v if c else 0 for c, v in zip(cis, means)],
-                                "arrayminus": [v - c[0] if c else 0 for c, v in zip(cis, means)]}
-        data.append(trace)
+    data = [t for i, k in enumerate(m.keys())
+            if (t := _bars(m, k, rows, PALETTE[i % len(PALETTE)] if m.phases else PALETTE[0],
+                           k.rsplit("_", 1)[1] if m.phases else html_text(m.label))) is not None]
     if not data:
         return None
-    better = {True: "higher is better", False: "lower is better"}.get(m.higher_is_better, "")
-    layout = _layout(m.heading, better, "small", barmode="group", showlegend=m.phases)
+    layout = _layout(m.heading, BETTER.get(m.higher_is_better, ""), "small", barmode="group", showlegend=m.phases)
     layout["yaxis"]["title"]["font"] = {"size": 11}
     return {"data": data, "layout": layout}
+
+
+def axis_figure(axis: results.Axis, rows: list[dict]) -> dict | None:
+    """One chart for one axis of the verdict: side by side, each of the axis's measures (after
+    fine-tuning) as the mean per strategy in bars, whiskers from the 95 % interval over seeds where
+    there is one (a rank on a log scale); None when no row has a number of the axis."""
+    metrics = [m for m in results.axis_metrics(axis.key) if any(finite(r.get(m.judged_key)) for r in rows)]
+    if not metrics:
+        return None
+    layout = _layout(axis.label.capitalize(), "", "small", showlegend=False)
+    data, width = [], 1 / len(metrics)
+    for i, m in enumerate(metrics):
+        n = "" if i == 0 else str(i + 1)
+        trace = _bars(m, m.judged_key, rows, PALETTE[i % len(PALETTE)], html_text(m.label))
+        data.append({**trace, "xaxis": f"x{n}", "yaxis": f"y{n}"})
+        layout[f"xaxis{n}"] = {"domain": [i * width + 0.06 * (i > 0), (i + 1) * width - 0.06 * (i < len(metrics) - 1)],
+                               "anchor": f"y{n}", "automargin": True}
+        layout[f"yaxis{n}"] = {"anchor": f"x{n}", "automargin": True, **({"type": "log"} if m.kind == "rank" else {}),
+                               "title": {"text": html_text(f"{m.label} ({BETTER.get(m.higher_is_better, '')})"),
+                                         "font": {"size": 11}}}
+    return {"data": data, "layout": layout}
+
+
+def axes_charts(result: dict) -> list[tuple[dict, str, str]]:
+    """(figure, caption, size class) of each axis of the verdict that has numbers."""
+    out = []
+    for a in results.AXES:
+        fig = axis_figure(a, result.get("rows") or [])
+        if fig is not None:
+            out.append((fig, f"The verdict's {a.label} axis: {a.question} Judged by {_measures(a)}: the mean per "
+                             "strategy as bars, side by side; whiskers show the 95 % interval over seeds where there "
+                             "is one.", "small"))
+    return out
 
 
 def charts(result: dict) -> list[tuple[dict, str, str]]:
@@ -312,6 +379,18 @@ def symbol_html(result: dict, figures: dict[str, dict], level: int = 2, prefix: 
     ``figures`` ({div id: figure}) under ids starting with ``prefix``."""
     h = f"h{level}"
     parts = []
+
+    def figure_html(fig: dict, caption: str, size: str) -> str:
+        div = f"{prefix}-chart-{sum(k.startswith(prefix + '-') for k in figures) + 1}"
+        figures[div] = fig
+        return (f'<figure><div id="{div}" class="plot {size}"></div>'
+                f"<figcaption>{html_text(caption)}</figcaption></figure>")
+
+    rows = result.get("rows") or []
+    if rows:
+        axes = tables.axes_table(rows)
+        parts.append(f"<{h}>Fit and meaning</{h}><p>{html_text(axes_intro(markdown=False))}</p>"
+                     + _table(axes["headers"], axes["data"]) + "".join(figure_html(*c) for c in axes_charts(result)))
     flags = _flags(result)
     if flags:
         items = "".join(f"<li><strong>{html_text(s)}</strong>: {html_text(f)} ({html_text(d)})</li>" for s, f, d in flags)
@@ -320,18 +399,11 @@ def symbol_html(result: dict, figures: dict[str, dict], level: int = 2, prefix: 
     wide = [c for c in drawn if c[2] == "wide"]
     small = [c for c in drawn if c[2] == "small"]
 
-    def figure_html(fig: dict, caption: str, size: str) -> str:
-        div = f"{prefix}-chart-{sum(k.startswith(prefix + '-') for k in figures) + 1}"
-        figures[div] = fig
-        return (f'<figure><div id="{div}" class="plot {size}"></div>'
-                f"<figcaption>{html_text(caption)}</figcaption></figure>")
-
     if wide:
         parts.append(f"<{h}>Loss curves</{h}>" + "".join(figure_html(*c) for c in wide))
     if small:
         parts.append(f"<{h}>Every metric</{h}>" + '<div class="grid">' + "".join(figure_html(*c) for c in small)
                      + "</div>")
-    rows = result.get("rows") or []
     if rows:
         table = tables.comparison_table(rows)
         best = results.best_row(rows)

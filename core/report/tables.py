@@ -1,7 +1,7 @@
 """Every table of results, from the results schema (``core.experiment.analysis.results``): one
 number's text, a metric's cell, the research-style Markdown table, the CSV, the page's comparison
-table and the run viewer's table. The page and the reports draw from here, so a number reads the
-same everywhere.
+table, the run viewer's table and a vocabulary run's table of symbols. The page, the CLI and the
+reports draw from here, so a number reads the same everywhere.
 
 No torch, no gradio.
 """
@@ -19,16 +19,13 @@ from core.report.text import md
 
 
 def format_value(m: Metric, value: Any, std: Any = None) -> str:
-    """One number as every table shows it, with "± std" over seeds when there is one."""
+    """One number as every table shows it (``Metric.text``), with "± std" over seeds when there is one."""
     if not finite(value):
         return "–"
-    if m.kind == "rank":
-        text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-        spread = f"{std:,.1f}" if finite(std) else None
-    else:
-        text = f"{value:,.{m.digits}f}"
-        spread = f"{std:,.{m.digits}f}" if finite(std) else None
-    return f"{text} ± {spread}" if spread is not None else text
+    if not finite(std):
+        return m.text(value)
+    spread = f"{std:,.1f}" if m.kind == "rank" else f"{std:,.{m.digits}f}"
+    return f"{m.text(value)} ± {spread}"
 
 
 def cell(m: Metric, row: dict) -> str:
@@ -78,10 +75,13 @@ CSV_HEAD = ["strategy", "label", "seeds"]
 
 
 def csv_text(rows: list[dict]) -> str:
-    """One line per row: strategy, label, seeds, every metric's mean, whether it is tied with the
-    best, stopped; then, when there are several seeds, every metric's std and 95 % interval."""
+    """One line per row: strategy, label, seeds, every metric's mean, where it stands on each axis of
+    the verdict (``fit``: win, tie or loss; ``meaning``: …), whether it is tied with the best over both
+    (not beaten), its flags, stopped; then, when there are several seeds, every metric's std and 95 %
+    interval."""
     keys = numeric_keys()
-    columns = [*CSV_HEAD, *keys, "tied_with_best", "flags", "stopped"]
+    axes = [a.key for a in results.AXES]
+    columns = [*CSV_HEAD, *keys, *axes, "tied_with_best", "flags", "stopped"]
     spread = any(r.get(f"{k}_std") is not None for r in rows for k in keys)
     if spread:
         columns += [f"{k}_{part}" for k in keys for part in ("std", "ci95_low", "ci95_high")]
@@ -90,6 +90,7 @@ def csv_text(rows: list[dict]) -> str:
     writer.writeheader()
     for r in rows:
         line = {**r, "flags": " ".join(r.get("flags") or [])}
+        line.update({a: ((r.get("axes") or {}).get(a) or {}).get("outcome") for a in axes})
         for k in keys:
             ci = r.get(f"{k}_ci95") or (None, None)
             line[f"{k}_ci95_low"], line[f"{k}_ci95_high"] = ci
@@ -127,14 +128,85 @@ def _label(row: dict) -> str:
     return str(row.get("label") or row.get("strategy") or "")
 
 
+def record_text(counts: dict) -> str:
+    """Wins, ties and losses as "2 / 1 / 0"."""
+    return " / ".join(str(counts.get(k, 0)) for k in ("wins", "ties", "losses"))
+
+
 def across_rows(result: dict) -> tuple[list[str], list[list[str]]]:
-    """Headers and lines of the table of strategies across symbols."""
+    """Headers and lines of the table of strategies across symbols: the record over both axes, then
+    per axis the mean rank and the wins / ties / losses, then the rank on each symbol per axis."""
     specs = result.get("specs") or [s.get("spec") for s in result.get("symbols") or []]
-    headers = ["Strategy", "Mean rank", "Wins", "Ties", "Losses", *[f"Rank on {s}" for s in specs]]
+    per_axis = " / ".join(a.label for a in results.AXES)
+    headers = ["Strategy", "Wins", "Ties", "Losses"]
+    headers += [h for a in results.AXES for h in (f"{a.label.capitalize()}: mean rank",
+                                                   f"{a.label.capitalize()}: wins / ties / losses")]
+    headers += [f"Rank on {s} ({per_axis})" for s in specs]
     lines = []
     for r in result.get("rows") or []:
-        ranks = r.get("ranks") or {}
-        lines.append([_label(r), "–" if r.get("mean_rank") is None else f"{r['mean_rank']:.2f}",
-                      str(r.get("wins", 0)), str(r.get("ties", 0)), str(r.get("losses", 0)),
-                      *["–" if ranks.get(s) is None else f"{ranks[s]:g}" for s in specs]])
+        axes = r.get("axes") or {}
+        line = [_label(r), str(r.get("wins", 0)), str(r.get("ties", 0)), str(r.get("losses", 0))]
+        for a in results.AXES:
+            ax = axes.get(a.key) or {}
+            line += ["–" if ax.get("mean_rank") is None else f"{ax['mean_rank']:.2f}", record_text(ax)]
+        for s in specs:
+            ranks = [(axes.get(a.key) or {}).get("ranks", {}).get(s) for a in results.AXES]
+            line.append(" / ".join("–" if v is None else f"{v:g}" for v in ranks))
+        lines.append(line)
     return headers, lines
+
+
+OUTCOME_TEXT = {"win": "best", "tie": "tied", None: "–"}
+
+
+def axes_table(rows: list[dict]) -> dict:
+    """The verdict's two axes as a table ({"headers", "data"}): per strategy, each axis's metrics
+    (after fine-tuning for a phased one) as mean [95 % interval], then where it stands on that axis:
+    best, tied, or behind the strategies that beat it there."""
+    label = {r.get("strategy"): _label(r) for r in rows}
+    headers = ["Strategy"]
+    for a in results.AXES:
+        headers += [f"{a.label.capitalize()}: {m.label}" + (" after fine-tuning" if m.phases else "")
+                    for m in results.axis_metrics(a.key)] + [f"{a.label.capitalize()}: verdict"]
+    data = []
+    for r in rows:
+        line = [_label(r)]
+        for a in results.AXES:
+            line += [results.with_interval(m.judged_key, r) for m in results.axis_metrics(a.key)]
+            ax = (r.get("axes") or {}).get(a.key) or {}
+            outcome = ax.get("outcome")
+            line.append("behind " + ", ".join(label.get(s, s) for s in ax.get("beaten_by") or [])
+                        if outcome == "loss" else OUTCOME_TEXT.get(outcome, "–"))
+        data.append(line)
+    return {"headers": headers, "data": data}
+
+
+def markdown_grid(headers: list[str], lines: list[list[str]]) -> str:
+    """A Markdown table of text cells, every cell escaped."""
+    out = ["| " + " | ".join(md(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(md(c) for c in line) + " |" for line in lines]
+    return "\n".join(out) + "\n"
+
+
+def _present(m: Metric, rows: list[dict]) -> list[str]:
+    """The keys of ``m`` that some row has a value for."""
+    return [k for k in m.keys() if any(finite(r.get(k)) for r in rows)]
+
+
+def vocabulary_table(result: dict) -> dict:
+    """A vocabulary run's symbols (``VocabRun.to_dict()``): {"headers", "data", "shared"}.
+
+    One line per symbol: its token, its gloss, then every metric of the results schema that is the
+    symbol's own and has a value for some symbol, read through ``results.vocabulary_records`` as a
+    comparison's rows are (a phased one "before → after" once fine-tuned, before alone if not).
+    ``shared``: [heading, value] of the metrics marked ``shared``, the same for every symbol trained
+    together in the run (the best epoch, say), shown once."""
+    symbols = result.get("symbols") or []
+    rows = [results.row_of(r) for r in results.vocabulary_records(result)]
+    columns = [(m, keys) for m in results.METRICS if not m.shared for keys in [_present(m, rows)] if keys]
+    headers = ["Token", "Gloss"] + [m.heading if len(keys) > 1 else m.label for m, keys in columns]
+    data = [[str(s.get("token", "")), str(s.get("gloss") or "")]
+            + [" → ".join(format_value(m, row.get(k)) for k in keys) for m, keys in columns]
+            for s, row in zip(symbols, rows)]
+    shared = [[m.label, cell(m, rows[0])] for m in results.METRICS if m.shared and rows and _present(m, rows[:1])]
+    return {"headers": headers, "data": data, "shared": shared}

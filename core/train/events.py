@@ -240,3 +240,34 @@ def _superseded(step: dict, resume: dict) -> bool:
     if not isinstance(step.get("step"), (int, float)) or step["step"] <= resume.get("step", -1):
         return False
     return not any(all(step.get(k) == v for k, v in tags.items()) for tags in resume.get("keep") or [])
+
+
+def evaluations(history: Iterable[dict], key: str = "eval_loss") -> list[dict]:
+    """The step events of a run that carry ``key`` (an evaluation's), in order."""
+    return [e for e in history if e.get(key) is not None]
+
+
+def best_evaluation(history: Iterable[dict], best_step: int | None, key: str = "eval_loss") -> dict:
+    """The evaluation event (one with ``key``) at the run's best step; the last evaluation when the
+    best step has none (a run stopped before evaluating it); {} without any evaluation."""
+    found = evaluations(history, key)
+    at_best = [e for e in found if e.get("step") == best_step]
+    return (at_best or found[-1:] or [{}])[0]
+
+
+def stage_events(emit: Callable[[dict], Any], should_stop: Callable[[], bool] | None = None) -> Callable[[dict], None]:
+    """An initialization's progress (``{"stage": …}``) as job-log events: an ``optimize`` epoch as
+    ``{"type": "init_epoch", …}``, every other stage as ``{"type": "phase", "phase": "init:<stage>"}``.
+    With ``should_stop``, a stop asked for ends the initialization at its next event by raising
+    ``StopRequested`` through it (an optimization epoch of the ``optimized`` strategy, say)."""
+
+    def on_event(event: dict) -> None:
+        stage = event.get("stage")
+        if stage == "optimize":
+            emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
+        else:
+            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
+        if should_stop is not None and should_stop():
+            raise StopRequested()
+
+    return on_event

@@ -52,9 +52,9 @@ def build(page: Page) -> None:
         series = job.get("series") or {}
         rows = job.get("rows") or []
         sentence = ((job.get("result") or {}).get("verdict") or {}).get("sentence")
-        verdict = shown(S.VERDICT.format(sentence=render.md(sentence))) if sentence else gr.update(visible=False)
-        table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         symbols = (job.get("result") or {}).get("specs") or []
+        verdict = shown(render.verdict_markdown(sentence, rows, symbols)) if sentence else gr.update(visible=False)
+        table = shown(render.compare_table(rows)) if rows else gr.update(visible=False)
         across = shown(render.across_table(rows, symbols)) if rows and symbols else gr.update(visible=False)
         files = shown(service.results.comparison_files(job["id"])) if job["status"] == "done" and rows \
             else gr.update(visible=False)

@@ -385,6 +385,12 @@ def test_comparison_view_has_the_table_the_overlay_and_downloads(page, jobs):
     assert [t.name for t in fig["value"].data] == ["average", "random_both"]
     labels = [r[0] for r in table["value"]["data"]]
     assert labels[0].startswith("Averaged input") and labels[1].startswith("Random input & output")
+    # The verdict and its two axes above the chart: each strategy's numbers on fit and on meaning, its standing.
+    verdict = out[c["verdict"]]["value"]
+    assert verdict.startswith("**Verdict.** ") and "| Strategy | Fit: Validation loss | Fit: verdict |" in verdict
+    lines = [line for line in verdict.splitlines() if line.startswith("| ")][1:]
+    assert [line.split(" | ")[0].removeprefix("| ") for line in lines] == \
+        [render.md(name.removesuffix(" (best)")) for name in labels]
     paths = files["value"]
     assert [p.rsplit("/", 1)[1] for p in paths] == ["comparison.csv", "comparison.json", "comparison.md", "report.html", "report.md"]
     csv_text = open(paths[0], encoding="utf-8").read()

@@ -86,7 +86,9 @@ def test_initialize_only_shows_the_table_and_one_heatmap(page, init_only):
     assert "finished (no fine-tuning)" in init_only[v["status"]]
     assert init_only[v["plot"]]["visible"] is False            # no training steps to draw
     table = init_only[v["table"]]["value"]
-    assert table["headers"] == S.VOCAB_TABLE_HEAD[:-1]           # no validation loss without training
+    metrics = {m["key"]: m for m in page.service.settings.metrics()}
+    assert table["headers"][:2] == ["Token", "Gloss"] and metrics["mrr_positive"]["label"] in table["headers"]
+    assert metrics["eval_loss"]["label"] not in table["headers"]  # no validation loss without training
     assert [r[0] for r in table["data"]] == [page.service.specs.example(n)["new_token"] for n in TWO]
     assert all("→" not in cell for row in table["data"] for cell in row)
     heat = init_only[v["heat"]]["value"]
@@ -104,8 +106,10 @@ def test_fine_tune_draws_each_symbols_loss_before_after_and_exports_every_token(
     assert names[:2] == ["Training loss", "Validation loss"]
     assert [n for n in names if n.startswith("Validation loss [")] == [f"Validation loss {t}" for t in tokens]
     table = fine_tuned[v["table"]]["value"]
-    assert table["headers"] == S.VOCAB_TABLE_HEAD
-    assert all("→" in row[2] and float(row[5]) > 0 for row in table["data"])
+    metrics = {m["key"]: m for m in page.service.settings.metrics()}
+    loss, mrr = (table["headers"].index(metrics[k]["heading"]) for k in ("eval_loss", "mrr_positive"))
+    assert table["headers"][:2] == ["Token", "Gloss"]
+    assert all("→" in row[mrr] and float(row[loss]) > 0 for row in table["data"])
     assert fine_tuned[v["heat_before"]]["visible"] is True and fine_tuned[v["heat"]]["visible"] is True
     out = page.fn("export_vocab_adapter")({v["job"]: fine_tuned[v["job"]]})
     with zipfile.ZipFile(out[v["file"]]["value"]) as z:

@@ -68,3 +68,18 @@ def seeds_to_separate(differences: dict, limit: int = 100) -> int | None:
         if t_quantile(n) * std / math.sqrt(n) < abs(mean):
             return n
     return limit
+
+
+def places(values: dict[str, float], lower_is_better: bool) -> dict[str, float]:
+    """Rank 1 for the best; equal values share the average of their places."""
+    ordered = sorted(values.items(), key=lambda kv: kv[1], reverse=not lower_is_better)
+    out: dict[str, float] = {}
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1][1] == ordered[i][1]:
+            j += 1
+        for k in range(i, j + 1):
+            out[ordered[k][0]] = (i + j) / 2 + 1
+        i = j + 1
+    return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 import torch
@@ -32,7 +32,7 @@ from core.experiment.analysis import results
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS, add_time, evaluate
 from core.experiment.single.pipeline import InitCache, InitResult, initialize
 from core.jsonsafe import jsonable
-from core.train.events import StopRequested
+from core.train.events import StopRequested, stage_events
 from core.train.finetune import FinetuneConfig, TrainedModel, finetune
 
 Emit = Callable[[dict], Any]
@@ -111,13 +111,20 @@ class Member:
     def name(self) -> str:
         return f"{self.strategy}-s{self.seed}"
 
+    def record(self) -> results.SymbolRecord:
+        """This member's symbol as the results schema's metrics read it (``results.SymbolRecord``)."""
+        r = self.trained.result
+        return results.SymbolRecord(
+            token=self.init.token, training={f.name: getattr(r, f.name) for f in fields(r) if f.name != "history"},
+            eval_loss=r.best_eval_loss, initial_eval_loss=r.initial_eval_loss,
+            cos_input_before_after=r.cos_input_before_after, cos_output_before_after=r.cos_output_before_after,
+            quality={"before": (self.init.evaluation or {}).get("quality") or {},
+                     "after": (self.evaluation_after or {}).get("quality") or {}},
+            agreement={"before": self.agreement_before, "after": self.agreement_after}, init_seconds=self.init.seconds)
+
     def row(self) -> dict:
         """The flat numbers of this member (one seed of a table row), as ``core.experiment.analysis.results`` declares them."""
-        return {"strategy": self.strategy, "seed": self.seed, "label": strategy_label(self.strategy),
-                "calculated_output": STRATEGIES[self.strategy].calculated_output,
-                **results.measure(self), "steps": self.trained.result.max_steps,
-                "early_stopped": self.trained.result.early_stopped,
-                "stopped": self.trained.result.stopped}
+        return {**identity(self.strategy, self.seed), **results.row_of(self.record())}
 
     def detail(self) -> dict:
         """Everything about this member, JSON-able (the curves are in ``finetune.history``)."""
@@ -140,23 +147,11 @@ class Member:
         gc.collect()
 
 
-def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callable[[dict], None]:
-    """``core.experiment.single.pipeline`` progress ({"stage": …}) as our events: phases and optimization epochs.
-
-    A stop asked for during initialization ends it at the next event (an optimization epoch of
-    the ``optimized`` strategy, say) by raising ``StopRequested`` through ``initialize``.
-    """
-
-    def on_event(event: dict) -> None:
-        stage = event.get("stage")
-        if stage == "optimize":
-            emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
-        else:
-            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
-        if should_stop is not None and should_stop():
-            raise StopRequested()
-
-    return on_event
+def identity(strategy: str, seed: int) -> dict:
+    """Who a row is of: the strategy, its seed, its label and whether its output row is calculated
+    (the same for one symbol's member and for each symbol of a vocabulary's)."""
+    return {"strategy": strategy, "seed": seed, "label": strategy_label(strategy),
+            "calculated_output": STRATEGIES[strategy].calculated_output}
 
 
 def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
@@ -192,7 +187,7 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
                              f"seed ({init_config.strategy} does not depend on the seed)"})
     if init_result is None:
         fit = reuse.fits.get(fit_key(init_config)) if reuse is not None else None
-        init_result = initialize(spec, init_config, base, on_event=_phase_emitter(emit, should_stop),
+        init_result = initialize(spec, init_config, base, on_event=stage_events(emit, should_stop),
                                  max_new_tokens=max_new_tokens, compare_with=(), output_fit=fit, timings=timings)
     spec = init_result.spec or spec
     if should_stop is not None and should_stop():

@@ -3,16 +3,13 @@
 A member here is one strategy with one seed over the whole vocabulary (``core.experiment.vocabulary.run``):
 every token gets its rows from that strategy, the tokens are fine-tuned together in one QLoRA run,
 and each symbol is evaluated before and after. Each symbol then has, per strategy and seed, a row
-of the results schema's numbers that a vocabulary run measures for it:
+of the results schema read from its ``results.SymbolRecord`` exactly as a one-symbol member's row
+is: its own validation loss at the run's best step and before the first step, its quality numbers
+before → after, how far training turned its rows; and the run's numbers that its symbols share
+(best step and epoch, training loss, time per epoch, initialization time: the metrics marked
+``shared``).
 
-* ``eval_loss``: the symbol's own validation loss at the run's best step (``eval_loss_by``);
-  ``initial_eval_loss`` the same before the first step;
-* the quality numbers before → after (MRR on its testing-positive contexts, median ranks);
-* ``cos_input_before_after`` / ``cos_output_before_after``: how far training turned its rows;
-* the run's ``best_step`` / ``steps`` / ``best_epoch`` / ``train_loss`` (shared by the symbols of
-  one run, as they trained together) and ``time_per_epoch_s``.
-
-Numbers a vocabulary run does not measure per symbol (generation agreement, say) are None. Each
+Numbers a vocabulary run does not measure (generation agreement) are None. Each
 symbol's rows are summarized and judged exactly as a one-symbol comparison's
 (``core.experiment.single.compare.summarize``, ``core.experiment.analysis.verdict.judge``), and the symbols are
 aggregated as in a comparison over several symbols (``core.experiment.analysis.aggregate``): each symbol is
@@ -26,11 +23,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from core.embedding.strategies import STRATEGIES
 from core.experiment.analysis import results
 from core.experiment.analysis.aggregate import aggregate
 from core.experiment.single.compare import CompareConfig, ComparisonResult, summarize
 from core.experiment.single.members import MemberTask, Members, Tally
+from core.experiment.single.member import identity
 from core.embedding.strategies import strategy_label
 from core.experiment.analysis.verdict import judge
 from core.experiment.vocabulary.run import VocabOutcome, VocabWork
@@ -39,38 +36,11 @@ from core.experiment.vocabulary.load import Vocabulary
 Emit = Callable[[dict], Any]
 
 
-def _best_event(finetune: dict) -> dict:
-    history = finetune.get("history") or []
-    evals = [e for e in history if e.get("eval_loss_by")]
-    best = [e for e in evals if e.get("step") == finetune.get("best_step")]
-    return (best or evals[-1:] or [{}])[0]
-
-
 def symbol_rows(data: dict, strategy: str, seed: int) -> list[dict]:
-    """One row per symbol of a finished vocabulary run (``VocabRun.to_dict()``), in the results schema."""
-    finetune = data.get("finetune") or {}
-    first = next((e for e in finetune.get("history") or [] if e.get("eval_loss_by")), {})
-    best = _best_event(finetune)
-    rows = []
-    for s in data["symbols"]:
-        before, after = s.get("quality_before") or {}, s.get("quality_after") or {}
-        row = {key: None for key in results.numeric_keys()}
-        row.update({
-            "strategy": strategy, "seed": seed, "label": strategy_label(strategy), "symbol": s["token"],
-            "calculated_output": STRATEGIES[strategy].calculated_output,
-            "stopped": bool(finetune.get("stopped")), "early_stopped": bool(finetune.get("early_stopped")),
-            "steps": finetune.get("max_steps"), "best_step": finetune.get("best_step"),
-            "best_epoch": finetune.get("best_epoch"), "train_loss": finetune.get("train_loss_at_best"),
-            "time_per_epoch_s": finetune.get("time_per_epoch_s"),
-            "eval_loss": (best.get("eval_loss_by") or {}).get(s["token"]),
-            "initial_eval_loss": (first.get("eval_loss_by") or {}).get(s["token"]),
-            "cos_input_before_after": s.get("cos_input_before_after"),
-            "cos_output_before_after": s.get("cos_output_before_after"),
-        })
-        for key in ("mrr_positive", "median_rank_negative", "median_rank_positive"):
-            row[f"{key}_before"], row[f"{key}_after"] = before.get(key), after.get(key)
-        rows.append(row)
-    return rows
+    """One row per symbol of a finished vocabulary run (``VocabRun.to_dict()``), read by the results
+    schema exactly as a one-symbol member's row is (``results.vocabulary_records``, ``results.row_of``)."""
+    return [{**identity(strategy, seed), "symbol": record.token, **results.row_of(record)}
+            for record in results.vocabulary_records(data)]
 
 
 class VocabMembers(Members):

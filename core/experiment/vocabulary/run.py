@@ -1,9 +1,11 @@
 """A vocabulary end to end: initialize every symbol together, evaluate, fine-tune together, evaluate again.
 
 Events go to ``emit`` as the job log's dicts: ``{"type": "phase", "phase", "message"}`` for each
-phase (and symbol, while evaluating), the initialization's stages as ``{"type": "init", ...}``
-(``optimize`` epochs as ``{"type": "init_epoch", ...}``), and the training's step events with
-``eval_loss_by`` (each symbol's validation loss) from ``core.train.together``.
+phase (and symbol, while evaluating), the initialization's stages as phases ``init:<stage>``
+(``optimize`` epochs as ``{"type": "init_epoch", ...}``; ``core.train.events.stage_events``), and
+the training's step events with ``eval_loss_by`` (each symbol's validation loss) from
+``core.train.together``. Each symbol of the result carries its own validation loss at the run's
+best step (``eval_loss_at_best``) and before the first step (``initial_eval_loss``).
 
 ``VocabWork`` is one vocabulary run as a backend runs it (``core.execution``: in this process, in a
 worker process or a Ray task beside other runs, or with its fine-tuning on Ray Train): a picklable
@@ -28,7 +30,7 @@ from core.experiment.vocabulary.evaluate import before_after_table, evaluate_voc
 from core.experiment.vocabulary.init import VocabInit, initialize_vocabulary
 from core.experiment.vocabulary.load import Vocabulary
 from core.jsonsafe import jsonable
-from core.train.events import StopRequested
+from core.train.events import StopRequested, best_evaluation, evaluations, stage_events
 from core.train.finetune import FinetuneConfig
 from core.train.together import Sentences, TrainedTokens, finetune_tokens
 
@@ -48,11 +50,11 @@ class VocabRun:
         """The JSON result: per symbol before → after, the confusion matrices, training numbers."""
         after_by = {s["token"]: s for s in (self.after or {}).get("symbols", [])}
         per_token = {p["token"]: p for p in (self.trained.per_token() if self.trained else [])}
-        last_by = {}
+        best_by, first_by = {}, {}
         if self.trained is not None:
-            evals = [e for e in self.trained.result.history if e.get("eval_loss_by")]
-            best = [e for e in evals if e["step"] == self.trained.result.best_step]
-            last_by = (best or evals[-1:] or [{}])[0].get("eval_loss_by", {})
+            history = self.trained.result.history
+            best_by = best_evaluation(history, self.trained.result.best_step, "eval_loss_by").get("eval_loss_by") or {}
+            first_by = (evaluations(history, "eval_loss_by")[:1] or [{}])[0].get("eval_loss_by") or {}
         symbols = []
         for info, before in zip(self.init.symbols(), self.before["symbols"]):
             token = info["token"]
@@ -68,7 +70,7 @@ class VocabRun:
                 "testing_before": before["testing"], "testing_after": after["testing"] if after else None,
                 "generations_before": before["generations"],
                 "generations_after": after["generations"] if after else None,
-                "eval_loss_at_best": last_by.get(token),
+                "eval_loss_at_best": best_by.get(token), "initial_eval_loss": first_by.get(token),
                 **({k: v for k, v in per_token[token].items() if k not in ("token", "token_id")}
                    if token in per_token else {}),
             })
@@ -98,13 +100,8 @@ def run_vocabulary(vocab: Vocabulary, base, init_config: InitConfig | None = Non
     should_stop = should_stop or (lambda: False)
     timings: dict[str, float] = {}
 
-    def on_init(event: dict) -> None:
-        if event.get("stage") == "optimize":
-            emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
-        else:
-            emit({"type": "phase", "phase": f"init:{event.get('stage')}", "message": event.get("message", "")})
-
-    init = initialize_vocabulary(vocab, init_config, base, contrast=contrast, on_event=on_init)
+    init = initialize_vocabulary(vocab, init_config, base, contrast=contrast,
+                                 on_event=stage_events(emit, should_stop))
     timings["initialization"] = init.seconds
     if should_stop():
         raise StopRequested()

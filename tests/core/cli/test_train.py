@@ -273,7 +273,7 @@ def test_compare_over_two_symbols_end_to_end(capsys, spec_file, tmp_path):
                          "--seeds", "2", "--runs", tmp_path / "runs", "--out", tmp_path / "out")
     assert code == 0, err
     assert out.startswith("**Verdict.** Across 2 symbols")
-    assert "| Strategy | Mean rank | Wins | Ties | Losses |" in out
+    assert "| Strategy | Wins | Ties | Losses | Fit: mean rank | Fit: wins / ties / losses | Meaning: mean rank |" in out
     saved = json.loads((tmp_path / "out" / "comparison.json").read_text())
     assert len(saved["symbols"]) == 2 and len(saved["members"]) == 8
     html = (tmp_path / "out" / "report.html").read_text()

@@ -41,6 +41,8 @@ def test_vocab_init_prints_one_json_object_and_the_run_is_listed(capsys, tmp_pat
     assert data["status"] == "done" and data["kind"] == "vocab" and data["contrast"] is True
     assert data["strategy"] == "optimized" and data["finetune"] is None
     assert [s["token"] for s in data["symbols"]] == [d["new_token"] for d in _dicts()]
+    assert all(s["mrr_positive_before"] is not None and s["mrr_positive_after"] is None and s["eval_loss"] is None
+               for s in data["symbols"])
     assert len(data["confusion_before"]["own_rank"]) == len(data["symbols"])
     code, out, _ = run(capsys, "runs", "list", "--runs", runs, "--json")
     rows = json.loads(out)["runs"]
@@ -52,7 +54,8 @@ def test_vocab_finetune_readable_report(capsys, tmp_path):
                          "--no-progress", "--max-new-tokens", "2", "--epochs", "1", "--batch-size", "30",
                          "--grad-accum", "1")
     assert code == 0, err
-    assert "MRR positive" in out and "→" in out and "Confusion after fine-tuning" in out
+    assert "| MRR, testing-positive (before → after) |" in out and "→" in out and "Confusion after fine-tuning" in out
+    assert "Every symbol together: Best epoch 1.00;" in out
     assert "Adapter (every token)" in out and "(done)" in out
 
 
@@ -95,10 +98,9 @@ def test_vocab_finetune_builtin_on_the_default_model(capsys, tmp_path):
     data = json.loads(out)
     assert data["status"] == "done" and len(data["symbols"]) == builtin >= 3
     for s in data["symbols"]:
-        before, after = s["quality_before"], s["quality_after"]
-        assert after is not None and s["cos_input_before_after"] < 1
+        assert s["mrr_positive_after"] is not None and s["cos_input_before_after"] < 1
         # One epoch already helps the token where it belongs, on the real model.
-        assert after["mrr_positive"] >= before["mrr_positive"] - 0.05
+        assert s["mrr_positive_after"] >= s["mrr_positive_before"] - 0.05
     summary = data["confusion_summary_after"]
     assert summary["own_token_best"] == len(data["symbols"])
 

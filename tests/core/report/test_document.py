@@ -19,7 +19,7 @@ import pytest
 from core.report import document as report
 from core.report import tables, text
 
-from core.experiment.analysis import results
+from core.experiment.analysis import results, verdict
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<script>window.__pwned = 1</script>"
@@ -61,8 +61,9 @@ def hand_result() -> dict:
                         "finetune": {"history": _history(curve, [3.0, 2.0, 1.5][:len(curve) - 1])}})
     rows = [_row("average", LABEL, [m["row"] for m in members if m["strategy"] == "average"]),
             _row("random_both", "Random input & output", [m["row"] for m in members if m["strategy"] == "random_both"])]
+    verdict.judge(rows, [m["row"] for m in members])  # each row's place on the two axes
     rows[1]["flags"] = ["not_converged"]
-    sentence = f"{LABEL} has the best validation loss (0.3200, 2 seeds) and is better than Random input & output."
+    sentence = f"{LABEL} is best (2 seeds): separated on fit from Random input & output."
     return {"kind": "compare", "model": "tiny-random", "spec": SPEC_TITLE,
             "config": {"strategies": ["average", "random_both"], "seeds": 2, "leak_rank": 10, "max_new_tokens": 4,
                        "finetune": {"learning_rate": 0.0003, "epochs": 2, "restore_best": True, "seed": 0},
@@ -83,9 +84,16 @@ def test_markdown_starts_with_the_verdict_then_flags_table_settings_model_and_sp
     result = hand_result()
     md = report.report_markdown(result)
     first = md.splitlines()[0]
-    assert first.startswith("**Verdict.** ") and "has the best validation loss (0.3200, 2 seeds)" in first
+    assert first.startswith("**Verdict.** ") and "is best (2 seeds): separated on fit" in first
     assert "&lt;script&gt;" in first and HOSTILE not in md  # no raw HTML from user text
-    assert md.index("## Flags") < md.index("## Results") < md.index("## Settings")
+    assert md.index("## Fit and meaning") < md.index("## Flags") < md.index("## Results") < md.index("## Settings")
+    axes = md[md.index("## Fit and meaning"):md.index("## Flags")]
+    assert "*Fit*: how well does the fine-tuned model predict the validation sentences that use the token (" in axes
+    assert "| Strategy | Fit: Validation loss | Fit: verdict | Meaning: MRR, testing-positive after fine-tuning |" in axes
+    row = result["rows"][0]
+    loss = text.md(f"0.3200 [{row['eval_loss_ci95'][0]:.4f}, {row['eval_loss_ci95'][1]:.4f}]")
+    assert f"| {text.md(LABEL)} | {loss} | tied |" in axes  # two seeds: a paired interval too wide to separate
+    assert "| Random input & output | 0.8500 \\[" in axes
     assert "- **Random input & output**: had not converged (train longer)" in md
     assert tables.markdown_table(result["rows"]).splitlines()[0] in md
     assert "| Fine-tuning | learning rate 0.0003 · epochs 2 · restore best yes |" in md
@@ -130,9 +138,21 @@ def test_html_is_self_contained_escaped_and_has_every_chart():
     assert html.escape(SPEC_TITLE) in page and html.escape(LABEL) in page
     figures = _figures(page)
     metrics = _metrics_with_values(result["rows"])
-    assert len(figures) == len(report.CURVES) + len(metrics)
+    assert len(figures) == len(results.AXES) + len(report.CURVES) + len(metrics)
+    # The two axes first, one chart each: fit (validation loss), then meaning (MRR, median rank on
+    # the negatives: side by side, the rank on a log scale), bars with the 95 % interval as whiskers.
+    fit, meaning = figures["c-chart-1"], figures["c-chart-2"]
+    assert (fit["layout"]["title"]["text"], meaning["layout"]["title"]["text"]) == ("Fit", "Meaning")
+    row = result["rows"][0]
+    assert fit["data"][0]["y"][0] == pytest.approx(row["eval_loss"])
+    assert fit["data"][0]["error_y"]["array"][0] == pytest.approx(row["eval_loss_ci95"][1] - row["eval_loss"])
+    assert [t["yaxis"] for t in meaning["data"]] == ["y", "y2"] and meaning["layout"]["yaxis2"]["type"] == "log"
+    assert meaning["data"][0]["y"] == pytest.approx([r["mrr_positive_after"] for r in result["rows"]])
+    assert meaning["data"][1]["y"] == pytest.approx([r["median_rank_negative_after"] for r in result["rows"]])
+    assert "Fit and meaning</h2><p>The verdict judges each strategy on two axes. Fit: how well" in page
+    assert "Fit and meaning</h2>" in page and page.index("Fit and meaning</h2>") < page.index("Loss curves</h2>")
     # Validation loss: per strategy a band (highest, lowest seed) and the mean line.
-    validation = figures["c-chart-1"]
+    validation = figures["c-chart-3"]
     assert validation["layout"]["title"]["text"] == "Validation loss"
     assert [t.get("fill") for t in validation["data"]] == [None, "tonexty", None] * 2
     mean = validation["data"][2]
@@ -141,7 +161,6 @@ def test_html_is_self_contained_escaped_and_has_every_chart():
     # Bars: the validation loss per strategy with its 95 % interval as whiskers.
     bars = next(f for f in figures.values() if f["layout"]["title"]["text"] == "Validation loss"
                 and f["data"][0]["type"] == "bar")["data"][0]
-    row = result["rows"][0]
     assert bars["y"][0] == pytest.approx(row["eval_loss"])
     assert bars["error_y"]["array"][0] == pytest.approx(row["eval_loss_ci95"][1] - row["eval_loss"])
     assert bars["error_y"]["arrayminus"][0] == pytest.approx(row["eval_loss"] - row["eval_loss_ci95"][0])
@@ -181,10 +200,14 @@ def test_several_symbols_across_then_one_section_each():
     assert page.index("Across symbols") < page.index("yarn shop</h2>")
     assert f"Rank on {html.escape(one['spec'])}" in page and "Rank on yarn shop" in page
     assert "window.__pwned = 1</script>" not in page
-    assert len(_figures(page)) == 1 + 2 * (len(report.CURVES) + len(_metrics_with_values(one["rows"])))
+    assert len(_figures(page)) == 1 + 2 * (len(results.AXES) + len(report.CURVES) + len(_metrics_with_values(one["rows"])))
+    across = _figures(page)["across-chart-1"]
+    assert [t["name"] for t in across["data"]] == ["fit", "meaning"] and across["data"][0]["y"] == [1.0, 2.0]
     md = report.report_markdown(result)
     assert md.startswith("**Verdict.** Overall.") and "## yarn shop" in md and "### Results" in md
-    assert "## Across symbols" in md and "| Strategy | Mean rank | Wins | Ties | Losses |" in md
+    assert "## Across symbols" in md and "| Strategy | Wins | Ties | Losses | Fit: mean rank | Fit: wins / ties / losses " \
+                                         "| Meaning: mean rank | Meaning: wins / ties / losses |" in md
+    assert f"| {text.md(LABEL)} | 0 | 2 | 0 | 1.00 | 0 / 2 / 0 | 1.00 | 0 / 2 / 0 | 1 / 1 | 1 / 1 |" in md
 
 
 # -- a real tiny comparison, the command and the browser ------------------------------------------------
@@ -210,8 +233,9 @@ def test_a_real_tiny_comparison(tiny_result):
     page = report.report_html(tiny_result)
     _check_page(page, tiny_result)
     figures = _figures(page)
-    assert len(figures) == len(report.CURVES) + len(_metrics_with_values(tiny_result["rows"]))
+    assert len(figures) == len(results.AXES) + len(report.CURVES) + len(_metrics_with_values(tiny_result["rows"]))
     assert all(f["data"] for f in figures.values())
+    assert md.index("## Fit and meaning") < md.index("## Results")
 
 
 def test_compare_out_writes_the_four_files(tmp_path, capsys):

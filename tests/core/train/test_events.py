@@ -9,7 +9,8 @@ import threading
 import pytest
 import torch
 
-from core.train.events import EventLog, StepRecorder, read_jsonl, step_events
+from core.train.events import (EventLog, StepRecorder, StopRequested, best_evaluation, evaluations,
+                               read_jsonl, stage_events, step_events)
 
 
 def test_append_since_last_and_len():
@@ -268,3 +269,29 @@ def test_recorder_is_a_trainer_callback():
 
     rec = StepRecorder(None, None, steps_per_epoch=1)
     assert isinstance(rec.callback, TrainerCallback)
+
+
+def test_the_best_evaluation_is_at_the_best_step_else_the_last():
+    history = [{"step": 0, "eval_loss": 3.0, "eval_loss_by": {"a": 3.1}}, {"step": 1, "loss": 2.0, "eval_loss": None},
+               {"step": 2, "eval_loss": 2.5, "eval_loss_by": {"a": 2.4}}, {"step": 4, "eval_loss": 2.7}]
+    assert [e["step"] for e in evaluations(history)] == [0, 2, 4]
+    assert [e["step"] for e in evaluations(history, "eval_loss_by")] == [0, 2]
+    assert best_evaluation(history, 2, "eval_loss_by")["eval_loss_by"] == {"a": 2.4}
+    assert best_evaluation(history, 4)["step"] == 4
+    assert best_evaluation(history, 4, "eval_loss_by")["step"] == 2  # no per-symbol losses there: the last with them
+    assert best_evaluation([{"step": 1, "loss": 2.0}], 1) == {}
+
+
+def test_stage_events_turn_an_initialization_into_job_events_and_honour_a_stop():
+    seen, stop = [], []
+    on_event = stage_events(seen.append, lambda: bool(stop))
+    on_event({"stage": "embeddings", "message": "Computing rows"})
+    on_event({"stage": "optimize", "epoch": 1, "epochs": 3, "val_loss": 0.5})
+    assert seen == [{"type": "phase", "phase": "init:embeddings", "message": "Computing rows"},
+                    {"type": "init_epoch", "epoch": 1, "epochs": 3, "val_loss": 0.5}]
+    stop.append(True)
+    with pytest.raises(StopRequested):
+        on_event({"stage": "optimize", "epoch": 2, "epochs": 3})
+    assert len(seen) == 3  # the event is passed on, then the stop ends the initialization
+    stage_events(seen.append)({"stage": "done"})  # without should_stop, never stops
+    assert seen[-1]["phase"] == "init:done"

@@ -51,3 +51,9 @@ def test_seeds_to_separate():
     assert stats.seeds_to_separate({"n": 3, "mean": 0.1, "std": 0.1}) == 7
     assert stats.seeds_to_separate({"n": 3, "mean": 0.0, "std": 0.1}) is None
     assert stats.seeds_to_separate({"n": 3, "mean": 1e-6, "std": 1.0}, limit=20) == 20
+
+
+def test_places_share_ties_and_follow_the_metric_direction():
+    assert stats.places({"a": 1.0, "b": 2.0, "c": 1.0, "d": 3.0}, lower_is_better=True) == \
+        {"a": 1.5, "c": 1.5, "b": 3.0, "d": 4.0}
+    assert stats.places({"a": 1.0, "b": 2.0}, lower_is_better=False) == {"b": 1.0, "a": 2.0}

@@ -102,11 +102,14 @@ def test_a_tiny_comparison_end_to_end(tiny_spec):
     assert steps and all(e["strategy"] in ("average", "random_both") and e["seed"] in (0, 1) for e in steps)
     assert len([e for e in steps if (e["strategy"], e["seed"]) == ("average", 1)]) == 3  # step 0, 1, 2
     data = with_markdown(result.to_dict())
-    # The verdict and a blank; 4 table lines, blank, footer; then per side a blank, a title, a blank and
-    # a 4-line cosine table.
-    assert data["markdown"].startswith("**Verdict.** " + result.verdict["sentence"] + "\n\n")
-    assert data["markdown"].count("\n") == 2 + 6 + 2 * 7 and not result.stopped
-    assert set(data["verdict"]) == {"metric", "winner", "tied_with_winner", "flags", "sentence", "seeds_to_separate"}
+    # The verdict and a blank; the two axes' 4-line table and a blank; 4 table lines, blank, footer; then
+    # per side a blank, a title, a blank and a 4-line cosine table.
+    assert data["markdown"].startswith("**Verdict.** " + result.verdict["sentence"] + "\n\n| Strategy | Fit: ")
+    assert data["markdown"].count("\n") == 2 + 5 + 6 + 2 * 7 and not result.stopped
+    assert set(data["verdict"]) == {"metric", "winner", "tied_with_winner", "flags", "sentence", "seeds_to_separate",
+                                    "axes", "disagreements"}
+    assert set(data["verdict"]["axes"]) == {"fit", "meaning"} and data["verdict"]["axes"]["fit"]["metric"] == "eval_loss"
+    assert all(set(row["axes"]) == {"fit", "meaning"} and row["outcome"] in ("win", "tie", "loss") for row in data["rows"])
     for row in data["rows"]:
         assert len(row["eval_loss_ci95"]) == 2 and row["eval_loss_mean"] == row["eval_loss"]
         assert row["eval_loss_ci95"][0] <= row["eval_loss"] <= row["eval_loss_ci95"][1]
@@ -206,7 +209,10 @@ def test_a_comparison_over_two_symbols(tiny_spec):
         assert math.isclose(row["eval_loss"], statistics.fmean(per_symbol), rel_tol=1e-5)
     assert data["verdict"]["sentence"].startswith("Across 2 symbols")
     assert data["markdown"].startswith("**Verdict.** " + data["verdict"]["sentence"])
-    assert "| Strategy | Mean rank | Wins | Ties | Losses |" in data["markdown"]
+    assert "| Strategy | Wins | Ties | Losses | Fit: mean rank | Fit: wins / ties / losses |" in data["markdown"]
+    for row in data["rows"]:  # each axis: a rank on each symbol and a record over the two
+        assert all(set(row["axes"][k]["ranks"]) == set(data["specs"]) for k in ("fit", "meaning"))
+        assert all(sum(row["axes"][k][c] for c in ("wins", "ties", "losses")) == 2 for k in ("fit", "meaning"))
     assert {e["symbol"] for e in events if e["type"] == "step"} == {tiny_spec.new_token, other.new_token}
 
 

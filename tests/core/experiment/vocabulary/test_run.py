@@ -26,12 +26,14 @@ def test_init_and_finetune_report_every_symbol_before_and_after(base):
     assert data["kind"] == "vocab" and data["contrast"] is True and data["symbols_count"] == len(vocab)
     steps = [e for e in events if e.get("type") == "step" and e.get("eval_loss") is not None]
     best = next(e for e in steps if e["step"] == data["finetune"]["best_step"])
+    first = min(steps, key=lambda e: e["step"])
     for s, spec in zip(data["symbols"], vocab.specs):
         assert s["token"] == spec.new_token
         assert len(s["ranks"]) == len(spec.testing_positive_contexts) + len(spec.testing_negative_contexts)
         assert all(isinstance(r["before"], int) and isinstance(r["after"], int) for r in s["ranks"])
         assert s["quality_before"]["mrr_positive"] is not None and s["quality_after"]["mrr_positive"] is not None
         assert s["eval_loss_at_best"] == best["eval_loss_by"][spec.new_token]
+        assert s["initial_eval_loss"] == first["eval_loss_by"][spec.new_token] and first["step"] == 0
         assert s["cos_input_before_after"] < 1
     assert len(data["confusion_after"]["own_rank"]) == len(vocab)
     assert {"phase": "evaluate_after"}.items() <= next(e for e in events if e.get("phase") == "evaluate_after").items()
