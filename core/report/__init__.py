@@ -3,7 +3,8 @@ one way to write numbers and one palette, shared by the page (through ``core.ser
 files a comparison writes.
 
 Owns: escaping user text, numbers and the palette (``text``), every table of results from the
-schema (``tables``), a comparison's report in Markdown and HTML (``document``). No torch.
+schema (``tables``), a comparison's report in Markdown and HTML (``document``), a vocabulary's lexicon report:
+top-5 and confusion shares, the worst symbols, a histogram of ranks and a CSV (``lexicon``). No torch.
 
 May import: ``core.spec``, ``core.experiment.analysis`` (the results schema and the verdict's flags).
 """
