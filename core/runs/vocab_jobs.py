@@ -73,6 +73,7 @@ def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: b
     """Check everything, then queue a comparison of strategies on a vocabulary (kind ``compare``:
     its result has the shape of a comparison over several symbols; ``core.experiment.vocabulary.compare``)."""
     from core.experiment.vocabulary.compare import compare_vocabulary
+    from core.runs.submit import seeds_text
 
     check_vocab_run(vocab, base, config.finetune, config.max_new_tokens)
     settings = {"kind": "compare", "vocabulary": True, "model": base.name, "contrast": contrast,
@@ -85,4 +86,4 @@ def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: b
 
     return runner.submit(fn, kind="compare",
                          title=f"vocabulary comparison: {vocab.title}: {', '.join(config.strategies)} × "
-                               f"{config.seeds} seed(s)", spec=vocab.to_dict(), config=settings)
+                               f"{seeds_text(config.seeds)}", spec=vocab.to_dict(), config=settings)

@@ -152,11 +152,19 @@ def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callab
         if stage == "optimize":
             emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
         else:
-            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
+            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", ""),
+                  **({"fraction": event["fraction"]} if "fraction" in event else {})})
         if should_stop is not None and should_stop():
             raise StopRequested()
 
     return on_event
+
+
+def after_fine_tuning(emit: Emit) -> Callable[[dict], None]:
+    """The evaluation's progress (``evaluate``'s ``on_event``) as ``evaluate_after`` phase events."""
+    return lambda event: emit({"type": "phase", "phase": "evaluate_after",
+                               "message": f"Evaluating after fine-tuning: {event['message']}",
+                               "fraction": event["fraction"]})
 
 
 def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
@@ -221,9 +229,9 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
     trained = finetune(init_result.model, init_result.tokenizer, init_result.token_id, spec, config,
                        on_event=emit, should_stop=should_stop, quantized=quantized)
     add_time(timings, "training", started)
-    emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
+    emit({"type": "phase", "phase": "evaluate_after", "message": "Evaluating after fine-tuning", "fraction": 0.0})
     evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens,
-                                timings=timings)
+                                timings=timings, on_event=after_fine_tuning(emit))
     started = time.perf_counter()
     agreement_after = generation_agreement(trained.model, trained.tokenizer, spec, evaluation_after["generations"])
     add_time(timings, "evaluation", started)
