@@ -89,10 +89,12 @@ def seeds_text(seeds: int) -> str:
     return f"{seeds} seed" + ("" if seeds == 1 else "s")
 
 
-def submit_comparison(runner, spec, base, config: CompareConfig, estimate: dict | None = None):
+def submit_comparison(runner, spec, base, config: CompareConfig, estimate: dict | None = None,
+                      also: list[str] | None = None):
     """Check everything, then queue a comparison job (``spec``: one spec, or a list of specs to
-    compare over several symbols); returns the runner's ``Ticket``. ``estimate``: how long it should
-    take (``core.runs.estimate.comparison``), kept in the run's config."""
+    compare over several symbols); returns the runner's ``Ticket``. Kept in the run's config:
+    ``estimate``, how long it should take (``core.runs.estimate.comparison``), and ``also``, the
+    names of the built-in symbols compared besides the first spec."""
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
     check_symbols(specs, config)
     backend = backend_for(config)
@@ -100,7 +102,7 @@ def submit_comparison(runner, spec, base, config: CompareConfig, estimate: dict 
         backend.connect()  # an unreachable cluster, or one too small, is refused before the run folder exists
     settings = {"kind": "compare", "model": base.name, **config.to_dict(),
                 "where": backend.where if backend is not None else "local",
-                **({"estimate": estimate} if estimate else {})}
+                **({"estimate": estimate} if estimate else {}), **({"also": list(also)} if also else {})}
     what = specs[0].title if len(specs) == 1 else f"{len(specs)} symbols"
     stored = specs[0].to_dict() if len(specs) == 1 else {"title": what, "specs": [s.to_dict() for s in specs]}
     return runner.submit(comparison_job(specs, base, config, backend), kind="compare",

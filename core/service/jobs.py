@@ -39,6 +39,7 @@ class Jobs:
         self._runner = None
         self._store = None
         self._probes: dict[str, Any] = {}  # measured rates by model name (``core.runs.estimate.probe``)
+        self._rates: dict[tuple, Any] = {}  # the stored runs' rates, by model and run list
 
     @property
     def store(self):
@@ -114,15 +115,17 @@ class Jobs:
         return self.get(ticket.job_id)
 
     def _comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict, also: list[str] | None):
-        """(specs, CompareConfig): the spec first, then each built-in of ``also`` with another token."""
+        """(specs, CompareConfig, names): the spec first, then each built-in of ``also`` with another
+        token (``names``: those built-ins)."""
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
         config = self.settings.compare_config({**compare, "finetune": ft_cfg, "init": init_cfg})
-        specs = [spec]
+        specs, names = [spec], []
         for name in also or []:
             extra = load_example(name)
             if extra.new_token not in {s.new_token for s in specs}:
                 specs.append(extra)
-        return specs, config
+                names.append(name)
+        return specs, config, names
 
     def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
                          also: list[str] | None = None) -> dict:
@@ -132,25 +135,29 @@ class Jobs:
         estimated time (``estimate_comparison``, without a new probe) is kept in its config."""
         from core.runs.submit import submit_comparison
 
-        specs, config = self._comparison(spec_data, compare, init, finetune, also)
+        specs, config, names = self._comparison(spec_data, compare, init, finetune, also)
         base = self.models.get()
         estimate = self._estimate(specs, config, base, measure=False)
         return self.get(submit_comparison(self.runner, specs if len(specs) > 1 else specs[0], base, config,
-                                          estimate=estimate).job_id)
+                                          estimate=estimate, also=names).job_id)
 
     def estimate_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
                             also: list[str] | None = None, measure: bool = False) -> dict | None:
         """How long this comparison should take here (``core.runs.estimate.comparison``): from the
         stored runs of the loaded model, else from a probe measured once (``measure``: measure now
         when none is kept); None when neither is there. An ``InputError`` when the settings are wrong."""
-        specs, config = self._comparison(spec_data, compare, init, finetune, also)
+        specs, config, _ = self._comparison(spec_data, compare, init, finetune, also)
         return self._estimate(specs, config, self.models.get(), measure)
 
     def _estimate(self, specs: list, config, base, measure: bool) -> dict | None:
         from core.runs import estimate
 
         device = str(next(base.model.parameters()).device.type)
-        rates = estimate.stored_rates(self.store, base.name, device) or self._probes.get(base.name)
+        # The stored runs' rates, read again only when the run list changed.
+        key = (base.name, device, tuple((r["run_id"], r.get("status")) for r in self.store.list()))
+        if key not in self._rates:
+            self._rates = {key: estimate.stored_rates(self.store, base.name, device)}
+        rates = self._rates[key] or self._probes.get(base.name)
         if rates is None and measure:
             rates = self._probes[base.name] = estimate.probe(base, specs[0], config.finetune)
         if rates is None:

@@ -143,16 +143,18 @@ def test_generate_shows_every_symbols_prompts_of_a_fine_tuned_vocabulary(page, f
     assert choice["visible"] is True and choice["value"] == first["new_token"]
     assert [v for _, v in choice["choices"]] == [first["new_token"], second["new_token"]]
     for spec in (first, second):  # each symbol's gloss and token fill the prompt
-        out = page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
-                                          g["max_new_tokens"]: 4, g["symbol"]: spec["new_token"]}, Progress())
+        out = list(page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
+                                                g["max_new_tokens"]: 4, g["symbol"]: spec["new_token"]},
+                                               Progress()))[-1]
         row = out[g["custom"]]["value"]["data"][0]
         assert row[1].startswith(f"It is {spec['glosses'][0]} and") and row[2].startswith(f"It is {spec['new_token']} and")
         assert row[4].startswith(f"It is {spec['new_token']} and")
-        assert spec["symbol_id"] in out[g["message"]]
+        assert spec["symbol_id"] in out[g["custom_message"]]
     # "before" is the vocabulary as it was initialized (every token), not one symbol alone.
     models = page.service.results._models(run_id)
     assert len(models["before"][2]) == len(TWO) and models["before"][2] == models["after"][2]
     # No symbol, or one from elsewhere: named, nothing generated.
-    out = page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
-                                      g["max_new_tokens"]: 4, g["symbol"]: "[BLISS_NOPE]"}, Progress())
-    assert set(out) == {g["message"]} and "Symbol" in out[g["message"]] and "choose one of" in out[g["message"]]
+    out = list(page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
+                                            g["max_new_tokens"]: 4, g["symbol"]: "[BLISS_NOPE]"}, Progress()))[-1]
+    message = out[g["custom_message"]]
+    assert set(out) == {g["custom_message"]} and "Symbol" in message and "choose one of" in message
