@@ -451,6 +451,34 @@ def test_generations_side_by_side_and_a_custom_prompt(page, jobs):
     assert row[3].startswith("She went to the wool shop and") and row[4].startswith("She went to the [BLISS_29111]")
 
 
+def test_every_press_of_generate_runs_and_the_models_load_once(page, jobs, monkeypatch):
+    """Gradio drops a press while the last one is pending unless told otherwise; two at once share one load."""
+    import threading
+
+    g = page["generate"]
+    dep = next(d for d in page.demo.get_config_file()["dependencies"] if d.get("api_name") == "generate_custom")
+    assert dep["trigger_mode"] == "multiple"
+    results = page.service.results
+    results._models_cache.clear()
+    loads = []
+    real = results._load_models
+    monkeypatch.setattr(results, "_load_models", lambda target: loads.append(target) or real(target))
+    outs: dict[str, list] = {}
+
+    def press(prompt: str) -> None:
+        outs[prompt] = list(page.fn("generate_custom")({g["pick"]: jobs["train"], g["prompt"]: prompt,
+                                                        g["max_new_tokens"]: 3}, Progress()))
+
+    threads = [threading.Thread(target=press, args=(p,)) for p in ("One {placeholder} and", "Two {placeholder} or")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert loads == [jobs["train"]]
+    for prompt, steps in outs.items():
+        assert steps[-1][g["custom"]]["value"]["data"][0][0] == prompt
+
+
 def test_export_adapter_zip_and_merged_folder_names_are_checked(page, jobs, tmp_path):
     import zipfile
 
