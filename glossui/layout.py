@@ -24,8 +24,11 @@ CSS = """
 .gl-progress progress { width: 16rem; height: 1rem; vertical-align: middle; }
 .gl-progress label { white-space: nowrap; }
 #spec-status:empty, #model-status:empty { display: none; }
-/* Long generated text wraps inside its cell instead of widening the table. */
-table td, table th { overflow-wrap: anywhere; }
+/* Long generated text wraps inside its cell instead of widening the table; a header wraps between words. */
+table td { overflow-wrap: anywhere; }
+table th, table th * { overflow-wrap: normal; word-break: normal; }
+/* A job's progress bar takes no room while there is no job running. */
+div[id$="-progress"]:not(:has(.gl-progress)) { display: none; }
 .gl-code textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 """
 

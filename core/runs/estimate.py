@@ -9,9 +9,10 @@ sum over how many ran side by side. The rates come from one of two places, said 
   each member's training seconds over the tokens it trained (its validation passes included), its
   seconds besides training, and for a comparison its members' summed seconds over its wall time;
   the medians. Comparisons are preferred to single fine-tunings, whose members ran alone.
-* ``probe``: no such run yet: a short measurement on the loaded model (``probe``): one forward and
-  backward pass of a 4-bit copy with LoRA on a few fine-tuning sentences, two generation steps
-  before and after quantizing, one pass over a few contexts, and the quantization itself.
+* ``probe``: no such run yet: a short measurement on the loaded model (``probe``): forward and
+  backward passes of a 4-bit copy with LoRA on a few fine-tuning sentences, a few generation steps
+  before and after quantizing, one pass over a few contexts, and the quantization itself; the
+  estimate then also counts each pass's fixed cost, the validation passes and the generation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass
 RECENT = 20           # stored runs read for the rates (newest first)
 PROBE_SENTENCES = 4   # fine-tuning sentences in the probe's one training pass
 GENERATION_BATCH = 32  # prompts generated at once (``core.experiment.single.evaluate.greedy_generate``)
+REPEATS = 3           # timings of each probe step, the fastest kept
 
 
 @dataclass
@@ -35,9 +37,11 @@ class Rates:
     side_by_side: float = 1.0
     basis: str = "runs"          # "runs" or "probe"
     runs: int = 0                # stored runs the rates come from
-    once: float = 0.0            # seconds once per comparison (the probe's quantization)
-    validation_per_token: float = 0.0  # the probe's: seconds per validation token (runs: in seconds_per_token)
-    generation_step: float = 0.0       # the probe's: seconds per generation step, before + after
+    # A probe's only (stored runs' members have these in their overhead and their training time):
+    once: float = 0.0             # seconds once per comparison (quantizing the base)
+    pass_overhead: float = 0.0    # seconds per forward and backward pass besides its tokens
+    generation_step: float = 0.0  # seconds per generation step, before + after fine-tuning
+    generation_call: float = 0.0  # seconds per generation call besides its steps, before + after
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,20 +96,31 @@ def tokens(tokenizer, texts: list[str]) -> int:
     return sum(len(ids) for ids in tokenizer(list(texts))["input_ids"]) if texts else 0
 
 
+def _probe_seconds(rates: Rates, spec, tokenizer, ft, max_new_tokens: int) -> float:
+    """A member's seconds besides its overhead and its training tokens, from a probe's rates: the
+    passes' fixed costs, the validation passes, and the generation before and after fine-tuning."""
+    n, n_val = len(spec.fine_tuning_sentences), len(spec.validation_sentences)
+    passes = ft.epochs * math.ceil(n / ft.batch_size)
+    steps = ft.epochs * ft.steps_per_epoch(n)
+    evaluations = steps // max(1, ft.eval_every) + 1
+    val_passes = math.ceil(n_val / (ft.eval_batch_size or min(64, max(1, n_val))))
+    # A validation pass is a forward pass without the backward one: about a third of a training pass.
+    validation = evaluations * (tokens(tokenizer, spec.validation_sentences) * rates.seconds_per_token
+                                + val_passes * rates.pass_overhead) / 3
+    calls = math.ceil(2 * len(spec.generation_prompts) / GENERATION_BATCH)
+    generation = calls * (rates.generation_call + max_new_tokens * rates.generation_step)
+    return passes * rates.pass_overhead + validation + generation
+
+
 def comparison(rates: Rates, specs: list, tokenizer, config, max_new_tokens: int) -> dict:
     """The estimate of a comparison of ``specs`` with ``config`` (a ``CompareConfig``):
     {"seconds", "members", "per_member", "at_most", **rates}; ``at_most``: early stopping may end sooner."""
     ft = config.finetune
     per_symbol = []
     for spec in specs:
-        train_tokens = tokens(tokenizer, spec.fine_tuning_sentences)
-        seconds = rates.overhead + ft.epochs * train_tokens * rates.seconds_per_token
+        seconds = rates.overhead + ft.epochs * tokens(tokenizer, spec.fine_tuning_sentences) * rates.seconds_per_token
         if rates.basis == "probe":
-            steps = ft.epochs * ft.steps_per_epoch(len(spec.fine_tuning_sentences))
-            evaluations = steps // max(1, ft.eval_every) + 1
-            seconds += evaluations * tokens(tokenizer, spec.validation_sentences) * rates.validation_per_token
-            batches = math.ceil(2 * len(spec.generation_prompts) / GENERATION_BATCH)
-            seconds += batches * max_new_tokens * rates.generation_step
+            seconds += _probe_seconds(rates, spec, tokenizer, ft, max_new_tokens)
         per_symbol.append(seconds)
     members = len(config.strategies) * config.seeds
     total = rates.once + members * sum(per_symbol) / rates.side_by_side
@@ -120,11 +135,22 @@ def _timed(fn) -> tuple[float, object]:
     return time.perf_counter() - started, out
 
 
+def _marginal(small: tuple[float, int], large: tuple[float, int]) -> tuple[float, float]:
+    """(seconds per unit, fixed seconds) from two timings of ``(seconds, units)``: the difference
+    per unit of the larger over the smaller, and what is left of the smaller. A difference lost in
+    noise (not positive) counts the larger timing as all per unit."""
+    (t1, n1), (t2, n2) = small, large
+    per = (t2 - t1) / (n2 - n1) if n2 > n1 and t2 > t1 else t2 / max(1, n2)
+    return per, max(0.0, t1 - per * n1)
+
+
 def probe(base, spec, ft_config) -> Rates:
-    """Measure the rates on ``base`` (see the module docstring); ``base`` itself is not changed."""
+    """Measure the rates on ``base`` (see the module docstring); ``base`` itself is not changed.
+    Each rate is the difference of two timings of different sizes (so that the fixed cost of a
+    pass or of a generation call is not counted per token) after a first, untimed one; each timing
+    the fastest of ``REPEATS``."""
     import torch
 
-    from core.experiment.single.evaluate import greedy_generate
     from core.experiment.single.pipeline import copy_base
     from core.model.tokens import add_token
     from core.train.qlora import prepare
@@ -133,25 +159,42 @@ def probe(base, spec, ft_config) -> Rates:
     rows = [m.weight.detach().float().mean(0) for m in (model.get_input_embeddings(), model.get_output_embeddings())]
     token_id = add_token(model, tokenizer, spec.new_token, *rows)
     prompts = [spec.fill(p, spec.glosses[0]) for p in spec.generation_prompts[:2]]
-    before, _ = _timed(lambda: greedy_generate(model, tokenizer, prompts, max_new_tokens=2))
+    before = _generation(model, tokenizer, prompts)
     contexts = (list(spec.positive_contexts) + list(spec.negative_contexts))
     with torch.no_grad():
         batch = tokenizer(contexts[:8], return_tensors="pt", padding=True)
         passed, _ = _timed(lambda: model(**batch))
     per_context_token = passed / max(1, int(batch["attention_mask"].sum()))
     quantized, peft = _timed(lambda: prepare(model, token_id, ft_config))
-    train_seconds, trained = _train_pass(peft, tokenizer, spec.fine_tuning_sentences[:PROBE_SENTENCES])
-    after, _ = _timed(lambda: greedy_generate(peft, tokenizer, prompts, max_new_tokens=2))
-    init = copied + per_context_token * tokens(tokenizer, contexts)
-    seconds_per_token = train_seconds / max(1, trained)
-    # A validation pass is a forward pass without the backward one: about a third of a training pass.
-    return Rates(seconds_per_token=seconds_per_token, overhead=init, basis="probe", once=quantized,
-                 validation_per_token=seconds_per_token / 3, generation_step=(before + after) / 2)
+    half = max(1, PROBE_SENTENCES // 2)
+    _train_pass(peft, tokenizer, spec.fine_tuning_sentences[:1], 1)  # sets up kernels and buffers: not timed
+    per_token, per_pass = _marginal(_train_pass(peft, tokenizer, spec.fine_tuning_sentences[:half]),
+                                    _train_pass(peft, tokenizer, spec.fine_tuning_sentences[:PROBE_SENTENCES]))
+    after = _generation(peft, tokenizer, prompts)
+    return Rates(seconds_per_token=per_token, overhead=copied + per_context_token * tokens(tokenizer, contexts),
+                 basis="probe", once=quantized, pass_overhead=per_pass, generation_step=before[0] + after[0],
+                 generation_call=before[1] + after[1])
 
 
-def _train_pass(peft, tokenizer, sentences: list[str]) -> tuple[float, int]:
-    """Seconds of a forward and backward pass over ``sentences`` (the second of two), and their
-    tokens; the gradients are dropped."""
+def _generation(model, tokenizer, prompts: list[str]) -> tuple[float, float]:
+    """(seconds per generation step, fixed seconds per call) of greedy generation on ``model``."""
+    from core.experiment.single.evaluate import greedy_generate
+
+    greedy_generate(model, tokenizer, prompts, max_new_tokens=1)  # the first call sets things up: not timed
+    one = _fastest(lambda: greedy_generate(model, tokenizer, prompts, max_new_tokens=1))
+    four = _fastest(lambda: greedy_generate(model, tokenizer, prompts, max_new_tokens=4))
+    return _marginal((one, 1), (four, 4))
+
+
+def _fastest(fn, repeats: int = REPEATS) -> float:
+    """The shortest of ``repeats`` timings of ``fn``: on a machine shared with other work, the
+    slower ones measure the others' load, not this work."""
+    return min(_timed(fn)[0] for _ in range(repeats))
+
+
+def _train_pass(peft, tokenizer, sentences: list[str], repeats: int = REPEATS) -> tuple[float, int]:
+    """Seconds of a forward and backward pass over ``sentences`` (the fastest of ``repeats``), and
+    their tokens; the gradients are dropped."""
     tok = tokenizer
     if tok.pad_token is None:
         import copy
@@ -163,12 +206,7 @@ def _train_pass(peft, tokenizer, sentences: list[str]) -> tuple[float, int]:
     batch = {k: v.to(device) for k, v in batch.items()}
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     peft.train()
-
-    def step() -> None:
-        peft(**batch, labels=labels).loss.backward()
-
-    step()  # the first pass sets up kernels and buffers: not timed
-    seconds, _ = _timed(step)
+    seconds = _fastest(lambda: peft(**batch, labels=labels).loss.backward(), repeats)
     peft.zero_grad(set_to_none=True)
     peft.eval()
     return seconds, int(batch["attention_mask"].sum())

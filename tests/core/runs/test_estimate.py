@@ -63,7 +63,13 @@ def test_a_comparisons_estimate_by_hand(tiny_spec, base):
     assert out["basis"] == "runs" and out["at_most"] is False
 
 
-def test_a_probe_measures_on_a_copy_and_its_estimate_counts_validation_and_generation(tiny_spec, base):
+def test_marginal_rates_leave_the_fixed_cost_out():
+    per, fixed = estimate._marginal((3.0, 10), (5.0, 30))
+    assert math.isclose(per, 0.1) and math.isclose(fixed, 2.0)
+    assert estimate._marginal((3.0, 10), (2.5, 30)) == (2.5 / 30, 3.0 - 2.5 / 3)   # lost in noise
+
+
+def test_a_probe_measures_on_a_copy_and_its_estimate_counts_passes_validation_and_generation(tiny_spec, base):
     before = {n: p.detach().clone() for n, p in base.model.named_parameters()}
     size = len(base.tokenizer)
     config = FinetuneConfig(epochs=2, batch_size=2, grad_accum=1, eval_every=1)
@@ -71,13 +77,16 @@ def test_a_probe_measures_on_a_copy_and_its_estimate_counts_validation_and_gener
     assert all(torch.equal(before[n], p) for n, p in base.model.named_parameters()) and len(base.tokenizer) == size
     assert rates.basis == "probe" and rates.runs == 0
     assert rates.seconds_per_token > 0 and rates.overhead > 0 and rates.once > 0 and rates.generation_step > 0
-    assert math.isclose(rates.validation_per_token, rates.seconds_per_token / 3)
+    assert rates.pass_overhead >= 0 and rates.generation_call >= 0
     out = estimate.comparison(rates, [tiny_spec], base.tokenizer, CompareConfig(strategies=["average"], seeds=1,
                                                                                 finetune=config), 8)
     tok = base.tokenizer
+    n, n_val = len(tiny_spec.fine_tuning_sentences), len(tiny_spec.validation_sentences)
     train = sum(len(tok(s)["input_ids"]) for s in tiny_spec.fine_tuning_sentences)
     val = sum(len(tok(s)["input_ids"]) for s in tiny_spec.validation_sentences)
-    evaluations = 2 * config.steps_per_epoch(len(tiny_spec.fine_tuning_sentences)) + 1
-    member = rates.overhead + 2 * train * rates.seconds_per_token + evaluations * val * rates.validation_per_token \
-        + 8 * rates.generation_step
+    passes = 2 * math.ceil(n / 2)
+    evaluations = 2 * config.steps_per_epoch(n) + 1
+    validation = evaluations * (val * rates.seconds_per_token + math.ceil(n_val / min(64, n_val)) * rates.pass_overhead) / 3
+    generation = math.ceil(2 * len(tiny_spec.generation_prompts) / 32) * (rates.generation_call + 8 * rates.generation_step)
+    member = rates.overhead + 2 * train * rates.seconds_per_token + passes * rates.pass_overhead + validation + generation
     assert math.isclose(out["seconds"], round(rates.once + member, 1), abs_tol=0.051)
