@@ -106,10 +106,12 @@ class JobPanel:
         self.draw, self.count = draw, count
         self.restore = restore or (lambda job: {})
         self.outputs = [self.job, self.status, self.progress, self.plot, *tab_outputs, self.timer]
+        # Every event that writes the status line hides Gradio's own progress there (a queue position
+        # and a timer in place of the sentence); the line says where the job stands.
         kind, remembered = self.kind, self.page.remembered
         watch = {self.job, self.log_scale}
         stop.click(handler(self.stop_job, message=self.status), {self.job}, [self.status],
-                   show_progress_on=[self.status], api_name=f"stop_{kind}_job")
+                   show_progress="hidden", api_name=f"stop_{kind}_job")
         self.timer.tick(handler(self.tick), watch, self.outputs, show_progress="hidden", concurrency_limit=None,
                         api_name=f"{kind}_tick")
         self.log_scale.change(handler(self.redraw), watch, self.outputs, show_progress="hidden",

@@ -87,7 +87,7 @@ class CompareTab:
                    draw=self.draw, count=lambda job: sum(len(v) for v in (job.get("series") or {}).values()),
                    restore=self.restore, restore_outputs=[c["strategies"], c["also"], *c["settings"].values()])
         c["start"].click(handler(self.start_comparison, message=panel.status), self.inputs, panel.start_outputs,
-                         show_progress_on=[panel.status], api_name="start_comparison")
+                         show_progress="hidden", api_name="start_comparison")
         token = page.spec_fields["new_token"]
         token.change(handler(self.also_choices), {token, c["also"]}, [c["also"]], show_progress="hidden",
                      api_name="compare_also_choices")

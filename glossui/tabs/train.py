@@ -65,7 +65,7 @@ class TrainTab:
                        api_name="train_strategy_note_on_start")
         c["start"].click(handler(self.start_training, message=self.panel.status),
                          page.inputs(self.init, c["settings"], page.spec_fields), self.panel.start_outputs,
-                         show_progress_on=[self.panel.status], api_name="start_training")
+                         show_progress="hidden", api_name="start_training")
 
     # -- handlers -------------------------------------------------------------------------------
     def draw(self, job: dict, log_scale: bool) -> dict:

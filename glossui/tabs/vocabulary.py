@@ -96,7 +96,7 @@ class VocabularyTab:
         for button, finetune_too, name in ((c["init_only"], False, "start_vocab_init"),
                                            (c["finetune"], True, "start_vocab_finetune")):
             button.click(handler(self.starter(finetune_too), message=panel.status), inputs, panel.start_outputs,
-                         show_progress_on=[panel.status], api_name=name)
+                         show_progress="hidden", api_name=name)
         c["export"].click(handler(self.export_vocab_adapter, message=c["export_message"]), {panel.job},
                           [c["file"], c["export_message"]], api_name="export_vocab_adapter")
 

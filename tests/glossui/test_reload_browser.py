@@ -8,6 +8,7 @@ Screenshots go to ``.reports/browser/`` (kept out of git) as well as the test's 
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -27,7 +28,10 @@ def keep(pg, tmp_path, name: str) -> None:
 
 
 def text_of(pg, elem_id: str) -> str:
-    return pg.locator(f"#{elem_id}").inner_text()
+    """What a Markdown component says (without Gradio's progress tracker inside it)."""
+    return pg.evaluate("""id => { const el = document.querySelector('#' + id);
+                                  const md = el.querySelector('[data-testid=markdown]');
+                                  return (md || el).innerText.trim(); }""", elem_id)
 
 
 def wait_text(pg, elem_id: str, needle: str, timeout: int = 120_000) -> None:
@@ -36,12 +40,22 @@ def wait_text(pg, elem_id: str, needle: str, timeout: int = 120_000) -> None:
 
 
 def record_texts(pg, elem_id: str) -> None:
-    """Record every text ``elem_id`` shows from now on (``window.__seen[elem_id]``)."""
-    pg.evaluate("""id => { window.__seen = window.__seen || {}; const seen = window.__seen[id] = [];
-                           const el = document.querySelector('#' + id);
-                           const note = () => { const t = el.innerText.trim(); if (seen[seen.length - 1] !== t) seen.push(t); };
-                           note(); new MutationObserver(note).observe(el, {subtree: true, childList: true,
-                                                                           characterData: true}); }""", elem_id)
+    """Record every text ``elem_id`` shows from now on (``window.__seen[elem_id]``): its Markdown, after
+    what Gradio's progress tracker shows over it when that is visible (a queue position, a timer)."""
+    pg.evaluate("""id => {
+        window.__seen = window.__seen || {}; const seen = window.__seen[id] = [];
+        const el = document.querySelector('#' + id);
+        const note = () => {
+            const md = el.querySelector('[data-testid=markdown]');
+            let t = (md ? md.innerText : el.innerText).trim();
+            const tracker = el.querySelector('[data-testid=status-tracker]');
+            if (tracker) { const cs = getComputedStyle(tracker);
+                           if (cs.display !== 'none' && cs.visibility !== 'hidden' && parseFloat(cs.opacity) > 0
+                               && tracker.innerText.trim()) t = tracker.innerText.trim() + ' | ' + t; }
+            if (seen[seen.length - 1] !== t) seen.push(t);
+        };
+        note(); new MutationObserver(note).observe(el, {subtree: true, childList: true, characterData: true,
+                                                        attributes: true}); }""", elem_id)
 
 
 def seen_texts(pg, elem_id: str) -> list[str]:
@@ -108,7 +122,9 @@ def test_a_reload_during_training_finds_the_job_with_its_own_epochs(page, tmp_pa
     pg.wait_for_timeout(4000)   # several ticks of the status line
     statuses = seen_texts(pg, "train-status")
     # Every text the line showed is a sentence about the job: never a queue timer in its place.
-    assert statuses and all(s.startswith("Job ") for s in statuses if s), statuses
+    assert statuses[0] == "No job yet. Start one above." and len(statuses) > 2, statuses
+    assert all(s.startswith("Job ") for s in statuses[1:]), statuses
+    assert not any(re.search(r"queue:|processing|\d\.\ds", s) for s in statuses), statuses
     assert not any("starting" in s for s in statuses[statuses.index(next(s for s in statuses if "running" in s)):])
     job_id = text_of(pg, "train-status").split()[1]
     keep(pg, tmp_path, "30-training-before-reload")

@@ -152,7 +152,10 @@ def _phase_emitter(emit: Emit, should_stop: Callable[[], bool] | None) -> Callab
         if stage == "optimize":
             emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
         else:
-            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", ""),
+            message = event.get("message", "")
+            if stage in ("rank", "generate"):  # the initialization's own evaluation, before fine-tuning
+                message = f"Evaluating before fine-tuning: {message[:1].lower()}{message[1:]}"
+            emit({"type": "phase", "phase": f"init:{stage}", "message": message,
                   **({"fraction": event["fraction"]} if "fraction" in event else {})})
         if should_stop is not None and should_stop():
             raise StopRequested()
