@@ -61,7 +61,11 @@ def test_evaluate_vocabulary_reports_each_symbol_and_the_table(initialized):
     before = evaluate_vocabulary(init.model, init.tokenizer, vocab, init.token_ids, max_new_tokens=3,
                                  on_event=seen.append)
     assert [s["token"] for s in before["symbols"]] == vocab.tokens
-    assert [e["token"] for e in seen] == vocab.tokens
+    # Each symbol in turn, its ranking then its generation steps; the share of the whole rising to the end.
+    assert list(dict.fromkeys(e["token"] for e in seen)) == vocab.tokens
+    assert all(f"({vocab.tokens.index(e['token']) + 1} of {len(vocab)})" in e["message"] for e in seen)
+    fractions = [e["fraction"] for e in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and 1 - 1 / len(vocab) < fractions[-1] <= 1.0
     assert set(before["symbols"][0]) >= {"testing", "generations", "quality", "nearest"}
     rows = before_after_table(before, before)
     assert rows[0]["mrr_positive_before"] == rows[0]["mrr_positive_after"] == before["symbols"][0]["quality"]["mrr_positive"]
