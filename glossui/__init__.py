@@ -1,6 +1,7 @@
 """Gloss Lab's web page (Gradio). Never imports torch: it reaches the engine through ``core.service``.
 
-Owns: the page and its tabs in order (``layout``), what the tabs share (``page``), one module per
+Owns: the page and its tabs in order (``layout``), what the tabs share (``page``), the job panel
+of the tabs that run jobs and the settings restored after a reload (``job_panel``), one module per
 tab (``tabs``), the Gloss tab's Bliss box (``bliss_box``) and drafting panel (``draft_panel``), the
 text shown to users (``strings``), tables and Markdown from what the engine reports (``render``)
 and the plotly figures (``plots``).

@@ -9,6 +9,7 @@ import gradio as gr
 from core.service import Service
 from glossui import render
 from glossui import strings as S
+from glossui.job_panel import wire_restore
 from glossui.page import Page
 from glossui.tabs import compare, export, generate, gloss, initialize, model, runs, train, vocabulary
 
@@ -21,9 +22,13 @@ CSS = """
 *:focus-visible { outline: 3px solid #0b57d0 !important; outline-offset: 2px; }
 .gl-progress { display: flex; gap: 0.75rem; align-items: center; padding: 0.25rem 0; }
 .gl-progress progress { width: 16rem; height: 1rem; vertical-align: middle; }
+.gl-progress label { white-space: nowrap; }
 #spec-status:empty, #model-status:empty { display: none; }
-/* Long generated text wraps inside its cell instead of widening the table. */
-table td, table th { overflow-wrap: anywhere; }
+/* Long generated text wraps inside its cell instead of widening the table; a header wraps between words. */
+table td { overflow-wrap: anywhere; }
+table th, table th * { overflow-wrap: normal; word-break: normal; }
+/* A job's progress bar takes no room while there is no job running. */
+div[id$="-progress"]:not(:has(.gl-progress)) { display: none; }
 .gl-code textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 """
 
@@ -50,11 +55,14 @@ def build_page(service: Service, default_example: str | None = "wool_shop") -> P
     with gr.Blocks(title=S.TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {S.TITLE}\n{S.INTRO}")
         page = Page(service, demo, default_example)
-        with gr.Tabs(elem_id="tabs"):
+        with gr.Tabs(elem_id="tabs") as strip:
             for tab in TABS:
-                with gr.Tab(tab.TITLE, id=tab.ID):
+                with gr.Tab(tab.TITLE, id=tab.ID) as item:
+                    page.tab_items[tab.ID] = item
                     tab.build(page)
         page.finish()
+        page.wire_tabs(strip, page.tab_items)
+        wire_restore(page)
     demo.queue(default_concurrency_limit=4)
     return page
 

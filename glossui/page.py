@@ -1,23 +1,26 @@
-"""What the tabs share: the ``Page`` a tab is built on, the error-catching ``handler`` wrapper,
-``shown``, the spec fields ⇄ dict conversion, settings widgets built from the engine's field
-descriptions, and the ``JobPanel`` of the tabs that run jobs (Train, Compare).
+"""What the tabs share: the ``Page`` a tab is built on (with what this browser remembers: its open
+tab and its last initialization), the error-catching ``handler`` wrapper, ``shown``, the spec
+fields ⇄ dict conversion, and settings widgets built from the engine's field descriptions. The
+tabs that run jobs share ``glossui.job_panel.JobPanel``.
 
 Handlers take one dict ``{component: value}`` (their ``inputs`` are a set of components) and
 return one dict ``{component: update}``; an output a handler does not return is left as it was.
 They never let an exception reach Gradio as a stack trace: ``@handler`` turns an ``InputError``
 into a message naming each field and its fix, and anything unexpected into a short readable
-message (the traceback goes to the server log).
+message (the traceback goes to the server log). A handler that is a generator yields such dicts
+as it goes (the last one stays); a failure becomes its last one.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from typing import Callable
 
 import gradio as gr
 
-from core.service import ACTIVE, LIST_FIELDS, InputError, Service, problems_of
+from core.service import LIST_FIELDS, InputError, Service, problems_of
 from glossui import render
 from glossui import strings as S
 
@@ -37,20 +40,34 @@ def handler(fn=None, *, message: gr.components.Component | None = None):
     if fn is None:
         return lambda f: handler(f, message=message)
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except InputError as exc:
+    def failed(exc: Exception) -> dict:
+        """The message for a failure (input problems inline when there is a message component)."""
+        if isinstance(exc, gr.Error):
+            raise exc
+        if isinstance(exc, InputError):
             problems = problems_of(exc)
             if message is None:
                 raise gr.Error(render.problems_toast(problems), title=S.ERROR_TITLE, print_exception=False) from None
             return {message: render.problems_md(problems)}
+        log.exception("handler %s failed", fn.__name__, exc_info=exc)
+        raise gr.Error(render.plain(S.UNEXPECTED.format(kind=type(exc).__name__)), print_exception=False) from None
+
+    if inspect.isgeneratorfunction(fn):  # a handler that shows where it is before it ends (Gradio streams it)
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                yield failed(exc)
+
+        return streaming
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
         except Exception as exc:
-            log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(render.plain(S.UNEXPECTED.format(kind=type(exc).__name__)), print_exception=False) from None
+            return failed(exc)
 
     return wrapper
 
@@ -130,9 +147,13 @@ class Page:
         self.tabs: dict[str, dict] = {}
         # This browser's own jobs, kept in its local storage: a reload reattaches to them.
         self.remembered = gr.BrowserState({}, storage_key="glosslab-jobs")
+        # The tab open last and the last initialization's results: a reload shows them again.
+        self.open_tab = gr.BrowserState("", storage_key="glosslab-tab")
+        self.last_init = gr.BrowserState(None, storage_key="glosslab-init")
         self.run_pickers: list = []       # pickers of trained models (Generate, Export); the Runs tab fills them
         self.run_refreshers: list = []    # their Refresh buttons
-        self.job_panels: list[JobPanel] = []
+        self.job_panels: list = []        # the tabs' ``glossui.job_panel.JobPanel``s
+        self.tab_items: dict[str, gr.Tab] = {}  # each tab by id (the layout fills it as it builds them)
         self._later: list[Callable[[], None]] = []
 
     def add(self, tab_id: str, components: dict) -> dict:
@@ -178,107 +199,26 @@ class Page:
         """The components of several name → component dicts, as an event's input set."""
         return {c for group in groups for c in group.values()}
 
+    def settings_update(self, tab_id: str, values: dict | None, skip: tuple[str, ...] = ()) -> dict:
+        """Updates setting a tab's settings widgets to ``values`` (by field name; others left alone)."""
+        widgets = self[tab_id]["settings"]
+        return {widgets[name]: value for name, value in (values or {}).items() if name in widgets and name not in skip}
 
-class JobPanel:
-    """What the tabs that run jobs share: status line, progress bar, log-scale toggle, chart, the
-    polling timer and the watched job (per browser tab), with Stop, the tick, the log-scale
-    redraw, the reattach on page load and the memory of this browser's job.
+    def wire_tabs(self, strip: gr.Tabs, tabs: dict[str, gr.Tab]) -> None:
+        """Remember the tab this browser opens; a reload opens it again."""
+        for tab_id, tab in tabs.items():
+            tab.select(self._opener(tab_id), None, [self.open_tab], show_progress="hidden", queue=False,
+                       api_name=f"open_{tab_id}")
 
-    ``draw(job, log_scale)`` returns the tab's own updates (the chart and its tables) and
-    ``count(job)`` the number of events drawn, so that a tick redraws only when it changed.
-    """
+        def reopen(values: dict) -> dict:
+            tab_id = values[self.open_tab]
+            return {strip: gr.Tabs(selected=tab_id) if tab_id in tabs else gr.skip()}
 
-    def __init__(self, page: Page, kind: str, plot_label: str, empty: str, bar_text: bool = False) -> None:
-        self.page, self.kind, self.empty, self.bar_text = page, kind, empty, bar_text
-        self.status = gr.Markdown(S.JOB_NONE, elem_id=f"{kind}-status", container=True)
-        self.progress = gr.HTML(elem_id=f"{kind}-progress")
-        self.log_scale = gr.Checkbox(label=S.LOG_SCALE, value=False, elem_id=f"{kind}-log-scale")
-        self.plot = gr.Plot(label=plot_label, visible=False, elem_id=f"{kind}-plot")
-        self.timer = gr.Timer(1.0, active=False)
-        self.job = gr.State(None)
-        self.outputs: list = []
-        self.draw: Callable[[dict, bool], dict] = lambda job, log_scale: {}
-        self.count: Callable[[dict], int] = lambda job: 0
-        page.job_panels.append(self)
+        self.demo.load(reopen, {self.open_tab}, [strip], show_progress="hidden", api_name="reopen_tab")
 
-    def components(self) -> dict:
-        return {"status": self.status, "progress": self.progress, "log_scale": self.log_scale, "plot": self.plot,
-                "timer": self.timer, "job": self.job}
+    def _opener(self, tab_id: str) -> Callable[[], dict]:
+        def opened() -> dict:
+            return {self.open_tab: tab_id}
 
-    def _job(self, state: dict | None) -> dict | None:
-        """The job this tab watches: the one in its state, else the running or latest job."""
-        service = self.page.service
-        job = None
-        if state and state.get("id"):
-            try:
-                job = service.jobs.get(state["id"])
-            except InputError:  # its run was deleted meanwhile
-                job = None
-        return job or service.jobs.latest(self.kind)
-
-    def view(self, state: dict | None, log_scale: bool, force: bool = True) -> dict:
-        """Where the watched job stands; the chart and tables redrawn when it has new events (or ``force``)."""
-        job = self._job(state)
-        if job is None:
-            return {self.job: None, self.status: render.md(self.empty), self.progress: "",
-                    self.timer: gr.Timer(active=False)}
-        n = self.count(job)
-        changed = force or not state or state.get("id") != job["id"] or state.get("n") != n \
-            or state.get("status") != job["status"]
-        active = job["status"] in ACTIVE
-        p = job.get("progress") or {}
-        text = p.get("label", "") if self.bar_text else ""
-        bar = render.progress_html(p.get("fraction"), S.PROGRESS_LABEL, text) if active else ""
-        out = {self.job: {"id": job["id"], "n": n, "status": job["status"]}, self.status: render.job_message(job),
-               self.progress: bar, self.timer: gr.Timer(active=active)}
-        if changed:
-            out |= self.draw(job, log_scale)
-        return out
-
-    def wire(self, *, stop, tab_outputs: list, draw: Callable[[dict, bool], dict],
-             count: Callable[[dict], int]) -> None:
-        """Wire Stop, the tick, the log-scale redraw, the page-load reattach and the job memory.
-        ``tab_outputs``: the tab's own components that ``draw`` updates (besides the chart)."""
-        self.draw, self.count = draw, count
-        self.outputs = [self.job, self.status, self.progress, self.plot, *tab_outputs, self.timer]
-        kind, service, remembered = self.kind, self.page.service, self.page.remembered
-        watch = {self.job, self.log_scale}
-
-        @handler(message=self.status)
-        def stop_job(values: dict) -> dict:
-            job_id = (values[self.job] or {}).get("id")
-            job = service.jobs.get(job_id) if job_id else None
-            if not job or job["status"] not in ACTIVE:
-                return {self.status: render.md(S.NOTHING_TO_STOP)}
-            return {self.status: render.job_message(service.jobs.stop(job_id))}
-
-        @handler
-        def view(values: dict) -> dict:
-            return self.view(values[self.job], values[self.log_scale])
-
-        @handler
-        def tick(values: dict) -> dict:
-            return self.view(values[self.job], values[self.log_scale], force=False)
-
-        @handler
-        def reattach(values: dict) -> dict:
-            """This browser's own job (kept in its local storage), else the running or latest one."""
-            mine = values[remembered]
-            job_id = mine.get(kind) if isinstance(mine, dict) else None
-            return self.view({"id": job_id} if isinstance(job_id, str) and job_id else None, False)
-
-        def remember(values: dict) -> dict:
-            """Record the job this tab now watches in this browser's storage."""
-            mine = dict(values[remembered]) if isinstance(values[remembered], dict) else {}
-            state = values[self.job]
-            if isinstance(state, dict) and state.get("id"):
-                mine[kind] = state["id"]
-            return {remembered: mine}
-
-        stop.click(stop_job, {self.job}, [self.status], api_name=f"stop_{kind}_job")
-        self.timer.tick(tick, watch, self.outputs, show_progress="hidden", concurrency_limit=None,
-                        api_name=f"{kind}_tick")
-        self.log_scale.change(view, watch, self.outputs, show_progress="hidden", api_name=f"{kind}_view")
-        self.job.change(remember, {self.job, remembered}, [remembered], show_progress="hidden", queue=False,
-                        api_name=f"remember_{kind}_job")
-        self.page.demo.load(reattach, {remembered}, self.outputs, api_name=f"{kind}_load")
+        opened.__name__ = f"open_{tab_id}"
+        return opened

@@ -156,6 +156,45 @@ def key_values(rows: list[list], headers=("Measure", "Value")) -> dict:
     return table(list(headers), rows)
 
 
+def strategy_help(strategies: list[dict], name: str) -> str:
+    """A strategy's label, one-line explanation and where its output row comes from (Markdown)."""
+    info = next((s for s in strategies if s["name"] == name), None)
+    if info is None:
+        return ""
+    output = S.OUTPUT_CALCULATED if info["calculated_output"] else S.OUTPUT_DRAWN
+    return f"**{md(info['label'])}**: {md(info['help'])} {output}"
+
+
+def strategies_table(strategies: list[dict]) -> dict:
+    """Every strategy: name, label, what it does and where its output row comes from."""
+    return table(S.STRATEGIES_HEAD, [[s["name"], s["label"], s["help"],
+                                      S.OUTPUT_CALCULATED if s["calculated_output"] else S.OUTPUT_DRAWN]
+                                     for s in strategies])
+
+
+def init_message(result: dict) -> str:
+    return S.INIT_DONE.format(token=md(result["token"]), token_id=result["token_id"],
+                              strategy=md(result.get("strategy_label") or result["strategy"]),
+                              seconds=result.get("seconds", 0.0))
+
+
+def init_rows(result: dict) -> list[list]:
+    """An initialization's fit and rows as (measure, value) pairs, the optimization curve in words."""
+    rows = fit_rows(result.get("output_fit"))
+    rows += [["Norm of the input row / output row", f"{num(result.get('input_norm'))} / {num(result.get('output_norm'))}"],
+             ["Cosine of the input row with the output row", result.get("input_output_cosine")]]
+    own = (result.get("cosines") or {}).get(result["strategy"], {})
+    rows += [[f"Cosine of the input row with the '{other}' vector", cos]
+             for other, cos in own.items() if other != result["strategy"]]
+    details = result.get("details") or {}
+    history = details.get("history") or []
+    if history:  # the optimization curve in words (the chart's text alternative)
+        rows += [["Input optimization: validation loss at the start / at the best epoch",
+                  f"{num(details.get('initial_val_loss'))} / {num(details.get('best_val_loss'))}"],
+                 ["Input optimization: best epoch of the epochs run", f"{details.get('best_epoch')} of {len(history)}"]]
+    return rows
+
+
 # -- jobs and runs ---------------------------------------------------------------------------
 def compare_table(rows: list[dict]) -> dict:
     """The research table's shape, one column per metric of the results schema."""
@@ -186,7 +225,7 @@ def vocab_summary(result: dict) -> str:
     """One line about a vocabulary run's result (Markdown, escaped)."""
     symbols = result.get("symbols") or []
     return md(S.VOCAB_RUN_SUMMARY.format(
-        n=len(symbols), tokens=", ".join(s["token"] for s in symbols), strategy=result.get("strategy") or "?",
+        n=len(symbols), s="" if len(symbols) == 1 else "s", tokens=", ".join(s["token"] for s in symbols), strategy=result.get("strategy") or "?",
         contrast=", contrasted" if result.get("contrast") else "",
         trained="fine-tuned together" if result.get("finetune") else "initialized only"))
 
@@ -242,14 +281,19 @@ def run_summary(run: dict) -> str:
     return "  \n".join(parts)
 
 
-def progress_html(fraction: float | None, label: str, text: str = "") -> str:
-    """A native, labelled progress bar (numbers only: no user text goes into this HTML)."""
-    if fraction is None:
+def progress_html(fraction: float | None, label: str, text: str = "", indeterminate: bool = False) -> str:
+    """A native, labelled progress bar (numbers only: no user text goes into this HTML); without a
+    ``fraction``, an indeterminate bar when ``indeterminate`` (something runs, its share unknown),
+    else nothing. ``text`` says what is running."""
+    if fraction is None and not indeterminate:
         return ""
-    pct = max(0.0, min(1.0, float(fraction))) * 100
-    return (f'<div class="gl-progress"><label>{plain(label)} '
-            f'<progress max="100" value="{pct:.0f}" aria-valuetext="{pct:.0f}%">{pct:.0f}%</progress> '
-            f'<span>{pct:.0f}%</span></label> <span>{plain(text)}</span></div>')
+    if fraction is None:
+        bar, pct = f'<progress aria-valuetext="{plain(S.PROGRESS_UNKNOWN)}"></progress>', ""
+    else:
+        value = max(0.0, min(1.0, float(fraction))) * 100
+        bar = f'<progress max="100" value="{value:.0f}" aria-valuetext="{value:.0f}%">{value:.0f}%</progress>'
+        pct = f" <span>{value:.0f}%</span>"
+    return f'<div class="gl-progress"><label>{plain(label)} {bar}{pct}</label> <span>{plain(text)}</span></div>'
 
 
 def _eta(seconds) -> str:
@@ -263,21 +307,36 @@ def _eta(seconds) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+
+def _running(job: dict) -> str:
+    """Where a running job is: its members, its training step, or the phase it is in."""
+    jid, p = job.get("id", ""), job.get("progress") or {}
+    if p.get("members_total"):
+        left = S.JOB_LEFT.format(eta=_eta(p["eta"])) if p.get("eta") is not None else ""
+        return S.COMPARE_RUNNING.format(id=jid, done=p.get("members_done", 0), total=p["members_total"],
+                                        s="" if p["members_total"] == 1 else "s", left=left,
+                                        doing=p.get("label") or S.JOB_PREPARING)
+    if p.get("phase") == "train" and p.get("step"):
+        return S.JOB_RUNNING.format(id=jid, epoch=num(p.get("epoch"), 2), epochs=p.get("epochs", "?"),
+                                    step=p.get("step"), steps=p.get("steps", "?"), eta=_eta(p.get("eta")))
+    if p.get("phase") == "train":
+        return S.JOB_PHASE.format(id=jid, doing=S.JOB_FIRST_STEP)
+    if p.get("phase"):
+        return S.JOB_PHASE.format(id=jid, doing=p.get("label") or p["phase"])
+    return S.JOB_STARTING.format(id=jid)
+
+
 def job_message(job: dict | None) -> str:
     """One line saying where a job stands (Markdown, escaped)."""
     if not job:
         return S.JOB_NONE
     status, jid = job.get("status"), job.get("id", "")
-    p = job.get("progress") or {}
     if status == "queued":
         ahead = job.get("position") or 0
         text = S.JOB_QUEUED.format(id=jid, ahead=ahead, s="" if ahead == 1 else "s") if ahead \
             else S.JOB_STARTING.format(id=jid)
-    elif status == "running" and p.get("step"):
-        text = S.JOB_RUNNING.format(id=jid, epoch=num(p.get("epoch"), 2), epochs=p.get("epochs", "?"),
-                                    step=p.get("step"), steps=p.get("steps", "?"), eta=_eta(p.get("eta")))
     elif status == "running":
-        text = S.JOB_STARTING.format(id=jid)
+        text = _running(job)
     elif status == "stopping":
         text = S.JOB_STOPPING.format(id=jid)
     elif status == "done" and (job.get("best") or {}).get("strategy"):
@@ -299,6 +358,31 @@ def job_message(job: dict | None) -> str:
     else:
         text = f"Job {jid}: {status}"
     return md(text)
+
+
+def estimate_md(found: dict | None) -> str:
+    """A comparison's estimated time and where it comes from (``core.runs.estimate.comparison``)."""
+    if not found:
+        return S.ESTIMATE_NONE
+    members = found["members"]
+    side = found.get("side_by_side") or 1.0
+    parts = dict(time=_eta(found["seconds"]), members=members, s="" if members == 1 else "s",
+                 each=_eta(found["per_member"]),
+                 side=S.ESTIMATE_SIDE.format(n=num(side, 2)) if side > 1.05 else "",
+                 at_most=S.ESTIMATE_AT_MOST if found.get("at_most") else "")
+    if found.get("basis") == "probe":
+        return S.ESTIMATE_PROBE.format(**parts)
+    runs = found.get("runs") or 0
+    return S.ESTIMATE_RUNS.format(**parts, runs=runs, rs="" if runs == 1 else "s")
+
+
+def restored_note(job: dict, first: dict, kind: str) -> str:
+    """After a reload: whose settings a job tab shows (its own job's, and the shared ones' job)."""
+    if job["id"] == first["id"]:
+        return md(S.RESTORED_SAME.format(id=job["id"]))
+    if kind == "train":   # the Train tab's settings are all shared
+        return md(S.RESTORED_OTHER.format(id=job["id"], first=first["id"], title=first.get("title") or ""))
+    return md(S.RESTORED_OWN.format(id=job["id"], first=first["id"], title=first.get("title") or ""))
 
 
 def events_table(events: list[dict], limit: int = 200) -> dict:

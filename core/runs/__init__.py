@@ -3,7 +3,8 @@
 Owns: jobs on a background thread (``jobs``), the run store on disk (``store``), queuing checked
 fine-tunings and comparisons (``submit``) and vocabulary runs (``vocab_jobs``), resuming an
 interrupted run in its own folder (``resume``), how a job's events read as progress
-(``progress``), and exports of trained runs (``export``).
+(``progress``), how long a comparison will take here (``estimate``), and exports of trained runs
+(``export``).
 
 May import: every room below it (``core.spec`` … ``core.execution``) and ``core.atomic``.
 """

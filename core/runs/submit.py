@@ -117,17 +117,26 @@ def submit_finetune(runner, spec, base, init_config: InitConfig, config: Finetun
                          spec=spec.to_dict(), config=settings)
 
 
-def submit_comparison(runner, spec, base, config: CompareConfig, where: BackendConfig | None = None):
+def seeds_text(seeds: int) -> str:
+    return f"{seeds} seed" + ("" if seeds == 1 else "s")
+
+
+def submit_comparison(runner, spec, base, config: CompareConfig, where: BackendConfig | None = None,
+                      estimate: dict | None = None, also: list[str] | None = None):
     """Check everything, then queue a comparison job (``spec``: one spec, or a list of specs to
-    compare over several symbols) on the backend ``where`` names; returns the runner's ``Ticket``."""
+    compare over several symbols) on the backend ``where`` names; returns the runner's ``Ticket``.
+    Kept in the run's config: ``estimate``, how long it should take
+    (``core.runs.estimate.comparison``), and ``also``, the names of the built-in symbols compared
+    besides the first spec."""
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
     check_symbols(specs, config)
     # An unreachable cluster, or one too small, is refused before the run folder exists.
     backend = backend_for(where).connect()
     settings = {"kind": "compare", "model": base.name, **config.to_dict(), **backend.settings,
-                "where": backend.label}
+                "where": backend.label, **({"estimate": estimate} if estimate else {}),
+                **({"also": list(also)} if also else {})}
     what = specs[0].title if len(specs) == 1 else f"{len(specs)} symbols"
     stored = specs[0].to_dict() if len(specs) == 1 else {"title": what, "specs": [s.to_dict() for s in specs]}
     return runner.submit(comparison_job(specs, base, config, backend), kind="compare",
-                         title=f"{what}: {', '.join(config.strategies)} × {config.seeds} seed(s)",
+                         title=f"{what}: {', '.join(config.strategies)} × {seeds_text(config.seeds)}",
                          spec=stored, config=settings)

@@ -125,6 +125,7 @@ def vocab_comparison_job(vocab: Vocabulary, base, config, contrast: bool, backen
     """A job function: the comparison on a vocabulary, its members on ``backend``, each finished member
     kept in ``members/``; ``resume``: the members kept in the run's folder are not run again."""
     from core.experiment.vocabulary.compare import compare_vocabulary
+    from core.runs.submit import seeds_text
 
     def fn(ctx) -> dict:
         done = ctx.store.members(ctx.run_id) if resume and ctx.store is not None else {}
@@ -155,4 +156,4 @@ def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: b
     fn = vocab_comparison_job(vocab, base, config, contrast, backend)
     return runner.submit(fn, kind="compare",
                          title=f"vocabulary comparison: {vocab.title}: {', '.join(config.strategies)} × "
-                               f"{config.seeds} seed(s)", spec=vocab.to_dict(), config=settings)
+                               f"{seeds_text(config.seeds)}", spec=vocab.to_dict(), config=settings)

@@ -38,6 +38,8 @@ class Jobs:
         self._inits: OrderedDict[str, Any] = OrderedDict()
         self._runner = None
         self._store = None
+        self._probes: dict[str, Any] = {}  # measured rates by model name (``core.runs.estimate.probe``)
+        self._rates: dict[tuple, Any] = {}  # the stored runs' rates, by model and run list
 
     @property
     def store(self):
@@ -112,26 +114,59 @@ class Jobs:
                                  init_result=self._take_init(spec, init_cfg, base.name))
         return self.get(ticket.job_id)
 
-    def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
-                         also: list[str] | None = None) -> dict:
-        """Queue a comparison: ``compare`` holds its own settings (strategies, seeds, …) by name;
-        ``also`` names built-in examples to compare on besides the spec (each symbol one data point;
-        a built-in with the spec's own token is the spec itself and is not added twice)."""
-        from core.runs.submit import submit_comparison
-
+    def _comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict, also: list[str] | None):
+        """(specs, CompareConfig, BackendConfig, names): the spec first, then each built-in of ``also``
+        with another token (``names``: those built-ins)."""
         spec, init_cfg, ft_cfg = self._configs(spec_data, init, finetune)
         out: dict[str, Any] = {}
         raise_all(lambda: out.__setitem__("config", self.settings.compare_config(
                       {**compare, "finetune": ft_cfg, "init": init_cfg})),
                   lambda: out.__setitem__("where", self.settings.backend_config(compare)))
         config, where = out["config"], out["where"]
-        specs = [spec]
+        specs, names = [spec], []
         for name in also or []:
             extra = load_example(name)
             if extra.new_token not in {s.new_token for s in specs}:
                 specs.append(extra)
+                names.append(name)
+        return specs, config, where, names
+
+    def start_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
+                         also: list[str] | None = None) -> dict:
+        """Queue a comparison: ``compare`` holds its own settings (strategies, seeds, …) by name;
+        ``also`` names built-in examples to compare on besides the spec (each symbol one data point;
+        a built-in with the spec's own token is the spec itself and is not added twice). Its
+        estimated time (``estimate_comparison``, without a new probe) is kept in its config."""
+        from core.runs.submit import submit_comparison
+
+        specs, config, where, names = self._comparison(spec_data, compare, init, finetune, also)
         base = self.models.get()
-        return self.get(submit_comparison(self.runner, specs if len(specs) > 1 else spec, base, config, where).job_id)
+        estimate = self._estimate(specs, config, base, measure=False)
+        return self.get(submit_comparison(self.runner, specs if len(specs) > 1 else specs[0], base, config, where,
+                                          estimate=estimate, also=names).job_id)
+
+    def estimate_comparison(self, spec_data: dict, compare: dict, init: dict, finetune: dict,
+                            also: list[str] | None = None, measure: bool = False) -> dict | None:
+        """How long this comparison should take here (``core.runs.estimate.comparison``): from the
+        stored runs of the loaded model, else from a probe measured once (``measure``: measure now
+        when none is kept); None when neither is there. An ``InputError`` when the settings are wrong."""
+        specs, config, _, _ = self._comparison(spec_data, compare, init, finetune, also)
+        return self._estimate(specs, config, self.models.get(), measure)
+
+    def _estimate(self, specs: list, config, base, measure: bool) -> dict | None:
+        from core.runs import estimate
+
+        device = str(next(base.model.parameters()).device.type)
+        # The stored runs' rates, read again only when the run list changed.
+        key = (base.name, device, tuple((r["run_id"], r.get("status")) for r in self.store.list()))
+        if key not in self._rates:
+            self._rates = {key: estimate.stored_rates(self.store, base.name, device)}
+        rates = self._rates[key] or self._probes.get(base.name)
+        if rates is None and measure:
+            rates = self._probes[base.name] = estimate.probe(base, specs[0], config.finetune)
+        if rates is None:
+            return None
+        return estimate.comparison(rates, specs, base.tokenizer, config, config.max_new_tokens)
 
     def vocabulary(self, builtins: list[str] | None = None, files: list[str] | None = None) -> dict:
         """The chosen built-in specs and uploaded files as one vocabulary, checked as a whole (and
@@ -163,14 +198,20 @@ class Jobs:
 
     # -- watching jobs -------------------------------------------------------------------------
     def get(self, job_id: str) -> dict:
-        """Where a job (or a stored run) stands: status, queue position, step events, progress,
+        """Where a job (or a stored run) stands: status, queue position, creation time, its stored
+        ``config`` (every setting it runs with), step events, progress (``core.runs.progress``),
         best step, per-member curves of a comparison, and its result once finished."""
         snap = self.runner.get(job_id)
         events = self.runner.events(job_id)
         steps = step_events(events)
+        config = self.store.config(job_id) or {}
+        plan = (progress.VOCAB_PLAN if config.get("action") == "finetune" else progress.VOCAB_PLAN[:2]) \
+            if snap["kind"] == "vocab" else None
+        estimate = (config.get("estimate") or {}).get("seconds")
         job = {"id": job_id, "kind": snap["kind"], "title": snap.get("title", ""), "status": snap["status"],
-               "position": snap.get("position"), "error": snap.get("error"), "events": steps,
-               "best": progress.best(steps), "progress": progress.progress(events, steps), "result": None}
+               "position": snap.get("position"), "error": snap.get("error"), "created": snap.get("created"),
+               "config": config, "events": steps, "best": progress.best(steps),
+               "progress": progress.progress(events, steps, plan=plan, estimate=estimate), "result": None}
         if snap["kind"] == "compare":
             job["series"] = progress.series(steps)
         if snap["status"] not in progress.ACTIVE:

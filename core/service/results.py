@@ -33,6 +33,7 @@ class Results:
         self.exports_dir = exports_dir
         self._models_cache: dict = {}
         self._cache_lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
     @property
     def store(self):
@@ -115,10 +116,18 @@ class Results:
         return [{"token": s["token"], "label": f"{s['token']} ({s.get('gloss', '')})"} for s in m.get("symbols") or []]
 
     def _models(self, target: str) -> dict:
-        """The target's models before and after fine-tuning (kept for the last target used)."""
+        """The target's models before and after fine-tuning (kept for the last target used). Two
+        requests at once for a target not kept yet load it once: the second waits for the first."""
         with self._cache_lock:
             if target in self._models_cache:
                 return self._models_cache[target]
+        with self._load_lock:
+            with self._cache_lock:
+                if target in self._models_cache:
+                    return self._models_cache[target]
+            return self._load_models(target)
+
+    def _load_models(self, target: str) -> dict:
         from core.runs.export import before_and_after, vocab_before_and_after
 
         run_id, member = self._target(target)

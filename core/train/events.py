@@ -266,7 +266,11 @@ def stage_events(emit: Callable[[dict], Any], should_stop: Callable[[], bool] | 
         if stage == "optimize":
             emit({"type": "init_epoch", **{k: v for k, v in event.items() if k != "stage"}})
         else:
-            emit({"type": "phase", "phase": f"init:{stage}", "message": event.get("message", "")})
+            message = event.get("message", "")
+            if stage in ("rank", "generate"):  # the initialization's own evaluation, before fine-tuning
+                message = f"Evaluating before fine-tuning: {message[:1].lower()}{message[1:]}"
+            emit({"type": "phase", "phase": f"init:{stage}", "message": message,
+                  **({"fraction": event["fraction"]} if "fraction" in event else {})})
         if should_stop is not None and should_stop():
             raise StopRequested()
 

@@ -76,66 +76,93 @@ def _build_results(c: dict) -> None:
                                     elem_id="init-generations", **table)
 
 
-def build(page: Page) -> None:
-    service = page.service
-    c: dict = {}
-    gr.Markdown(S.INIT_HEAD)
-    settings = c["settings"] = _build_settings(service, c)
-    _build_results(c)
-    page.add(ID, c)
-    strategy = settings["strategy"]
+# Where each stage of an initialization sits on its bar: (start, end); a stage's own share (an
+# optimization epoch, an evaluation's generation steps) moves it from start to end.
+STAGES = {"validate": (0.0, 0.02), "copy": (0.02, 0.05), "output_fit": (0.05, 0.35), "input_row": (0.35, 0.7),
+          "optimize": (0.35, 0.7), "compare": (0.7, 0.72), "add_token": (0.72, 0.73), "rank": (0.73, 1.0),
+          "generate": (0.73, 1.0), "done": (1.0, 1.0)}
 
-    @handler
-    def strategy_help(values: dict) -> dict:
+
+def stage_fraction(event: dict) -> float:
+    """How far an initialization is, 0 to 1, at ``event`` (``core.experiment.single.pipeline``'s)."""
+    start, end = STAGES.get(event.get("stage"), (0.0, 0.0))
+    if event.get("stage") == "optimize" and event.get("epochs"):
+        share = event["epoch"] / event["epochs"]
+    else:
+        share = event.get("fraction") or 0.0
+    return round(start + (end - start) * min(1.0, max(0.0, share)), 4)
+
+
+class InitializeTab:
+    """The tab's components (``c``) and its handlers."""
+
+    def __init__(self, page: Page) -> None:
+        self.page, self.service = page, page.service
+        self.c: dict = {}
+
+    def build_widgets(self) -> None:
+        gr.Markdown(S.INIT_HEAD)
+        self.c["settings"] = _build_settings(self.service, self.c)
+        _build_results(self.c)
+
+    @property
+    def result_outputs(self) -> list:
+        return [self.c[k] for k in ("message", "fit", "quality", "ranks", "opt_plot", "nearest", "generations")]
+
+    def wire(self) -> None:
+        c, page = self.c, self.page
+        strategy = c["settings"]["strategy"]
+        help_outputs = [c["strategy_help"], *c["strategy_settings"].values()]
+        strategy.change(handler(self.strategy_help), {strategy}, help_outputs, show_progress="hidden",
+                        api_name="strategy_help")
+        c["run"].click(handler(self.initialize, message=c["message"]), page.inputs(c["settings"], page.spec_fields),
+                       [*self.result_outputs, page.last_init], show_progress_on=[c["message"]],
+                       api_name="initialize")
+        page.demo.load(handler(self.strategy_help), {strategy}, help_outputs, show_progress="hidden",
+                       api_name="strategy_help_on_start")
+        page.demo.load(handler(self.show_again), {page.last_init}, self.result_outputs, show_progress="hidden",
+                       api_name="initialize_on_start")
+
+    # -- handlers -------------------------------------------------------------------------------
+    def strategy_help(self, values: dict) -> dict:
         """The strategy's one-line explanation; its own settings opened, the others' closed."""
-        name = values[strategy]
-        info = next((s for s in service.settings.strategies() if s["name"] == name), None)
-        if info is None:
-            return {c["strategy_help"]: ""}
-        output = S.OUTPUT_CALCULATED if info["calculated_output"] else S.OUTPUT_DRAWN
-        text = f"**{render.md(info['label'])}**: {render.md(info['help'])} {output}"
-        return {c["strategy_help"]: text,
+        c = self.c
+        name = values[c["settings"]["strategy"]]
+        return {c["strategy_help"]: render.strategy_help(self.service.settings.strategies(), name),
                 **{acc: gr.update(open=own == name) for own, acc in c["strategy_settings"].items()}}
 
-    @handler(message=c["message"])
-    def initialize(values: dict, progress=gr.Progress()) -> dict:
-        """The Initialize settings and the spec in; the results out (the spec's problems inline)."""
-        spec = page.spec_of(values)
-        problems = service.specs.check(spec)
+    def initialize(self, values: dict, progress=gr.Progress()) -> dict:
+        """The Initialize settings and the spec in; the results out (the spec's problems inline).
+        The bar follows the stages: output fit, input row (its epochs), ranking, generating."""
+        spec = self.page.spec_of(values)
+        problems = self.service.specs.check(spec)
         if problems:
-            return {c["message"]: render.problems_md(problems)}
+            return {self.c["message"]: render.problems_md(problems)}
+        progress(0.0, desc=S.INIT_STARTING)
 
         def on_event(event: dict) -> None:
-            if event.get("stage") == "optimize" and event.get("epochs"):
-                progress((event["epoch"], event["epochs"]), desc=event.get("message"), unit="epochs")
-            else:
-                progress(None, desc=event.get("message", ""))
+            progress(stage_fraction(event), desc=event.get("message", ""))
 
-        return results(service.jobs.initialize(spec, page.settings_of(ID, values), on_event=on_event))
+        result = self.service.jobs.initialize(spec, self.page.settings_of(ID, values), on_event=on_event)
+        return self.results(result) | {self.page.last_init: result}
 
-    def results(result: dict) -> dict:
-        message = S.INIT_DONE.format(token=render.md(result["token"]), token_id=result["token_id"],
-                                     strategy=render.md(result.get("strategy_label") or result["strategy"]),
-                                     seconds=result.get("seconds", 0.0))
-        rows = render.fit_rows(result.get("output_fit"))
-        rows += [["Norm of the input row / output row",
-                  f"{render.num(result.get('input_norm'))} / {render.num(result.get('output_norm'))}"],
-                 ["Cosine of the input row with the output row", result.get("input_output_cosine")]]
-        own = (result.get("cosines") or {}).get(result["strategy"], {})
-        rows += [[f"Cosine of the input row with the '{other}' vector", cos]
-                 for other, cos in own.items() if other != result["strategy"]]
-        details = result.get("details") or {}
-        history = details.get("history") or []
-        if history:  # the optimization curve in words (the chart's text alternative)
-            rows += [["Input optimization: validation loss at the start / at the best epoch",
-                      f"{render.num(details.get('initial_val_loss'))} / {render.num(details.get('best_val_loss'))}"],
-                     ["Input optimization: best epoch of the epochs run",
-                      f"{details.get('best_epoch')} of {len(history)}"]]
+    def show_again(self, values: dict) -> dict:
+        """After a reload: this browser's last initialization, said to be from before it."""
+        result = values[self.page.last_init]
+        if not isinstance(result, dict) or "token" not in result:
+            return {self.c["message"]: gr.skip()}
+        out = self.results(result)
+        out[self.c["message"]] = S.INIT_AGAIN + " " + out[self.c["message"]]
+        return out
+
+    def results(self, result: dict) -> dict:
+        c = self.c
+        history = (result.get("details") or {}).get("history") or []
         ranks = render.rank_table(result.get("testing") or [])
-        plot = shown(plots.optimization_figure(history, details.get("best_epoch"))) if history \
+        plot = shown(plots.optimization_figure(history, result["details"].get("best_epoch"))) if history \
             else gr.update(visible=False)
-        return {c["message"]: message,
-                c["fit"]: shown(render.key_values(rows)),
+        return {c["message"]: render.init_message(result),
+                c["fit"]: shown(render.key_values(render.init_rows(result))),
                 c["quality"]: shown(render.key_values(render.quality_rows(result.get("quality") or {}))),
                 c["ranks"]: gr.update(value=ranks, visible=True,
                                       column_widths=render.rank_widths(len(ranks["headers"]) - 4)),
@@ -143,9 +170,9 @@ def build(page: Page) -> None:
                 c["nearest"]: shown(render.nearest_table(result.get("nearest") or {})),
                 c["generations"]: shown(render.generations_table(result.get("generations") or []))}
 
-    help_outputs = [c["strategy_help"], *c["strategy_settings"].values()]
-    strategy.change(strategy_help, {strategy}, help_outputs, show_progress="hidden", api_name="strategy_help")
-    c["run"].click(initialize, page.inputs(settings, page.spec_fields),
-                   [c["message"], c["fit"], c["quality"], c["ranks"], c["opt_plot"], c["nearest"], c["generations"]],
-                   show_progress_on=c["message"], api_name="initialize")
-    page.demo.load(strategy_help, {strategy}, help_outputs, api_name="strategy_help_on_start")
+
+def build(page: Page) -> None:
+    tab = InitializeTab(page)
+    tab.build_widgets()
+    page.add(ID, tab.c)
+    tab.wire()

@@ -12,24 +12,40 @@ ID = "model"
 TITLE = S.TAB_MODEL
 
 
-def build(page: Page) -> None:
-    service = page.service
-    c: dict = {}
-    gr.Markdown(S.MODEL_HEAD)
-    with gr.Row(equal_height=False):
-        c["name"] = gr.Textbox(label=S.MODEL_LABEL, placeholder=S.MODEL_PLACEHOLDER, value=service.models.default_request,
-                               scale=4, elem_id="model-name")
-        c["load"] = gr.Button(S.MODEL_LOAD, variant="primary", scale=1, size="md", elem_id="model-load")
-    c["progress"] = gr.HTML(elem_id="model-progress")
-    c["status"] = gr.Markdown(elem_id="model-status", container=True)
-    c["info"] = gr.Dataframe(label=S.MODEL_INFO_LABEL, interactive=False, datatype="str", elem_id="model-info")
-    c["timer"] = gr.Timer(0.5, active=False)
-    page.add(ID, c)
-    outputs = [c["progress"], c["status"], c["info"], c["timer"]]
+class ModelTab:
+    """The tab's components (``c``) and its handlers."""
 
-    def shown_state(st: dict) -> dict:
+    def __init__(self, page: Page) -> None:
+        self.page, self.service = page, page.service
+        self.c: dict = {}
+
+    def build_widgets(self) -> None:
+        c = self.c
+        gr.Markdown(S.MODEL_HEAD)
+        with gr.Row(equal_height=False):
+            c["name"] = gr.Textbox(label=S.MODEL_LABEL, placeholder=S.MODEL_PLACEHOLDER,
+                                   value=self.service.models.default_request, scale=4, elem_id="model-name")
+            c["load"] = gr.Button(S.MODEL_LOAD, variant="primary", scale=1, size="md", elem_id="model-load")
+        c["progress"] = gr.HTML(elem_id="model-progress")
+        c["status"] = gr.Markdown(elem_id="model-status", container=True)
+        c["info"] = gr.Dataframe(label=S.MODEL_INFO_LABEL, interactive=False, datatype="str", elem_id="model-info")
+        c["timer"] = gr.Timer(0.5, active=False)
+
+    def wire(self) -> None:
+        c = self.c
+        outputs = [c["progress"], c["status"], c["info"], c["timer"]]
+        load = handler(self.load_model, message=c["status"])
+        c["load"].click(load, {c["name"]}, outputs, api_name="load_model")
+        c["name"].submit(load, {c["name"]}, outputs, api_name="load_model_on_enter")
+        c["timer"].tick(handler(self.model_tick), None, outputs, show_progress="hidden", queue=False,
+                        api_name="model_tick")
+        self.page.demo.load(handler(self.model_tick), None, outputs, show_progress="hidden",
+                            api_name="model_on_start")
+
+    # -- handlers -------------------------------------------------------------------------------
+    def shown_state(self, st: dict) -> dict:
         """The progress bar, the status line, the model's facts, and the timer (on while it loads)."""
-        state = st["state"]
+        c, state = self.c, st["state"]
         if state == "failed":
             status = render.md(S.MODEL_STATES["failed"]) + "\n\n" + render.problems_md(st.get("problems") or [])
             if st.get("info"):
@@ -42,15 +58,15 @@ def build(page: Page) -> None:
         return {c["progress"]: bar, c["status"]: status, c["info"]: table,
                 c["timer"]: gr.Timer(active=state == "loading")}
 
-    @handler(message=c["status"])
-    def load_model(values: dict) -> dict:
-        return shown_state(service.models.load(values[c["name"]]))
+    def load_model(self, values: dict) -> dict:
+        return self.shown_state(self.service.models.load(values[self.c["name"]]))
 
-    @handler
-    def model_tick() -> dict:
-        return shown_state(service.models.status())
+    def model_tick(self) -> dict:
+        return self.shown_state(self.service.models.status())
 
-    c["load"].click(load_model, {c["name"]}, outputs, api_name="load_model")
-    c["name"].submit(load_model, {c["name"]}, outputs, api_name="load_model_on_enter")
-    c["timer"].tick(model_tick, None, outputs, show_progress="hidden", queue=False, api_name="model_tick")
-    page.demo.load(model_tick, None, outputs, api_name="model_on_start")
+
+def build(page: Page) -> None:
+    tab = ModelTab(page)
+    tab.build_widgets()
+    page.add(ID, tab.c)
+    tab.wire()

@@ -269,7 +269,12 @@ def test_initialize_shows_fit_ranks_nearest_and_the_optimization_curve(page):
     assert best_row and best_row[0][1].endswith("of 4")
     assert {r[0] for r in nearest["data"]} == {"input", "output"}
     assert [r[0] for r in gens["data"]] == spec["generation_prompts"]
-    assert any(kw.get("unit") == "epochs" for _, kw in progress.calls)
+    # The bar follows the stages: output fit, input row and its epochs, ranking, generating, done.
+    shares = [args[0] for args, _ in progress.calls]
+    descs = [kw.get("desc", "") for _, kw in progress.calls]
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
+    for said in ("Fitting the output row", "Optimizing the input vector: epoch 4", "Ranking", "Generating text, step"):
+        assert any(d.startswith(said) for d in descs), said
 
 
 def test_initialize_in_bfloat16_says_so_in_the_fit_table_and_a_bad_precision_is_named(page):
@@ -435,17 +440,49 @@ def test_generations_side_by_side_and_a_custom_prompt(page, jobs):
         "With the token (after)"]
     assert [r[0] for r in table["value"]["data"]] == tiny_spec_dict()["generation_prompts"]
 
-    def custom(prompt: str, n: int) -> dict:
-        return page.fn("generate_custom")({g["pick"]: jobs["train"], g["prompt"]: prompt, g["max_new_tokens"]: n},
-                                          Progress())
+    def custom(prompt: str, n: int) -> list[dict]:
+        return list(page.fn("generate_custom")({g["pick"]: jobs["train"], g["prompt"]: prompt,
+                                                g["max_new_tokens"]: n}, Progress()))
 
-    out = custom("no placeholder", 8)
-    message = out[g["message"]]
+    out = custom("no placeholder", 8)[-1]
+    message = out[g["custom_message"]]
     assert "Your own prompt (prompt)" in message and "{placeholder}" in message and g["custom"] not in out
-    row = custom("She went to the {placeholder} and", 6)[g["custom"]]["value"]["data"][0]
+    steps = custom("She went to the {placeholder} and", 6)
+    # The message says at once what is being generated, then what was; the run's own message stays.
+    assert [set(step) for step in steps] == [{g["custom_message"]}, {g["custom_message"], g["custom"]}]
+    assert steps[0][g["custom_message"]].startswith("Generating") and "Generated" in steps[1][g["custom_message"]]
+    row = steps[-1][g["custom"]]["value"]["data"][0]
     assert row[0] == "She went to the {placeholder} and"
     assert row[1].startswith("She went to the wool shop and") and row[2].startswith("She went to the [BLISS_29111] and")
     assert row[3].startswith("She went to the wool shop and") and row[4].startswith("She went to the [BLISS_29111]")
+
+
+def test_every_press_of_generate_runs_and_the_models_load_once(page, jobs, monkeypatch):
+    """Gradio drops a press while the last one is pending unless told otherwise; two at once share one load."""
+    import threading
+
+    g = page["generate"]
+    dep = next(d for d in page.demo.get_config_file()["dependencies"] if d.get("api_name") == "generate_custom")
+    assert dep["trigger_mode"] == "multiple"
+    results = page.service.results
+    results._models_cache.clear()
+    loads = []
+    real = results._load_models
+    monkeypatch.setattr(results, "_load_models", lambda target: loads.append(target) or real(target))
+    outs: dict[str, list] = {}
+
+    def press(prompt: str) -> None:
+        outs[prompt] = list(page.fn("generate_custom")({g["pick"]: jobs["train"], g["prompt"]: prompt,
+                                                        g["max_new_tokens"]: 3}, Progress()))
+
+    threads = [threading.Thread(target=press, args=(p,)) for p in ("One {placeholder} and", "Two {placeholder} or")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert loads == [jobs["train"]]
+    for prompt, steps in outs.items():
+        assert steps[-1][g["custom"]]["value"]["data"][0][0] == prompt
 
 
 def test_export_adapter_zip_and_merged_folder_names_are_checked(page, jobs, tmp_path):

@@ -65,4 +65,4 @@ def test_a_fine_tuned_vocabulary_generates_for_the_symbol_chosen(page, tmp_path)
     row = table_rows(pg, "generate-custom")[0]
     shot(pg, tmp_path, "vocabulary-generate")
     assert row[1].startswith("I went to the wool shop and") and row[2].startswith("I went to the [BLISS_29111] and")
-    assert "for [BLISS_29111]" in pg.locator("#generate-message").inner_text()
+    assert "for [BLISS_29111]" in pg.locator("#generate-custom-message").inner_text()

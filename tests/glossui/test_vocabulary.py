@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 from core.service import Service
+from glossui import render
 from glossui import strings as S
 from glossui.layout import build_page
 from tests.core.experiment.vocab_fixtures import THREE
@@ -147,16 +148,57 @@ def test_generate_shows_every_symbols_prompts_of_a_fine_tuned_vocabulary(page, f
     assert choice["visible"] is True and choice["value"] == first["new_token"]
     assert [v for _, v in choice["choices"]] == [first["new_token"], second["new_token"]]
     for spec in (first, second):  # each symbol's gloss and token fill the prompt
-        out = page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
-                                          g["max_new_tokens"]: 4, g["symbol"]: spec["new_token"]}, Progress())
+        out = list(page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
+                                                g["max_new_tokens"]: 4, g["symbol"]: spec["new_token"]},
+                                               Progress()))[-1]
         row = out[g["custom"]]["value"]["data"][0]
         assert row[1].startswith(f"It is {spec['glosses'][0]} and") and row[2].startswith(f"It is {spec['new_token']} and")
         assert row[4].startswith(f"It is {spec['new_token']} and")
-        assert spec["symbol_id"] in out[g["message"]]
+        assert spec["symbol_id"] in out[g["custom_message"]]
     # "before" is the vocabulary as it was initialized (every token), not one symbol alone.
     models = page.service.results._models(run_id)
     assert len(models["before"][2]) == len(TWO) and models["before"][2] == models["after"][2]
     # No symbol, or one from elsewhere: named, nothing generated.
-    out = page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
-                                      g["max_new_tokens"]: 4, g["symbol"]: "[BLISS_NOPE]"}, Progress())
-    assert set(out) == {g["message"]} and "Symbol" in out[g["message"]] and "choose one of" in out[g["message"]]
+    out = list(page.fn("generate_custom")({g["pick"]: run_id, g["prompt"]: "It is {placeholder} and",
+                                            g["max_new_tokens"]: 4, g["symbol"]: "[BLISS_NOPE]"}, Progress()))[-1]
+    message = out[g["custom_message"]]
+    assert set(out) == {g["custom_message"]} and "Symbol" in message and "choose one of" in message
+
+
+def test_initialize_only_is_titled_as_what_ran_and_offers_nothing_to_download(page, init_only, fine_tuned):
+    v = page["vocab"]
+    assert init_only[v["table"]]["label"] == S.VOCAB_TABLE_INIT
+    assert init_only[v["export"]]["visible"] is False and init_only[v["file"]]["visible"] is False
+    assert fine_tuned[v["table"]]["label"] == S.VOCAB_TABLE_LABEL and fine_tuned[v["export"]]["visible"] is True
+    assert v["export"].visible is False          # nothing to download before a job has an adapter
+
+
+def test_the_strategy_is_explained_on_the_tab(page):
+    v = page["vocab"]
+    assert v["strategy"].info == S.VOCAB_STRATEGY_INFO and "table" not in v["strategy"].info
+    strategies = page.service.settings.strategies()
+    for s in strategies:
+        text = page.fn("vocab_strategy_help")({v["strategy"]: s["name"]})[v["strategy_help"]]
+        assert text.startswith(f"**{render.md(s['label'])}**: {render.md(s['help'])}")
+        assert ("Output row: calculated" in text) == s["calculated_output"]
+    table = next(b for b in page.demo.blocks.values()
+                 if getattr(b, "label", None) == S.STRATEGIES_TITLE and hasattr(b, "headers"))
+    assert [row[0] for row in table.value["data"]] == [s["name"] for s in strategies]
+
+
+def test_a_vocabulary_job_reports_its_evaluation_symbol_by_symbol(page, init_only):
+    job = page.service.jobs.get(init_only[page["vocab"]["job"]]["id"])
+    events = page.service.jobs.runner.events(job["id"])
+    evaluating = [e for e in events if e.get("phase") == "evaluate_before" and "fraction" in e]
+    assert any("(1 of 2)" in e["message"] for e in evaluating) and any("(2 of 2)" in e["message"] for e in evaluating)
+    fractions = [e["fraction"] for e in evaluating]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] > 0.5
+    # The bar's last place: past the initialization and through most of the evaluation.
+    assert job["progress"]["phase"] == "evaluate_before" and job["progress"]["fraction"] > 0.75
+
+
+def test_a_reload_shows_the_vocabulary_jobs_own_choices(page, fine_tuned):
+    v = page["vocab"]
+    out = page.fn("vocab_load")({page.remembered: {"vocab": fine_tuned[v["job"]]["id"]}})
+    assert out[v["builtins"]] == TWO and out[v["strategy"]] == "average" and out[v["contrast"]] is False
+    assert out[v["job"]]["id"] == fine_tuned[v["job"]]["id"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import statistics
 import time
+from typing import Callable
 
 import torch
 
@@ -54,18 +55,40 @@ def rank_table(model, tokenizer, spec, token_id: int) -> list[dict]:
     return rows
 
 
+Progress = Callable[[int, int], None]
+
+
+def _token_counter(on_token: Progress, done_before: int, total: int):
+    """A stopping criterion that never stops: it reports each generated token as ``on_token(done, total)``
+    (``generate`` calls its stopping criteria once per new token)."""
+    from transformers import StoppingCriteria
+
+    class Count(StoppingCriteria):
+        def __init__(self) -> None:
+            self.n = 0
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.n += 1
+            on_token(done_before + self.n, total)
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return Count()
+
+
 @torch.no_grad()
 def greedy_generate(model, tokenizer, prompts: list[str], max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                    batch_size: int = 32) -> list[list[int]]:
+                    batch_size: int = 32, on_token: Progress | None = None) -> list[list[int]]:
     """Greedy continuations (token ids, prompt excluded) of each prompt, batched with left padding.
 
     Left padding keeps every prompt's last token at the end of the batch, where generation
     continues; ``generate`` derives position ids from the attention mask, so padding does not
     shift positions. A fresh ``GenerationConfig`` makes it greedy whatever the model's own
     sampling defaults are. Generation stops at the end-of-sequence token or after
-    ``max_new_tokens``.
+    ``max_new_tokens``. ``on_token(done, total)``: called after every generation step, counting
+    the steps of every batch (``total`` = batches × ``max_new_tokens``; a batch that stops early
+    at the end-of-sequence token skips ahead).
     """
-    from transformers import GenerationConfig
+    from transformers import GenerationConfig, StoppingCriteriaList
 
     eos = model.generation_config.eos_token_id
     if eos is None:
@@ -75,11 +98,15 @@ def greedy_generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 
                               eos_token_id=eos, pad_token_id=pad)
     device = next(model.parameters()).device
     outputs: list[list[int]] = []
+    starts = range(0, len(prompts), batch_size)
+    total = len(starts) * max_new_tokens
     with eval_mode(model):
-        for start in range(0, len(prompts), batch_size):
+        for number, start in enumerate(starts):
             batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
                               padding_side="left", add_special_tokens=False).to(device)
-            generated = model.generate(**batch, generation_config=config)
+            counting = {} if on_token is None else \
+                {"stopping_criteria": StoppingCriteriaList([_token_counter(on_token, number * max_new_tokens, total)])}
+            generated = model.generate(**batch, generation_config=config, **counting)
             new = generated[:, batch["input_ids"].shape[1]:].tolist()
             stops = set([eos] if isinstance(eos, int) else eos or [])
             for ids in new:
@@ -88,16 +115,18 @@ def greedy_generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 
     return outputs
 
 
-def generations(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[dict]:
+def generations(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                on_token: Progress | None = None) -> list[dict]:
     """For every prompt: the greedy continuation with the gloss and with the token, side by side.
 
     ``with_gloss`` / ``with_token`` are the filled prompt followed by its continuation; the
-    continuations alone are kept too, to measure how close the two are.
+    continuations alone are kept too, to measure how close the two are. ``on_token``: see
+    ``greedy_generate``.
     """
     token = spec.new_token
     filled_gloss = [spec.fill(p, spec.glosses[0]) for p in spec.generation_prompts]
     filled_token = [spec.fill(p, token) for p in spec.generation_prompts]
-    continued = greedy_generate(model, tokenizer, filled_gloss + filled_token, max_new_tokens)
+    continued = greedy_generate(model, tokenizer, filled_gloss + filled_token, max_new_tokens, on_token=on_token)
     n = len(spec.generation_prompts)
     rows = []
     for i, prompt in enumerate(spec.generation_prompts):
@@ -176,16 +205,27 @@ def add_time(timings: dict[str, float] | None, key: str, started: float) -> floa
 
 
 def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-             timings: dict[str, float] | None = None) -> dict:
+             timings: dict[str, float] | None = None, on_event: Callable[[dict], None] | None = None) -> dict:
     """Ranks on every testing context, generations, nearest tokens and the quality numbers.
 
-    ``timings``: seconds are added to its ``evaluation`` (ranks, nearest tokens) and ``generation`` entries.
+    ``timings``: seconds are added to its ``evaluation`` (ranks, nearest tokens) and ``generation``
+    entries. ``on_event`` gets ``{"stage": "rank" | "generate", "message", "fraction"}``: once
+    before ranking, then after every generation step (``fraction``: of this evaluation done).
     """
+    emit = on_event or (lambda event: None)
     started = time.perf_counter()
+    emit({"stage": "rank", "message": f"ranking {len(spec.testing_positive_contexts) + len(spec.testing_negative_contexts)}"
+                                      " testing contexts", "fraction": 0.0})
     testing = rank_table(model, tokenizer, spec, token_id)
     nearest = nearest_tokens(model, tokenizer, token_id)
     started = add_time(timings, "evaluation", started)
-    gens = generations(model, tokenizer, spec, token_id, max_new_tokens)
+
+    def on_token(done: int, total: int) -> None:
+        # Ranking is one pass; the generation steps are most of an evaluation's time.
+        emit({"stage": "generate", "message": f"generating text, step {done} of {total}",
+              "fraction": round(0.1 + 0.9 * done / max(total, 1), 4)})
+
+    gens = generations(model, tokenizer, spec, token_id, max_new_tokens, on_token=on_token if on_event else None)
     add_time(timings, "generation", started)
     scores = quality(testing)
     scores["generation_similarity"] = generation_similarity(gens)

@@ -154,6 +154,13 @@ def identity(strategy: str, seed: int) -> dict:
             "calculated_output": STRATEGIES[strategy].calculated_output}
 
 
+def after_fine_tuning(emit: Emit) -> Callable[[dict], None]:
+    """The evaluation's progress (``evaluate``'s ``on_event``) as ``evaluate_after`` phase events."""
+    return lambda event: emit({"type": "phase", "phase": "evaluate_after",
+                               "message": f"Evaluating after fine-tuning: {event['message']}",
+                               "fraction": event["fraction"]})
+
+
 def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, emit: Emit | None = None,
                should_stop: Callable[[], bool] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                init_result: InitResult | None = None, quantized_cache: dict | None = None,
@@ -216,9 +223,9 @@ def run_member(spec, base, init_config: InitConfig, config: FinetuneConfig, *, e
     trained = finetune(init_result.model, init_result.tokenizer, init_result.token_id, spec, config,
                        on_event=emit, should_stop=should_stop, quantized=quantized)
     add_time(timings, "training", started)
-    emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
+    emit({"type": "phase", "phase": "evaluate_after", "message": "Evaluating after fine-tuning", "fraction": 0.0})
     evaluation_after = evaluate(trained.model, trained.tokenizer, spec, trained.token_id, max_new_tokens,
-                                timings=timings)
+                                timings=timings, on_event=after_fine_tuning(emit))
     started = time.perf_counter()
     agreement_after = generation_agreement(trained.model, trained.tokenizer, spec, evaluation_after["generations"])
     add_time(timings, "evaluation", started)

@@ -5,9 +5,10 @@
 Progress goes to ``on_event`` as small dicts, the one channel the CLI's progress bar and the
 web page read:
 
-    {"stage": "validate" | "copy" | "embeddings" | "add_token" | "compare" | "evaluate" | "done",
+    {"stage": "validate" | "copy" | "output_fit" | "input_row" | "compare" | "add_token" | "done",
      "message": str, ...}
     {"stage": "optimize", "epoch": int, "epochs": int, "train_loss": float, "val_loss": float}
+    {"stage": "rank" | "generate", "message": str, "fraction": float}   (the evaluation, see ``evaluate``)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from core.model.loading import LoadedModel
 from core.model.tokens import untie_embeddings
 from core.spec.gloss import GlossSpec, check_spec
 from core.spec.settings import check_max_new_tokens
-from core.embedding.output import OutputFit
+from core.embedding.output import OutputFit, output_embedding
 from core.embedding.strategies import (STRATEGIES, InitConfig, InitRows, depends_on_seed, fit_key, group,
                                       initial_rows, input_vectors)
 from core.model.tokens import add_token
@@ -120,13 +121,21 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     _emit(on_event, "copy", "Copying the base model")
     model, tokenizer = copy_base(base)
 
-    _emit(on_event, "embeddings", f"Computing the output fit and the {config.strategy} input vector",
-          strategy=config.strategy)
+    strategy = STRATEGIES[config.strategy]
+    strategy.check(spec, config)
+    fitted_here = strategy.calculated_output and (output_fit is None or fit_key(output_fit) != fit_key(config))
+    if fitted_here:  # its own stage, so that progress can say which of the two is running
+        _emit(on_event, "output_fit", "Fitting the output row by least squares over the contexts")
+        output_fit = output_embedding(model, tokenizer, spec, negative_logit=config.negative_logit,
+                                      precision=config.precision)
+    _emit(on_event, "input_row", f"Computing the {strategy.label} input row", strategy=config.strategy)
 
     def on_epoch(entry: dict) -> None:
         _emit(on_event, "optimize", f"Optimizing the input vector: epoch {entry.get('epoch')}", **entry)
 
     rows = initial_rows(model, tokenizer, spec, config, on_epoch=on_epoch, output_fit=output_fit)
+    if fitted_here:  # computed just above for this initialization, not shared with an earlier one
+        rows.details.pop("output_fit_shared", None)
 
     cosines: dict = {}
     others = [name for name in compare_with if name != config.strategy]
@@ -143,8 +152,9 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
         timings["initialization"] = timings.get("initialization", 0.0) + time.perf_counter() - start
     evaluation: dict = {}
     if evaluate_after:
-        _emit(on_event, "evaluate", "Ranking testing contexts and generating text")
-        evaluation = evaluate(model, tokenizer, spec, token_id, max_new_tokens, timings=timings)
+        evaluation = evaluate(model, tokenizer, spec, token_id, max_new_tokens, timings=timings,
+                              on_event=(lambda e: _emit(on_event, e["stage"], e["message"][:1].upper() + e["message"][1:],
+                                                        fraction=e["fraction"])) if on_event else None)
 
     seconds = time.perf_counter() - start
     _emit(on_event, "done", f"Done in {seconds:.1f} s", seconds=seconds)

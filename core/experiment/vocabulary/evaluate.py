@@ -18,14 +18,21 @@ from core.experiment.vocabulary.load import Vocabulary
 def evaluate_vocabulary(model, tokenizer, vocab: Vocabulary, token_ids: list[int],
                         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, timings: dict | None = None,
                         on_event=None) -> dict:
-    """Per symbol: ``evaluate``'s ranks, generations, nearest tokens and quality; and the confusion matrix."""
+    """Per symbol: ``evaluate``'s ranks, generations, nearest tokens and quality; and the confusion matrix.
+    ``on_event`` gets ``{"stage": "evaluate", "message", "token", "fraction"}`` as the evaluation goes
+    (``fraction``: of every symbol's evaluation)."""
     started = time.perf_counter()
     symbols = []
-    for spec, token_id in zip(vocab.specs, token_ids):
-        if on_event is not None:
-            on_event({"stage": "evaluate", "message": f"Evaluating {spec.new_token}", "token": spec.new_token})
+    n = len(vocab.specs)
+    for i, (spec, token_id) in enumerate(zip(vocab.specs, token_ids)):
+        def progress(event: dict, i: int = i, token: str = spec.new_token) -> None:
+            # The share of the whole evaluation done: symbols before this one, then this one's own share.
+            on_event({"stage": "evaluate", "message": f"Evaluating {token} ({i + 1} of {n}): {event['message']}",
+                      "token": token, "fraction": round((i + event["fraction"]) / n, 4)})
+
         symbols.append({"token": spec.new_token, "token_id": token_id,
-                        **evaluate(model, tokenizer, spec, token_id, max_new_tokens, timings=timings)})
+                        **evaluate(model, tokenizer, spec, token_id, max_new_tokens, timings=timings,
+                                   on_event=progress if on_event is not None else None)})
     confusion = confusion_matrix(model, tokenizer, vocab, token_ids)
     if timings is not None:
         timings["vocabulary_evaluation"] = timings.get("vocabulary_evaluation", 0.0) + time.perf_counter() - started

@@ -105,7 +105,8 @@ def run_vocabulary(vocab: Vocabulary, base, init_config: InitConfig | None = Non
     timings["initialization"] = init.seconds
     if should_stop():
         raise StopRequested()
-    emit({"type": "phase", "phase": "evaluate_before", "message": "Ranking and generating before fine-tuning"})
+    emit({"type": "phase", "phase": "evaluate_before", "message": "Evaluating before fine-tuning",
+          "fraction": 0.0})
     started = time.perf_counter()
     before = evaluate_vocabulary(init.model, init.tokenizer, vocab, init.token_ids, max_new_tokens,
                                  on_event=lambda e: emit({"type": "phase", "phase": "evaluate_before", **e}))
@@ -119,7 +120,8 @@ def run_vocabulary(vocab: Vocabulary, base, init_config: InitConfig | None = Non
                                                          Sentences.of(vocab.specs), config, on_event=emit,
                                                          should_stop=should_stop)
         timings["training"] = time.perf_counter() - started
-        emit({"type": "phase", "phase": "evaluate_after", "message": "Ranking and generating after fine-tuning"})
+        emit({"type": "phase", "phase": "evaluate_after", "message": "Evaluating after fine-tuning",
+              "fraction": 0.0})
         started = time.perf_counter()
         run.after = evaluate_vocabulary(run.trained.model, run.trained.tokenizer, vocab, init.token_ids,
                                         max_new_tokens,

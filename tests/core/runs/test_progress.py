@@ -57,3 +57,55 @@ def test_series_groups_steps_by_member_and_names_seeds_only_when_several():
     assert list(progress.series(two)) == ["average (seed 0)", "random (seed 0)", "average (seed 1)"]
     symbols = [_step(1, strategy="average", seed=0, symbol="[A]"), _step(1, strategy="average", seed=0, symbol="[B]")]
     assert list(progress.series(symbols)) == ["[A] average", "[B] average"]
+
+
+def test_the_evaluation_after_training_is_its_own_phase_with_its_own_share():
+    steps = [_step(0), _step(10, epoch=2.0)]
+    events = [{"type": "phase", "phase": "train", "message": "Fine-tuning"}, *steps,
+              {"type": "phase", "phase": "evaluate_after", "message": "Evaluating after fine-tuning", "fraction": 0.0},
+              {"type": "phase", "phase": "evaluate_after", "message": "Evaluating after fine-tuning: generating text, "
+               "step 3 of 30", "fraction": 0.37}]
+    p = progress.progress(events, steps)
+    assert (p["phase"], p["fraction"], p["eta"]) == ("evaluate_after", 0.37, None)
+    assert p["label"].endswith("step 3 of 30") and p["step"] == 10   # the training's numbers stay readable
+    # Before the first step: the phase that runs (no step, no time left yet).
+    early = [{"type": "status", "status": "running"},
+             {"type": "phase", "phase": "init:copy", "message": "Copying the base model"}]
+    p = progress.progress(early, [])
+    assert (p["phase"], p["label"], p["phase_fraction"], p["fraction"]) == ("init", "Copying the base model", None, 0.0)
+    # Step 0 (the evaluation before any training) is training already.
+    assert progress.progress(early + [_step(0)], [_step(0)])["phase"] == "train"
+
+
+def test_a_vocabulary_bar_advances_by_phase_and_symbol():
+    plan = progress.VOCAB_PLAN
+    total = sum(w for _, w in plan)
+    weight = dict(plan)
+    init = [{"type": "phase", "phase": "init:copy", "message": "Copying"},
+            {"type": "init_epoch", "epoch": 2, "epochs": 4}]
+    assert progress.progress(init, [], plan=plan)["fraction"] == round(weight["init"] * 0.5 / total, 4)
+    evaluating = init + [{"type": "phase", "phase": "evaluate_before", "message": "Evaluating [B] (2 of 2)",
+                          "fraction": 0.75}]
+    p = progress.progress(evaluating, [], plan=plan)
+    assert p["fraction"] == round((weight["init"] + 0.75 * weight["evaluate_before"]) / total, 4)
+    assert p["label"] == "Evaluating [B] (2 of 2)"
+    steps = [_step(5, max_steps=10)]
+    training = evaluating + [{"type": "phase", "phase": "quantize", "message": "Quantizing"},
+                             {"type": "phase", "phase": "train", "message": "Fine-tuning"}, *steps]
+    expected = (weight["init"] + weight["evaluate_before"] + weight["quantize"] + 0.5 * weight["train"]) / total
+    assert progress.progress(training, steps, plan=plan)["fraction"] == round(expected, 4)
+    # Initialize only: the same two phases fill the whole bar.
+    assert progress.progress(evaluating, [], plan=plan[:2])["fraction"] == round((2 + 0.75 * 2) / 4, 4)
+
+
+def test_a_comparisons_time_left_starts_from_the_estimate_and_follows_the_members():
+    start = {"type": "status", "status": "running", "time": 1000.0}
+    member = {"type": "member", "status": "start", "index": 0, "total": 4, "message": "A", "strategy": "a", "seed": 0}
+    p = progress.progress([start, member], [], estimate=600.0, now=1100.0)
+    assert p["eta"] == 500.0 and (p["members_done"], p["members_total"]) == (0, 4)
+    done = {**member, "status": "done"}
+    second = {**member, "index": 1, "strategy": "b", "message": "B"}
+    p = progress.progress([start, member, done, second], [], estimate=600.0, now=1200.0)
+    # One of four members done in 200 s: 600 s more at that pace, whatever the estimate said.
+    assert p["eta"] == 600.0 and p["members_done"] == 1 and p["label"] == "B"
+    assert progress.progress([start, member], [], now=1100.0)["eta"] is None   # no estimate, nothing done yet

@@ -115,6 +115,24 @@ def test_generations_are_greedy_and_side_by_side(tiny_with_token):
     assert ev.generations(model, tokenizer, spec, token_id, max_new_tokens=8) == rows
 
 
+def test_generation_reports_every_step_of_every_batch_and_generates_the_same(tiny_with_token):
+    model, tokenizer, spec, token_id = tiny_with_token
+    prompts = [spec.fill(p, spec.glosses[0]) for p in spec.generation_prompts] * 2
+    plain = ev.greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=2)
+    calls = []
+    counted = ev.greedy_generate(model, tokenizer, prompts, max_new_tokens=5, batch_size=2,
+                                 on_token=lambda done, total: calls.append((done, total)))
+    assert counted == plain
+    batches = -(-len(prompts) // 2)
+    assert {total for _, total in calls} == {batches * 5}
+    # Within a batch the count rises by one a step; batch b starts after b * 5 steps.
+    dones = [done for done, _ in calls]
+    assert dones == sorted(dones) and len(dones) == len(set(dones))
+    for b in range(batches):
+        mine = [d - b * 5 for d in dones if b * 5 < d <= (b + 1) * 5]
+        assert mine == list(range(1, len(mine) + 1)) and mine   # every batch reports from its first step on
+
+
 def test_generation_similarity():
     same = {"continuation_with_gloss": "a b c d", "continuation_with_token": "a b c d"}
     half = {"continuation_with_gloss": "a b c d", "continuation_with_token": "a b x y"}

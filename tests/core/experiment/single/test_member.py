@@ -69,3 +69,23 @@ def test_stop_during_initialization(tiny_spec):
         run_member(tiny_spec, base, InitConfig(strategy="optimized", opt_epochs=500), FinetuneConfig(batch_size=2),
                    emit=seen.append, should_stop=lambda: any(e["type"] == "init_epoch" for e in seen))
     assert sum(e["type"] == "init_epoch" for e in seen) == 1  # the optimization ended after one epoch
+
+
+def test_a_member_says_each_phase_and_its_evaluations_progress(tiny_spec):
+    from core.embedding.strategies import InitConfig
+    from core.model.loading import load_model
+
+    seen: list[dict] = []
+    run_member(tiny_spec, load_model("tiny-random"), InitConfig(strategy="average"),
+               FinetuneConfig(epochs=1, batch_size=2, grad_accum=1), emit=seen.append, max_new_tokens=3)
+    phases = [e["phase"] for e in seen if e["type"] == "phase"]
+    order = ["init:validate", "init:copy", "init:output_fit", "init:input_row", "init:add_token", "init:rank",
+             "init:generate", "init:done", "agreement_before", "quantize", "train", "evaluate_after"]
+    assert [p for p in dict.fromkeys(phases)] == order
+    before = [e for e in seen if e.get("phase") == "init:generate"]
+    assert all(e["message"].startswith("Evaluating before fine-tuning: generating text, step") for e in before)
+    after = [e for e in seen if e.get("phase") == "evaluate_after"]
+    assert after[0]["fraction"] == 0.0 and after[-1]["message"].startswith("Evaluating after fine-tuning: generating")
+    assert [e["fraction"] for e in after] == sorted(e["fraction"] for e in after) and after[-1]["fraction"] > 0.1
+    last_step = max(i for i, e in enumerate(seen) if e["type"] == "step")
+    assert seen.index(after[0]) > last_step      # the evaluation after training comes after its last step

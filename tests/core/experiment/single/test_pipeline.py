@@ -49,8 +49,15 @@ def test_average_on_a_copy_with_rows_events_and_evaluation(base, tiny_spec):
     assert torch.equal(inp, result.rows.input_row) and torch.equal(out, result.rows.output_row)
 
     stages = [e["stage"] for e in events]
-    assert stages == ["validate", "copy", "embeddings", "compare", "add_token", "evaluate", "done"]
+    generating = [e for e in events if e["stage"] == "generate"]
+    assert stages == ["validate", "copy", "output_fit", "input_row", "compare", "add_token", "rank",
+                      *["generate"] * len(generating), "done"]
+    # One event per generation step (the prompts in one batch, at most 4 new tokens), its share rising to 1.
+    assert 1 <= len(generating) <= 4 and generating[-1]["message"].startswith("Generating text, step")
+    fractions = [e["fraction"] for e in events if "fraction" in e]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and 0.1 < fractions[-1] <= 1.0
     assert all(e["message"] for e in events)
+    assert "output_fit_shared" not in result.rows.details     # fitted for this initialization itself
 
     data = result.to_dict()
     json.dumps(data, allow_nan=False)

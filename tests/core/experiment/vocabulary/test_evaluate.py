@@ -35,7 +35,11 @@ def test_evaluate_vocabulary_reports_each_symbol_and_the_table(initialized):
     before = evaluate_vocabulary(init.model, init.tokenizer, vocab, init.token_ids, max_new_tokens=3,
                                  on_event=seen.append)
     assert [s["token"] for s in before["symbols"]] == vocab.tokens
-    assert [e["token"] for e in seen] == vocab.tokens
+    # Each symbol in turn, its ranking then its generation steps; the share of the whole rising to the end.
+    assert list(dict.fromkeys(e["token"] for e in seen)) == vocab.tokens
+    assert all(f"({vocab.tokens.index(e['token']) + 1} of {len(vocab)})" in e["message"] for e in seen)
+    fractions = [e["fraction"] for e in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and 1 - 1 / len(vocab) < fractions[-1] <= 1.0
     assert set(before["symbols"][0]) >= {"testing", "generations", "quality", "nearest"}
     for k, symbol in enumerate(before["symbols"]):  # the confusion's diagonal is each symbol's own median rank
         assert before["confusion"]["own_rank"][k] == symbol["quality"]["median_rank_positive"]
