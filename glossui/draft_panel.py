@@ -12,7 +12,8 @@ import gradio as gr
 
 from glossui import render
 from glossui import strings as S
-from glossui.page import Page, handler, lines, setting_grid, shown, spec_to_texts
+from core.spec.errors import InputError
+from glossui.page import Page, handler, lines, problems_of, setting_grid, shown, spec_to_texts
 
 ID = "draft"
 # The spec fields a draft fills (the symbol's ID, glosses and token are read, and written back as drafted).
@@ -45,7 +46,7 @@ def build(page: Page) -> dict:
         c["chat_prompt"] = gr.Textbox(label=S.DRAFT_PROMPT_LABEL, lines=6, visible=False, interactive=False,
                                       buttons=["copy"], elem_id="draft-chat-prompt")
         c["status"] = gr.Markdown(elem_id="draft-status")
-        c["table"] = gr.Dataframe(headers=S.DRAFT_TABLE_HEAD, label=S.DRAFT_TABLE, interactive=False, wrap=True,
+        c["table"] = gr.Dataframe(headers=S.DRAFT_TABLE_HEADERS, label=S.DRAFT_TABLE, interactive=False, wrap=True,
                                   datatype="str", visible=False, elem_id="draft-table")
     page.add(ID, c)
     page.later(lambda: wire(page, c))
@@ -53,15 +54,30 @@ def build(page: Page) -> dict:
 
 
 def rows(result: dict) -> list[list[str]]:
-    """The table's rows: every item, kept ones first."""
+    """The table's rows: every item, kept ones first; a dropped context's sentence may still be used."""
     out = []
     for it in sorted(result["items"], key=lambda i: (i["status"] != "kept", i["kind"] != "positive")):
         where = it["set"] if it["status"] == "kept" else it["reason"]
+        if it["status"] == "kept" and it.get("lengthened_with"):
+            where = f"{where}{S.DRAFT_LENGTHENED}"
         ranks = ", ".join(f"{w} {r}" for w, r in it["ranks"].items())
         out.append([it["kind"], "yes" if it["status"] == "kept" else "no", where or "",
                     "" if it["best_rank"] is None else str(it["best_rank"]), ranks, it["context"] or it["text"],
-                    it.get("sentence") or ""])
+                    it.get("sentence") or "", it.get("sentence_set") or ""])
     return out
+
+
+def table(items: list[dict]) -> dict:
+    """The table's value for these items."""
+    return {"headers": S.DRAFT_TABLE_HEADERS, "data": rows({"items": items})}
+
+
+def done_message(result: dict) -> str:
+    """What a draft kept: contexts (and how many were lengthened), sentences used, negatives."""
+    pos, neg = result["counts"]["positive"], result["counts"]["negative"]
+    return render.md(S.DRAFT_DONE_CONTEXTS.format(model=result["model"], pk=pos["kept"], pn=pos["given"],
+                                                  pl=pos.get("lengthened", 0), ps=pos.get("sentences_used", 0),
+                                                  nk=neg["kept"], nn=neg["given"]))
 
 
 def wire(page: Page, c: dict) -> None:
@@ -69,7 +85,7 @@ def wire(page: Page, c: dict) -> None:
     gloss = page["gloss"]
     fields = gloss["fields"]
     count_info = gloss.get("count_info")
-    status, table = c["status"], c["table"]
+    status, table_box = c["status"], c["table"]
     settings = c["settings"]
 
     def update(name: str, value: str):
@@ -82,20 +98,22 @@ def wire(page: Page, c: dict) -> None:
         request |= {"sentences": values[c["sentences"]], "negatives": values[c["negatives"]],
                     "keep": values[c["keep"]], "corpus": values[c["corpus"]] or ""}
         request |= {name: values[w] for name, w in settings.items()}
-        result = service.draft_spec(request)
-        counts = result["counts"]
+        try:
+            result = service.draft_spec(request)
+        except InputError as exc:
+            # Too little material: the problems, and every item, so that Keep anyway can be used.
+            if not exc.details.get("items"):
+                raise
+            message = render.problems_md(problems_of(exc)) + "\n\n" + render.md(S.DRAFT_FAILED_TABLE)
+            return {status: message, table_box: shown(table(exc.details["items"]))}
         spec = result["spec"]
         problems = service.check_spec(spec)
         warnings = service.spec_warnings(spec)
         valid = render.problems_md(problems) if problems else render.md(S.DRAFT_VALID)
-        text = render.md(S.DRAFT_DONE.format(model=result["model"], pk=counts["positive"]["kept"],
-                                             pn=counts["positive"]["given"], nk=counts["negative"]["kept"],
-                                             nn=counts["negative"]["given"], valid=""))
-        message = text + "\n\n" + valid + ("\n\n" + render.warnings_md(warnings) if warnings else "")
+        message = done_message(result) + "\n\n" + valid + ("\n\n" + render.warnings_md(warnings) if warnings else "")
         texts = spec_to_texts(spec, _FILLED)
         return {fields[n]: update(n, v) for n, v in texts.items()} | {
-            status: message, gloss["status"]: valid,
-            table: shown({"headers": S.DRAFT_TABLE_HEAD, "data": rows(result)})}
+            status: message, gloss["status"]: valid, table_box: shown(table(result["items"]))}
 
     @handler(message=status)
     def prompt(values: dict) -> dict:
@@ -103,7 +121,7 @@ def wire(page: Page, c: dict) -> None:
         return {c["chat_prompt"]: shown(S.DRAFT_PROMPT_TEXT.format(**found)), status: ""}
 
     inputs = {*fields.values(), c["sentences"], c["negatives"], c["keep"], c["corpus"], *settings.values()}
-    c["run"].click(draft, inputs, [*(fields[n] for n in _FILLED), status, gloss["status"], table],
+    c["run"].click(draft, inputs, [*(fields[n] for n in _FILLED), status, gloss["status"], table_box],
                    api_name="draft_spec")
     c["prompt"].click(prompt, {fields["glosses"], fields["symbol_id"]}, [c["chat_prompt"], status],
                       api_name="draft_prompt")

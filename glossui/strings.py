@@ -266,3 +266,13 @@ DRAFT_DONE = ("Drafted the spec on {model}: {pk} of {pn} sentences and {nk} of {
               "the fields below are filled. {valid}")
 DRAFT_VALID = "The spec is valid."
 SPEC_WARNINGS = "Please check {n} warning{s} (the spec is still valid):"
+
+# -- Gloss tab: the drafting panel, contexts and sentences judged apart (issue 18) -----------------
+DRAFT_TABLE_HEADERS = ["Kind", "Context kept", "Set or reason", "Best rank", "Target ranks", "Context", "Sentence",
+                       "Sentence used in"]
+DRAFT_LENGTHENED = " (lengthened with the sentence before)"
+DRAFT_DONE_CONTEXTS = ("Drafted the spec on {model}: {pk} of {pn} contexts kept ({pl} lengthened with the sentence "
+                       "before), {ps} of {pn} sentences in fine-tuning or validation, and {nk} of {nn} negatives "
+                       "kept; the fields below are filled.")
+DRAFT_FAILED_TABLE = ("The table below lists every item with its ranks: copy a dropped one into *Keep anyway* to "
+                      "keep it, or change the setting the message suggests, and press **Draft** again.")

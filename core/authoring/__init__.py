@@ -1,9 +1,11 @@
 """Writing gloss specs: the Bliss lexicon and drafting specs from raw material.
 
 Owns: the open Bliss lexicon shipped under ``data/`` (loading with ``datasets``, gloss parsing,
-lookup and search, statistics against a tokenizer: ``lexicon``), and drafting a spec from
-sentences, negatives, a corpus or the loaded model, screening by the model and a seeded split
-(``draft`` and the modules beside it).
+lookup and search, statistics against a tokenizer: ``lexicon``, ``glosses``), and drafting a spec
+from sentences, negatives, a corpus or the loaded model (``draft``): where material comes from
+(``sources``, ``templates``), cutting sentences (``sentences``) into the report's rows (``items``),
+screening by the model (``screen``), why too little was left and what would help (``diagnose``)
+and a seeded split (``split``).
 
 May import: ``core.spec``, ``core.model``, ``core.embedding``, torch, datasets.
 """

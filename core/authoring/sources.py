@@ -4,7 +4,8 @@ loaded model, or a chat assistant's pasted answer.
 * ``read_lines``: a UTF-8 text file, one sentence a line.
 * ``mine_corpus``: a text file, or a ``datasets`` dataset (a folder saved with ``save_to_disk``, a
   folder or file ``load_dataset`` reads, or a hub id where there is a network) with a text column;
-  its text is split into sentences and those that use a gloss are kept, once each.
+  its text is split into sentences and those that use a gloss are kept, once each
+  (``mine_corpus_pairs``: each with the sentence before it, which can lengthen a short context).
 * ``sample_sentences``: candidate sentences sampled from the loaded model (seeded), asked with the
   part of speech's instruction (``templates.model_prompt``), through the chat template when the
   tokenizer has one.
@@ -40,8 +41,9 @@ def parse_answer(text: str, field: str = "sentences") -> list[str]:
     return items
 
 
-def read_lines(path: str | Path, field: str) -> list[str]:
-    """The lines of a UTF-8 text file (numbering and bullets removed), or an InputError naming ``field``."""
+def read_lines(path: str | Path, field: str, allow_empty: bool = False) -> list[str]:
+    """The lines of a UTF-8 text file (numbering and bullets removed), or an InputError naming
+    ``field``; a file with no line of text is refused unless ``allow_empty``."""
     p = Path(path)
     if not p.is_file():
         raise fail(field, f"{str(p)!r} does not exist or is not a file", "give the path of a text file, one sentence a line")
@@ -53,7 +55,10 @@ def read_lines(path: str | Path, field: str) -> list[str]:
         raise fail(field, f"{p.name} is not UTF-8 text (byte {exc.start})", "save it as UTF-8 text, one sentence a line") from None
     if "\x00" in text:
         raise fail(field, f"{p.name} is not a text file", "give a UTF-8 text file, one sentence a line")
-    return parse_answer(text, field)
+    items = parse_answer(text, field)
+    if not items and not allow_empty:
+        raise fail(field, f"{p.name} is empty (no line of text)", "write one sentence a line in it, or leave the option out")
+    return items
 
 
 def split_sentences(text: str) -> list[str]:
@@ -125,21 +130,30 @@ def read_text_file(p: Path) -> str:
         raise fail("corpus", f"{p.name} is not UTF-8 text (byte {exc.start})", "save it as UTF-8 text") from None
 
 
+def mine_corpus_pairs(path: str, finder: GlossFinder, column: str = "text",
+                      limit: int = limits.DRAFT_CORPUS_SENTENCES[1]) -> list[tuple[str, str]]:
+    """(sentence before it, sentence) for the corpus's sentences that use a gloss, each once, in
+    corpus order, at most ``limit``; the sentence before is '' at the start of a text or paragraph."""
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for text in _corpus_texts(path, column):
+        for block in re.split(r"\n\s*\n|\r?\n", _text_of(text, column)):
+            before = ""
+            for sentence in split_sentences(block):
+                key = sentence.casefold()
+                if key not in seen and finder.uses(sentence) and len(sentence) <= limits.TEXT_CHARS:
+                    seen.add(key)
+                    found.append((before if len(before) <= limits.TEXT_CHARS else "", sentence))
+                    if len(found) >= limit:
+                        return found
+                before = sentence
+    return found
+
+
 def mine_corpus(path: str, finder: GlossFinder, column: str = "text",
                 limit: int = limits.DRAFT_CORPUS_SENTENCES[1]) -> list[str]:
     """Sentences of the corpus that use a gloss, each once, in corpus order, at most ``limit``."""
-    found: list[str] = []
-    seen: set[str] = set()
-    for text in _corpus_texts(path, column):
-        for sentence in split_sentences(_text_of(text, column)):
-            key = sentence.casefold()
-            if key in seen or not finder.uses(sentence) or len(sentence) > limits.TEXT_CHARS:
-                continue
-            seen.add(key)
-            found.append(sentence)
-            if len(found) >= limit:
-                return found
-    return found
+    return [sentence for _, sentence in mine_corpus_pairs(path, finder, column, limit)]
 
 
 def chat_prompt(glosses: list[str], pos: str | None, n_positive: int = 100, n_negative: int = 40,

@@ -36,7 +36,7 @@ def test_lookup_paste_draft_validate_initialize(page, tmp_path):
     pg.locator("#draft-run").click()
     pg.wait_for_function("() => document.querySelector('#draft-status').innerText.includes('Drafted')")
     text = status_text(pg, "draft-status")
-    assert "of 40 sentences and 15 of 15 negatives kept" in text and "The spec is valid" in text
+    assert "of 40 contexts kept" in text and "15 of 15 negatives kept" in text and "The spec is valid" in text
     positives = field(pg, "positive_contexts").input_value().splitlines()
     assert len(positives) >= 3 and all(p in " ".join(SENTENCES) for p in positives)
     assert all("[BLISS_16228]" in s for s in field(pg, "fine_tuning_sentences").input_value().splitlines())
