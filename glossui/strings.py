@@ -276,3 +276,18 @@ DRAFT_DONE_CONTEXTS = ("Drafted the spec on {model}: {pk} of {pn} contexts kept 
                        "kept; the fields below are filled.")
 DRAFT_FAILED_TABLE = ("The table below lists every item with its ranks: copy a dropped one into *Keep anyway* to "
                       "keep it, or change the setting the message suggests, and press **Draft** again.")
+
+# -- The Bliss symbol box: a look-up into a spec for another symbol (issue 18) ----------------------
+BLISS_LISTS_LABEL = "When the spec holds another symbol's lists"
+BLISS_LISTS_INFO = "A look-up changes the symbol's fields; its contexts and sentences belong to the symbol they were written for."
+BLISS_LISTS_BLANK = "Start from a blank spec for the new symbol"
+BLISS_LISTS_KEEP = "Keep the lists"
+BLISS_STARTED_BLANK = ("Started from a blank spec for this symbol: the contexts and sentences of {old} were cleared, "
+                       "and the generation prompts are those of a {pos}.")
+BLISS_KEPT_LISTS = ("Kept the lists of {old}: its contexts and sentences are still there (and name {tokens}); "
+                    "replace them, or look up again with \"Start from a blank spec\".")
+SPEC_LOOKUP_BLANK = "A blank spec for Bliss symbol {id} ({gloss}): write or draft its contexts and sentences."
+SPEC_LOOKUP_KEPT = "Bliss symbol {id} ({gloss}) with the lists kept from {old}: check the spec before using it."
+SPEC_LOOKUP_SAME = "Filled the symbol fields from Bliss symbol {id} ({gloss})."
+BLISS_FILLED = "Filled the symbol ID, glosses, new token, target tokens and notes from Bliss symbol {id} ({gloss})."
+BLISS_LISTS_UNCHANGED = "The context and sentence lists are unchanged."

@@ -263,7 +263,7 @@ def draft(material: Material, config: DraftConfig, model, tokenizer, model_name:
                      target_tokens=targets[: limits.COUNTS["target_tokens"][1]],
                      generation_prompts=templates.generation_prompts(material.pos),
                      notes=_notes(material, symbol_id, len(positives), len(negatives), config, model_name),
-                     **parts.sets)
+                     description=material.meaning.strip()[: limits.DESCRIPTION_CHARS], **parts.sets)
     problems = validate_for_tokenizer(spec, tokenizer)
     if problems:
         raise InputError(problems, {"items": everything, "model": model_name})

@@ -22,6 +22,7 @@ GLOSS_CHARS = 80
 SYMBOL_ID_CHARS = 12
 TOKEN_NAME_CHARS = 40
 NOTES_CHARS = 4000
+DESCRIPTION_CHARS = 400           # what the symbol means, in words (the Bliss lexicon's explanation)
 
 # Tokens per item, measured with the model's tokenizer.
 GLOSS_TOKENS = 12
@@ -87,6 +88,7 @@ def describe() -> list[tuple[str, str]]:
         ("characters per gloss", str(GLOSS_CHARS)),
         ("characters per sentence or context", str(TEXT_CHARS)),
         ("characters in the new token", str(TOKEN_NAME_CHARS)),
+        ("characters in the description", str(DESCRIPTION_CHARS)),
         ("tokens per gloss", str(GLOSS_TOKENS)),
         ("tokens per context", str(CONTEXT_TOKENS)),
         ("tokens per sentence", str(SENTENCE_TOKENS)),

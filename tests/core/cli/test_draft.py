@@ -132,6 +132,7 @@ def test_draft_from_a_bliss_id_takes_the_symbol_from_the_lexicon(capsys, tmp_pat
     spec = GlossSpec.load(out)
     assert spec.symbol_id == "16228" and spec.new_token == "[BLISS_16228]" and spec.glosses == ["post office"]
     assert spec.target_tokens == ["post"] and "Part of speech: noun" in spec.notes
+    assert spec.description == "building + letter: building where mail is processed"   # the lexicon's explanation
     data = json.loads(stdout)
     assert data["counts"]["positive"]["given"] == 40 and data["counts"]["negative"]["given"] == 15
     assert all("[BLISS_16228]" in s for s in spec.fine_tuning_sentences)
