@@ -230,8 +230,11 @@ def _notes(material: Material, symbol_id: str, n_pos: int, n_neg: int, config: D
 
 
 def draft(material: Material, config: DraftConfig, model, tokenizer, model_name: str = "",
-          on_event: EventFn | None = None) -> DraftResult:
-    """Draft, screen and split (see the module docstring); raises ``InputError`` on bad material."""
+          on_event: EventFn | None = None, screener: Callable | None = None) -> DraftResult:
+    """Draft, screen and split (see the module docstring); raises ``InputError`` on bad material.
+
+    ``screener``: what ranks the contexts, with ``screen``'s arguments and rows (default ``screen``;
+    drafting many symbols passes one that reuses the ranks of contexts shared between symbols)."""
     glosses, token, symbol_id = _check_material(material, config)
     finder = GlossFinder(glosses)
     targets = list(material.targets) if material.targets else propose_targets(glosses, tokenizer)[0]
@@ -249,8 +252,8 @@ def draft(material: Material, config: DraftConfig, model, tokenizer, model_name:
     rows.drop_over_token_limits(everything, tokenizer, token, glosses[0])
     to_screen = rows.to_screen(everything)
     emit({"stage": "screen", "message": f"Screening {len(to_screen)} contexts on the model"})
-    screened = screen(model, tokenizer, [(i["kind"], i["context"]) for i in to_screen], targets,
-                      config.positive_rank, config.negative_rank)
+    screened = (screener or screen)(model, tokenizer, [(i["kind"], i["context"]) for i in to_screen], targets,
+                                    config.positive_rank, config.negative_rank)
     rows.apply_screening(to_screen, screened, keep)
     diagnose.check_enough(positives, negatives, config, {"items": everything, "model": model_name})
     kept_pos = [i for i in positives if i["status"] == "kept"]

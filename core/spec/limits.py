@@ -44,6 +44,9 @@ DRAFT_LINES = 5_000               # sentences or negatives given at once (pasted
 DRAFT_GENERATE = (0, 500)         # candidate sentences sampled from the loaded model
 DRAFT_CORPUS_SENTENCES = (1, 5_000)  # sentences mined from a corpus
 CORPUS_BYTES = 200_000_000        # a corpus text file
+VOCAB_DRAFT_BATCH = (1, 64)       # symbols drafted together (one sampling batch) when many are drafted
+VOCAB_DRAFT_NEGATIVES = (0, 200)  # negatives per symbol taken from the other symbols' sentences
+VOCAB_DRAFT_LIMIT = (1, 100_000)  # symbols drafted in one run (--limit)
 
 # Generation.
 GENERATION_MAX_NEW_TOKENS = (1, 200)

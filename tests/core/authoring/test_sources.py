@@ -95,3 +95,15 @@ def test_an_empty_file_is_refused_by_name_unless_allowed(tmp_path):
         sources.read_lines(empty, "--sentences")
     assert err.value.fields == ["--sentences"] and "is empty" in str(err.value)
     assert sources.read_lines(empty, "--keep", allow_empty=True) == []
+
+
+def test_many_symbols_are_sampled_in_one_seeded_batch(tiny):
+    model, tokenizer = tiny
+    requests = [(["wool shop"], "noun", ""), (["brush teeth"], "action", "cleaning the teeth")]
+    side = tokenizer.padding_side
+    a = sources.sample_many(model, tokenizer, requests, 3, seed=4, max_new_tokens=8)
+    assert [len(x) for x in a] == [3, 3] and all(isinstance(s, str) and "\n" not in s for x in a for s in x)
+    assert sources.sample_many(model, tokenizer, requests, 3, seed=4, max_new_tokens=8) == a
+    assert sources.sample_many(model, tokenizer, requests, 3, seed=5, max_new_tokens=8) != a
+    assert tokenizer.padding_side == side   # padded on the left for the batch only
+    assert sources.sample_many(model, tokenizer, requests, 0, seed=4) == [[], []]
