@@ -83,15 +83,20 @@ def model_prompt(glosses: list[str], pos: str | None, meaning: str = "") -> str:
 # gets the sentence before it (``DraftConfig.lengthen_contexts``); the sentence itself always trains.
 SENTENCE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "noun": (f"Yesterday I walked past the {P} on my way home.", f"We talked about the {P} for a long time.",
-             f"My teacher showed us a picture of the {P}.", f"Everyone in the village knows about the {P}."),
+             f"My teacher showed us a picture of the {P}.", f"Everyone in the village knows about the {P}.",
+             f"I had never heard of the {P} before today.", f"My grandfather told me a story about the {P}."),
     "person": (f"Yesterday the {P} came to our house.", f"I asked the {P} for help.",
-               f"My neighbour wants to become a {P}.", f"Everyone was waiting for the {P}."),
+               f"My neighbour wants to become a {P}.", f"Everyone was waiting for the {P}.",
+               f"The children waved at the {P}.", f"We thanked the {P} before we left."),
     "action": (f"Every morning I {P} before breakfast.", f"It is not easy to {P} when you are tired.",
-               f"She taught me how to {P} last summer.", f"We decided to {P} together."),
+               f"She taught me how to {P} last summer.", f"We decided to {P} together.",
+               f"My little brother wants to {P} too.", f"They asked us to {P} quietly."),
     "description": (f"The old house looked very {P} in the evening light.", f"He felt {P} after the long journey.",
-                    f"Nobody expected it to be so {P}.", f"Her story made everyone feel {P}."),
+                    f"Nobody expected it to be so {P}.", f"Her story made everyone feel {P}.",
+                    f"The whole street seemed {P} that morning.", f"I have never seen anything so {P}."),
     "other": (f"She looked at me and said {P}.", f"In the story, the word {P} comes up twice.",
-              f"He wrote {P} at the top of the page."),
+              f"He wrote {P} at the top of the page.", f"The teacher explained what {P} means.",
+              f"My friend always says {P} when she is surprised."),
 }
 
 
