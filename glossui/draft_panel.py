@@ -21,6 +21,9 @@ _FILLED = ("symbol_id", "glosses", "new_token", "target_tokens", "positive_conte
            "validation_contexts", "testing_positive_contexts", "testing_negative_contexts",
            "fine_tuning_sentences", "validation_sentences", "generation_prompts", "notes")
 _READ = ("symbol_id", "glosses", "new_token", "target_tokens", "notes")
+# Every column within the panel's width (the long texts wrap): kind, kept, set or reason, best rank,
+# target ranks, context, sentence, sentence used in.
+_WIDTHS = ["8%", "7%", "17%", "6%", "10%", "24%", "20%", "8%"]
 
 
 def build(page: Page) -> dict:
@@ -38,7 +41,7 @@ def build(page: Page) -> dict:
         c["settings"] = setting_grid(fields, lambda name: f"draft-{name}", per_row=4)
         with gr.Row():
             c["keep"] = gr.Textbox(label=S.DRAFT_KEEP, info=S.DRAFT_KEEP_INFO, lines=2, scale=3, elem_id="draft-keep")
-            c["corpus"] = gr.File(label=S.DRAFT_CORPUS, type="filepath", scale=2, height=90,
+            c["corpus"] = gr.File(label=S.DRAFT_CORPUS, type="filepath", scale=2, height=140,
                                   file_types=[".txt", ".csv", ".json", ".jsonl", ".parquet"], elem_id="draft-corpus")
         with gr.Row():
             c["run"] = gr.Button(S.DRAFT_RUN, variant="primary", elem_id="draft-run")
@@ -47,16 +50,20 @@ def build(page: Page) -> dict:
                                       buttons=["copy"], elem_id="draft-chat-prompt")
         c["status"] = gr.Markdown(elem_id="draft-status")
         c["table"] = gr.Dataframe(headers=S.DRAFT_TABLE_HEADERS, label=S.DRAFT_TABLE, interactive=False, wrap=True,
-                                  datatype="str", visible=False, elem_id="draft-table")
+                                  datatype="str", visible=False, elem_id="draft-table", max_height=520,
+                                  column_widths=_WIDTHS)
     page.add(ID, c)
     page.later(lambda: wire(page, c))
     return c
 
 
-def rows(result: dict) -> list[list[str]]:
-    """The table's rows: every item, kept ones first; a dropped context's sentence may still be used."""
+def rows(result: dict, failed: bool = False) -> list[list[str]]:
+    """The table's rows: every item, kept ones first (after a failed draft, the positives first: what
+    was too few); a dropped context's sentence may still be used."""
     out = []
-    for it in sorted(result["items"], key=lambda i: (i["status"] != "kept", i["kind"] != "positive")):
+    order = (lambda i: (i["kind"] != "positive", i["status"] != "kept")) if failed else \
+        (lambda i: (i["status"] != "kept", i["kind"] != "positive"))
+    for it in sorted(result["items"], key=order):
         where = it["set"] if it["status"] == "kept" else it["reason"]
         if it["status"] == "kept" and it.get("lengthened_with"):
             where = f"{where}{S.DRAFT_LENGTHENED}"
@@ -67,9 +74,9 @@ def rows(result: dict) -> list[list[str]]:
     return out
 
 
-def table(items: list[dict]) -> dict:
+def table(items: list[dict], failed: bool = False) -> dict:
     """The table's value for these items."""
-    return {"headers": S.DRAFT_TABLE_HEADERS, "data": rows({"items": items})}
+    return {"headers": S.DRAFT_TABLE_HEADERS, "data": rows({"items": items}, failed)}
 
 
 def done_message(result: dict) -> str:
@@ -104,8 +111,8 @@ def wire(page: Page, c: dict) -> None:
             # Too little material: the problems, and every item, so that Keep anyway can be used.
             if not exc.details.get("items"):
                 raise
-            message = render.problems_md(problems_of(exc)) + "\n\n" + render.md(S.DRAFT_FAILED_TABLE)
-            return {status: message, table_box: shown(table(exc.details["items"]))}
+            message = render.problems_md(problems_of(exc)) + "\n\n" + S.DRAFT_FAILED_TABLE   # our own Markdown
+            return {status: message, table_box: shown(table(exc.details["items"], failed=True))}
         spec = result["spec"]
         problems = service.check_spec(spec)
         warnings = service.spec_warnings(spec)

@@ -66,6 +66,7 @@ def test_a_failed_draft_shows_the_problems_and_the_table_so_items_can_be_kept(tm
     assert "positive contexts kept" in message and "positive\\_rank" in message and S.DRAFT_FAILED_TABLE[:20] in message
     table = out[c["table"]]["value"]
     assert len(table["data"]) == 55 and all(row[1] == "no" for row in table["data"] if row[0] == "positive")
+    assert [row[0] for row in table["data"]][:40] == ["positive"] * 40          # what was too few comes first
     assert not set(fields.values()) & set(out)            # the spec's fields are left as they were
     # Keep anyway: the first five dropped contexts, copied from the table, are kept.
     contexts = [row[5] for row in table["data"] if row[0] == "positive" and row[3]][:5]
