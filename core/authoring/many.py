@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.authoring import sources, templates
-from core.authoring.draft import DraftConfig, Material, draft, material_for_symbol
+from core.authoring.draft import DraftConfig, draft, material_for_symbol
 from core.authoring.items import Line
 from core.authoring.screen import RankCache
 from core.authoring.sentences import GlossFinder, cut_at_word

@@ -1,7 +1,7 @@
 """``python -m core settings``: every setting and every reported number, as the README shows them.
 
 The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
-``FinetuneConfig``, ``CompareConfig`` and ``DraftConfig``; ``core.experiment.results.METRICS``), so the README's
+``FinetuneConfig``, ``CompareConfig``, ``DraftConfig`` and ``ManyConfig``; ``core.experiment.results.METRICS``), so the README's
 copy is checked against this command's output by a test.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from core import atomic
 from core.cli.common import emit_json, say
 from core.authoring.draft import DraftConfig
+from core.authoring.many import ManyConfig
 from core.embedding.strategies import STRATEGIES, InitConfig
 from core.experiment import results
 from core.experiment.compare import CompareConfig
@@ -23,7 +24,8 @@ from core.train.finetune import FinetuneConfig
 SECTIONS = (("Initialization (`init`, `finetune`, `compare`, `vocab`; the Initialize tab)", InitConfig, ()),
             ("Fine-tuning (`finetune`, `compare`, `vocab`; the Train tab)", FinetuneConfig, ()),
             ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
-            ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)))
+            ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)),
+            ("Drafting many symbols (`vocab draft`; screening as for one spec)", ManyConfig, ()))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,7 +16,8 @@ def test_markdown_lists_every_setting_and_metric(capsys):
         assert flag in out
     for m in results.METRICS:
         assert f"| {m.label} |" in out
-    assert out.count("#### ") == 6
+    assert out.count("#### ") == 7
+    assert "`--batch-symbols`" in out and "`--lengthen-contexts` / `--no-lengthen-contexts`" in out
 
 
 def test_json_has_each_kind_of_setting_and_the_metrics(capsys):

@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from core import atomic
 from tests.core.cli.conftest import run
 
