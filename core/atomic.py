@@ -5,6 +5,9 @@
   block ends normally the folder is put in place (``replace_dir``), on an error it is removed and
   ``final`` is left as it was.
 * ``replace_dir(tmp, final)``: the rename step for a finished folder.
+* ``append_line(path, line)`` / ``complete_lines(path)``: a file that grows one line at a time
+  (one ``write`` of the whole line with ``O_APPEND``, then ``fsync``); a line cut short by a crash
+  is the only thing that can be left over, and ``complete_lines`` removes it before more is added.
 
 A process killed at any point leaves either the old content or the new, plus at worst a hidden
 leftover (``.<name>.tmp-…``) beside it. Standard library only.
@@ -90,3 +93,35 @@ def folder(final: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` and a line break to ``path`` in one ``write`` (``O_APPEND``), then fsync."""
+    if "\n" in line:
+        raise ValueError("a line holds no line break")
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):  # a short write (rare): the rest, still appended
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def complete_lines(path: str | os.PathLike) -> list[str]:
+    """The complete lines of a file grown by ``append_line`` (none if it does not exist); a last
+    line without its line break (a write cut short) is cut off the file, so the next append starts
+    a line of its own."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+    return data[:end].decode("utf-8").splitlines()

@@ -84,8 +84,12 @@ def lines(text: str | None) -> list[str]:
 
 
 def spec_from_texts(texts: dict[str, str]) -> dict:
-    """The spec dict from the Gloss tab's text boxes, by field name (lists: one item a line)."""
-    return {name: lines(value) if name in LIST_FIELDS else (value or "").strip() for name, value in texts.items()}
+    """The spec dict from the Gloss tab's text boxes, by field name (lists: one item a line); an
+    empty description is left out, as a spec file leaves it out."""
+    out = {name: lines(value) if name in LIST_FIELDS else (value or "").strip() for name, value in texts.items()}
+    if not out.get("description", True):
+        del out["description"]
+    return out
 
 
 def spec_to_texts(spec: dict, names) -> dict[str, str]:

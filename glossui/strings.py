@@ -46,7 +46,7 @@ BLISS_LOOKUP = "Look up"
 BLISS_MATCHES = "Matches, best first"
 BLISS_MATCHES_INFO = "Pick one to fill the spec's symbol fields."
 BLISS_MATCH = "{id} · {gloss} ({pos})"
-BLISS_FOUND = ("Filled the symbol ID, glosses, new token, target tokens and notes from Bliss symbol {id} "
+BLISS_FOUND = ("Filled the symbol ID, glosses, new token, target tokens, notes and description from Bliss symbol {id} "
                "({gloss}); the context and sentence lists are unchanged.")
 BLISS_TARGETS = "Proposed target tokens for {model}: {targets}."
 BLISS_NO_TARGETS = "none"
@@ -70,6 +70,7 @@ FIELD_LABELS = {
     "validation_sentences": "Validation sentences",
     "generation_prompts": "Generation prompts",
     "notes": "Notes",
+    "description": "Description (what the symbol means)",
 }
 COUNT_LIST = "{n} item{s} (needs {lo} to {hi}, up to {chars} characters each). {help}"
 COUNT_TEXT = "{n} of {chars} characters. {help}"
@@ -320,3 +321,28 @@ DRAFT_DONE = ("Drafted the spec on {model}: {pk} of {pn} sentences and {nk} of {
               "the fields below are filled. {valid}")
 DRAFT_VALID = "The spec is valid."
 SPEC_WARNINGS = "Please check {n} warning{s} (the spec is still valid):"
+
+# -- Gloss tab: the drafting panel, contexts and sentences judged apart (issue 18) -----------------
+DRAFT_TABLE_HEADERS = ["Kind", "Context kept", "Set or reason", "Best rank", "Target ranks", "Context", "Sentence",
+                       "Sentence used in"]
+DRAFT_LENGTHENED = " (lengthened with the sentence before)"
+DRAFT_DONE_CONTEXTS = ("Drafted the spec on {model}: {pk} of {pn} contexts kept ({pl} lengthened with the sentence "
+                       "before), {ps} of {pn} sentences in fine-tuning or validation, and {nk} of {nn} negatives "
+                       "kept; the fields below are filled.")
+DRAFT_FAILED_TABLE = ("The table below lists every item with its ranks: copy a dropped one into *Keep anyway* to "
+                      "keep it, or change the setting the message suggests, and press **Draft** again.")
+
+# -- The Bliss symbol box: a look-up into a spec for another symbol (issue 18) ----------------------
+BLISS_LISTS_LABEL = "When the spec holds another symbol's lists"
+BLISS_LISTS_INFO = "A look-up changes the symbol's fields; its contexts and sentences belong to the symbol they were written for."
+BLISS_LISTS_BLANK = "Start from a blank spec for the new symbol"
+BLISS_LISTS_KEEP = "Keep the lists"
+BLISS_STARTED_BLANK = ("Started from a blank spec for this symbol: the contexts and sentences of {old} were cleared, "
+                       "and the generation prompts are those of a {pos}.")
+BLISS_KEPT_LISTS = ("Kept the lists of {old}: its contexts and sentences are still there (and name {tokens}); "
+                    "replace them, or look up again with \"Start from a blank spec\".")
+SPEC_LOOKUP_BLANK = "A blank spec for Bliss symbol {id} ({gloss}): write or draft its contexts and sentences."
+SPEC_LOOKUP_KEPT = "Bliss symbol {id} ({gloss}) with the lists kept from {old}: check the spec before using it."
+SPEC_LOOKUP_SAME = "Filled the symbol fields from Bliss symbol {id} ({gloss})."
+BLISS_FILLED = "Filled the symbol ID, glosses, new token, target tokens, notes and description from Bliss symbol {id} ({gloss})."
+BLISS_LISTS_UNCHANGED = "The context and sentence lists are unchanged."

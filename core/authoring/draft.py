@@ -1,33 +1,38 @@
 """Drafting a gloss spec from raw material: sentences, negatives, a corpus, the loaded model.
 
 ``draft(material, config, model, tokenizer)`` runs the research's recipe (method.md, "Authoring
-contexts") end to end:
+contexts") end to end, with one change: contexts and sentences are judged apart.
 
-1. gather positive sentences (given, mined from a corpus, sampled from the model) and negatives;
+1. gather positive sentences (given, mined from a corpus, sampled from the model, or lines a
+   caller gathered already) and negatives;
 2. cut each sentence right before the last occurrence of a gloss (the positive context) and
-   replace the gloss by the token (the fine-tuning sentence); drop sentences without a gloss,
-   contexts shorter than ``min_context_chars`` and repeated contexts, each with its reason;
+   replace the gloss by the token (the fine-tuning sentence) (``core.authoring.items``). A
+   context shorter than ``min_context_chars`` is lengthened with the sentence before it in the
+   material (``lengthen_contexts``) or dropped; repeated contexts are dropped;
 3. screen every context on the model (``screen``): positives need a target within
    ``positive_rank``, negatives every target beyond ``negative_rank``; items in ``keep`` stay
-   whatever their ranks;
+   whatever their ranks. Screening decides which *contexts* are kept: every sentence that uses a
+   gloss stays usable as a fine-tuning or validation sentence whatever its context;
 4. split the kept material with ``seed`` (``split``) and build the spec, whose generation prompts
    come from the part of speech's templates.
 
 The result holds the spec and a report: every item with its ranks, kept (and in which set) or
-dropped (and why). Bad material raises ``InputError`` naming the field and the fix.
+dropped (and why). Bad material raises ``InputError`` naming the field and the fix; too little
+material after screening raises one that counts the drops by reason, suggests the change that
+would help (``core.authoring.diagnose``) and carries every item in ``details["items"]``.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from core.authoring import sources, templates
+from core.authoring import diagnose, items as rows, sources, templates
+from core.authoring.items import Line, lines_in_order
 from core.authoring.screen import screen
-from core.authoring.sentences import GlossFinder, negative_context
-from core.authoring.split import check_enough, split
+from core.authoring.sentences import GlossFinder
+from core.authoring.split import split
 from core.spec import limits, settings
 from core.spec.errors import Collector, InputError, fail
 from core.spec.gloss import GlossSpec, default_token, validate_for_tokenizer
@@ -48,7 +53,11 @@ class DraftConfig(settings.Config):
                                  help="A negative context is kept when every target token ranks beyond M as the next token.")
     min_context_chars: int = setting(40, label="Shortest positive context (characters)",
                                      range=limits.DRAFT_CONTEXT_CHARS,
-                                     help="Positive contexts shorter than this are dropped (the research used 40).")
+                                     help="A positive context (the words before the gloss) shorter than this is lengthened "
+                                          "or dropped; its sentence still trains the token (the research used 40).")
+    lengthen_contexts: bool = setting(True, label="Lengthen short contexts",
+                                      help="A positive context shorter than the minimum gets the sentence before it in the "
+                                           "material (the line before it, or the corpus's sentence before it), as written.")
     generate: int = setting(0, label="Sentences sampled from the model", range=limits.DRAFT_GENERATE,
                             help="Candidate sentences the loaded model writes (seeded); those that use a gloss are screened.")
     corpus_sentences: int = setting(500, label="Sentences mined from the corpus", range=limits.DRAFT_CORPUS_SENTENCES,
@@ -75,6 +84,7 @@ class Material:
     sentences: list[str] = field(default_factory=list)
     negatives: list[str] = field(default_factory=list)
     corpus: str = ""
+    lines: list[Line] = field(default_factory=list)   # sentences a caller gathered already, with their sources
 
 
 @dataclass
@@ -90,6 +100,9 @@ class DraftResult:
             mine = [i for i in self.items if i["kind"] == kind]
             out[kind] = {"given": len(mine), "kept": sum(i["status"] == "kept" for i in mine),
                          "dropped": sum(i["status"] == "dropped" for i in mine)}
+        positives = [i for i in self.items if i["kind"] == "positive"]
+        out["positive"]["sentences_used"] = sum(bool(i["sentence_set"]) for i in positives)
+        out["positive"]["lengthened"] = sum(bool(i["lengthened_with"]) for i in positives if i["status"] == "kept")
         out["sets"] = {name: len(getattr(self.spec, name)) for name in limits.COUNTS}
         return out
 
@@ -149,76 +162,79 @@ def _check_material(m: Material, config: DraftConfig) -> tuple[list[str], str, s
     token = (m.token or "").strip() or (default_token(m.symbol_id.strip()) if m.symbol_id.strip() else "")
     if not token:
         c.add("token", "is empty", "name the new token, e.g. [BLISS_29111], or give the symbol ID")
-    if not m.sentences and not m.corpus and not config.generate:
+    if not m.sentences and not m.corpus and not config.generate and not m.lines:
         c.add("sentences", "none were given",
               "give sentences that use the gloss (one a line), a corpus, or sentences to sample from the model")
     c.raise_if_any()
     return glosses, token, (m.symbol_id or "").strip() or symbol_id_of(token)
 
 
-def _item(kind: str, source: str, text: str, context: str = "", sentence: str = "") -> dict:
-    return {"kind": kind, "source": source, "text": text, "context": context, "sentence": sentence,
-            "ranks": {}, "best_rank": None, "status": "dropped", "reason": "", "set": None, "sentence_set": None}
-
-
-def _positive_items(m: Material, finder: GlossFinder, token: str, config: DraftConfig, model, tokenizer,
-                    on_event: EventFn | None) -> list[dict]:
-    gathered = [("sentences", s) for s in m.sentences]
+def _gather(m: Material, finder: GlossFinder, config: DraftConfig, model, tokenizer,
+            on_event: EventFn | None) -> list[Line]:
+    """Every positive sentence with its source and the sentence before it in its material."""
+    lines = lines_in_order("sentences", m.sentences) + list(m.lines)
     if m.corpus:
-        gathered += [("corpus", s) for s in sources.mine_corpus(m.corpus, finder, config.corpus_column,
-                                                                config.corpus_sentences)]
+        lines += [Line("corpus", s, before) for before, s in
+                  sources.mine_corpus_pairs(m.corpus, finder, config.corpus_column, config.corpus_sentences)]
     if config.generate:
         sampled = sources.sample_sentences(model, tokenizer, finder.glosses, m.pos, config.generate, config.seed,
                                            m.meaning, on_event=on_event)
-        gathered += [("model", s) for s in sampled]
-    if len(gathered) > limits.DRAFT_LINES:
-        raise fail("sentences", f"{len(gathered):,} sentences in all, over the limit of {limits.DRAFT_LINES:,}",
+        lines += lines_in_order("model", sampled)
+    if len(lines) > limits.DRAFT_LINES:
+        raise fail("sentences", f"{len(lines):,} sentences in all, over the limit of {limits.DRAFT_LINES:,}",
                    "give fewer sentences or mine fewer from the corpus")
-    given = [s for src, s in gathered if src == "sentences"]
-    if given and not any(finder.uses(s) for s in given) and not m.corpus:
-        raise fail("sentences", f"none of the {len(given)} sentences uses a gloss ({', '.join(finder.glosses)})",
+    return lines
+
+
+def _check_gathered(lines: list[Line], finder: GlossFinder, config: DraftConfig) -> None:
+    """Material that cannot make a spec whatever the screening: no sentence uses a gloss, or the
+    shortest context asked for is longer than every sentence."""
+    using = [ln.text for ln in lines if finder.uses(ln.text)]
+    if not using:
+        where = sorted({ln.source for ln in lines})
+        field_name = "sentences" if "sentences" in where or not where else {"model": "generate"}.get(where[0], where[0])
+        raise fail(field_name, f"none of the {len(lines)} sentences uses a gloss ({', '.join(finder.glosses)})",
                    "write sentences that use a gloss as whole words (any case), or correct the glosses")
-    items, seen = [], {}
-    for source, text in gathered:
-        it = _item("positive", source, text)
-        items.append(it)
-        if len(text) > limits.TEXT_CHARS:
-            it["reason"] = f"longer than {limits.TEXT_CHARS} characters"
-        elif not finder.uses(text):
-            it["reason"] = "does not use a gloss"
-        else:
-            it["context"], it["sentence"] = finder.context(text), finder.with_token(text, token)
-            if not it["context"]:
-                it["reason"] = "the gloss starts the sentence: no context before it"
-            elif len(it["context"]) < config.min_context_chars and text not in config.keep \
-                    and it["context"] not in config.keep:
-                it["reason"] = f"context shorter than {config.min_context_chars} characters"
-            elif it["context"] in seen:
-                it["reason"] = f"same context as item {seen[it['context']] + 1}"
-            if it["context"] and it["context"] not in seen:
-                seen[it["context"]] = len(items) - 1
-    return items
+    longest = max(len(text) for text in using)
+    if config.min_context_chars > longest:
+        raise fail("min_context_chars", f"is {config.min_context_chars}, longer than the longest sentence with the "
+                   f"gloss ({longest} characters): no context can be that long",
+                   f"give at most {longest} (the research used 40; 0 keeps every length)")
 
 
-def _negative_items(m: Material, config: DraftConfig, positive_contexts: set[str]) -> list[dict]:
-    rng = random.Random(config.seed)
-    items, seen = [], set()
-    for text in m.negatives:
-        it = _item("negative", "negatives", text, negative_context(text, rng))
-        items.append(it)
-        if not it["context"] or len(it["context"]) > limits.TEXT_CHARS:
-            it["reason"] = "empty" if not it["context"] else f"longer than {limits.TEXT_CHARS} characters"
-        elif it["context"] in seen:
-            it["reason"] = "repeats an earlier negative"
-        elif it["context"] in positive_contexts:
-            it["reason"] = "is also a positive context"
-        seen.add(it["context"])
-    return items
+def _assign_sets(positives: list[dict], negatives: list[dict], sets: dict[str, list[str]]) -> None:
+    """Record in every row the set its context went to, and the set its sentence went to."""
+    where: dict[str, str] = {}
+    for name, values in sets.items():
+        for v in values:
+            where.setdefault(v, name)
+    for it in positives + negatives:
+        if it["status"] != "kept":
+            continue
+        it["set"] = where.get(it["context"])
+        if it["set"] is None:
+            it["status"], it["why"], it["reason"] = "dropped", "full", "its set is full"
+    sentence_sets = {name: set(sets[name]) for name in ("fine_tuning_sentences", "validation_sentences")}
+    for it in positives:
+        it["sentence_set"] = next((name for name, values in sentence_sets.items() if it["sentence"] in values), None)
+
+
+def _notes(material: Material, symbol_id: str, n_pos: int, n_neg: int, config: DraftConfig, model_name: str) -> str:
+    notes = "\n".join(line for line in material.notes.strip().splitlines() if not line.startswith("Drafted from "))
+    notes = notes.strip() or (f"Bliss {symbol_id}: {material.meaning.strip()}" if material.meaning else "")
+    notes = (notes + "\n" if notes else "") + (
+        f"Drafted from {n_pos} sentences and {n_neg} negatives, screened on {model_name or 'the model'}"
+        f" (positive: a target within rank {config.positive_rank}; negative: every target beyond "
+        f"{config.negative_rank}); split with seed {config.seed}.")
+    return notes[: limits.NOTES_CHARS]
 
 
 def draft(material: Material, config: DraftConfig, model, tokenizer, model_name: str = "",
-          on_event: EventFn | None = None) -> DraftResult:
-    """Draft, screen and split (see the module docstring); raises ``InputError`` on bad material."""
+          on_event: EventFn | None = None, screener: Callable | None = None) -> DraftResult:
+    """Draft, screen and split (see the module docstring); raises ``InputError`` on bad material.
+
+    ``screener``: what ranks the contexts, with ``screen``'s arguments and rows (default ``screen``;
+    drafting many symbols passes one that reuses the ranks of contexts shared between symbols)."""
     glosses, token, symbol_id = _check_material(material, config)
     finder = GlossFinder(glosses)
     targets = list(material.targets) if material.targets else propose_targets(glosses, tokenizer)[0]
@@ -226,57 +242,38 @@ def draft(material: Material, config: DraftConfig, model, tokenizer, model_name:
         raise fail("target_tokens", f"no gloss ({', '.join(glosses)}) starts with a word that is one token "
                    "for this model", "give target tokens: single words whose logit signals the gloss")
     emit = on_event or (lambda event: None)
+    lines = _gather(material, finder, config, model, tokenizer, on_event)
+    _check_gathered(lines, finder, config)
     emit({"stage": "gather", "message": "Cutting sentences into contexts"})
-    positives = _positive_items(material, finder, token, config, model, tokenizer, on_event)
-    negatives = _negative_items(material, config, {i["context"] for i in positives if i["context"]})
-    items = positives + negatives
-    to_screen = [i for i in items if i["context"] and (not i["reason"] or i["reason"].startswith("context shorter"))]
-    emit({"stage": "screen", "message": f"Screening {len(to_screen)} contexts on the model"})
-    rows = screen(model, tokenizer, [(i["kind"], i["context"]) for i in to_screen], targets,
-                  config.positive_rank, config.negative_rank)
     keep = set(config.keep)
-    for it, row in zip(to_screen, rows):
-        it["ranks"], it["best_rank"] = row["ranks"], row["best_rank"]
-        it["reason"] = it["reason"] or row["reason"]
-        forced = bool(keep & {it["text"], it["context"]})
-        it["status"] = "kept" if forced or not it["reason"] else "dropped"
-        if forced and it["reason"]:
-            it["reason"] = f"kept by request ({it['reason']})"
+    positives = rows.positive_items(lines, finder, token, config, keep)
+    negatives = rows.negative_items(material.negatives, config.seed, {i["context"] for i in positives if i["context"]})
+    everything = positives + negatives
+    rows.drop_over_token_limits(everything, tokenizer, token, glosses[0])
+    to_screen = rows.to_screen(everything)
+    emit({"stage": "screen", "message": f"Screening {len(to_screen)} contexts on the model"})
+    screened = (screener or screen)(model, tokenizer, [(i["kind"], i["context"]) for i in to_screen], targets,
+                                    config.positive_rank, config.negative_rank)
+    rows.apply_screening(to_screen, screened, keep)
+    diagnose.check_enough(positives, negatives, config, {"items": everything, "model": model_name})
     kept_pos = [i for i in positives if i["status"] == "kept"]
     kept_neg = [i for i in negatives if i["status"] == "kept"]
-    check_enough(len(kept_pos), len(kept_neg), hint=" (or widen N and M, or keep dropped items)")
-    # A sentence whose context was dropped still shows the token in use: it can join the training.
-    # Not one that repeats a kept context: that context may be held out.
-    kept_contexts = {i["context"] for i in kept_pos}
-    more = [i for i in positives if i["status"] == "dropped" and i["sentence"] and i["context"] not in kept_contexts]
+    more = [(i["context"], i["sentence"]) for i in positives if i["status"] == "dropped" and i["sentence"]]
     parts = split([(i["context"], i["sentence"]) for i in kept_pos], [i["context"] for i in kept_neg], config.seed,
-                  [i["sentence"] for i in more])
-    where = {}
-    for name, values in parts.sets.items():
-        for v in values:
-            where.setdefault(v, name)
-    for it in kept_pos + kept_neg:
-        it["set"] = where.get(it["context"]) or where.get(it["sentence"])
-        if it["set"] is None:
-            it["status"], it["reason"] = "dropped", "its set is full"
-    training = set(parts.sets["fine_tuning_sentences"])
-    for it in positives:
-        it["sentence_set"] = where.get(it["sentence"]) if it["sentence"] in training or it["status"] == "kept" else None
-    notes = "\n".join(line for line in material.notes.strip().splitlines() if not line.startswith("Drafted from "))
-    notes = notes.strip() or (f"Bliss {symbol_id}: {material.meaning.strip()}" if material.meaning else "")
-    notes = (notes + "\n" if notes else "") + (
-        f"Drafted from {len(positives)} sentences and {len(negatives)} negatives, screened on {model_name or 'the model'}"
-        f" (positive: a target within rank {config.positive_rank}; negative: every target beyond "
-        f"{config.negative_rank}); split with seed {config.seed}.")
+                  more)
+    _assign_sets(positives, negatives, parts.sets)
     spec = GlossSpec(symbol_id=symbol_id, glosses=glosses[: limits.COUNTS["glosses"][1]], new_token=token,
                      target_tokens=targets[: limits.COUNTS["target_tokens"][1]],
                      generation_prompts=templates.generation_prompts(material.pos),
-                     notes=notes[: limits.NOTES_CHARS], **parts.sets)
+                     notes=_notes(material, symbol_id, len(positives), len(negatives), config, model_name),
+                     description=material.meaning.strip()[: limits.DESCRIPTION_CHARS], **parts.sets)
     problems = validate_for_tokenizer(spec, tokenizer)
     if problems:
-        raise InputError(problems)
-    emit({"stage": "done", "message": f"Drafted a spec from {len(kept_pos)} sentences and {len(kept_neg)} negatives"})
-    return DraftResult(spec, items, config, model_name)
+        raise InputError(problems, {"items": everything, "model": model_name})
+    emit({"stage": "done", "message": f"Drafted a spec from {len(kept_pos)} contexts, "
+                                      f"{sum(bool(i['sentence_set']) for i in positives)} sentences and "
+                                      f"{len(kept_neg)} negatives"})
+    return DraftResult(spec, everything, config, model_name)
 
 
 def _lexicon_symbol(symbol_id: str):

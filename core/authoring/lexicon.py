@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.authoring import templates
 from core.authoring.glosses import bare_gloss, first_word, parse_gloss
 from core.spec import limits
 from core.spec.errors import fail
@@ -152,7 +153,7 @@ class Lexicon:
                        "type a few words of a gloss")
         lo, hi = limits.LEXICON_RESULTS
         if isinstance(limit, bool) or not isinstance(limit, int) or not lo <= limit <= hi:
-            raise fail("limit", f"{limit!r} is not a whole number from {lo} to {hi}", f"give a number such as 20")
+            raise fail("limit", f"{limit!r} is not a whole number from {lo} to {hi}", "give a number such as 20")
         q_words = query.split()
         hits = []
         for symbol, glosses in self._index:
@@ -280,7 +281,9 @@ def lookup(query: str, tokenizer=None, model: str | None = None, limit: int = 20
 
     The symbol carries what a spec takes from it: glosses (the spec's first ``glosses`` items), the
     token name, the proposed target words for ``tokenizer`` (None without one) and the glosses
-    that have none, the notes, and ``cut``: what the spec's limits left out.
+    that have none, the notes, the ``description`` (the explanation, within the spec's limit), the
+    ``generation_prompts`` of its part of speech (for a blank spec), and ``cut``: what the spec's
+    limits left out.
     """
     text = " ".join(str(query or "").split())
     if not text:
@@ -297,6 +300,8 @@ def lookup(query: str, tokenizer=None, model: str | None = None, limit: int = 20
     data["cut"] = {"glosses": list(symbol.glosses[max_glosses:]), "target_tokens": []}
     data["targets"] = data["without_target"] = None
     data["model"] = model
+    data["description"] = symbol.explanation.strip()[: limits.DESCRIPTION_CHARS]
+    data["generation_prompts"] = templates.generation_prompts(symbol.pos)
     if tokenizer is not None:
         targets, without = proposed_targets(symbol, tokenizer)
         data["targets"], data["without_target"] = targets[:max_targets], without

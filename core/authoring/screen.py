@@ -6,7 +6,8 @@ next token, computed with the same code as evaluation (``core.embedding.contexts
 * a positive context is kept when some target ranks within ``positive_rank`` (default 100);
 * a negative context is kept when every target ranks beyond ``negative_rank`` (default 1000).
 
-Every row carries its ranks and, when it fails, the reason in words.
+Every row carries its ranks and, when it fails, the reason in words. ``RankCache`` screens the
+same way and remembers the ranks of contexts that many symbols share.
 """
 
 from __future__ import annotations
@@ -39,13 +40,49 @@ def verdict(kind: str, ranks: dict[str, int], positive_rank: int, negative_rank:
     return ""
 
 
-def screen(model, tokenizer, contexts: list[tuple[str, str]], targets: list[str], positive_rank: int,
-           negative_rank: int) -> list[dict]:
-    """Rows ``{"kind", "context", "ranks", "best_rank", "passed", "reason"}`` for ``(kind, context)`` pairs."""
-    ranks = context_ranks(model, tokenizer, [c for _, c in contexts], targets)
+def rows_of(contexts: list[tuple[str, str]], ranks: list[dict[str, int]], positive_rank: int,
+            negative_rank: int) -> list[dict]:
+    """Rows ``{"kind", "context", "ranks", "best_rank", "passed", "reason"}`` from measured ranks."""
     rows = []
     for (kind, context), r in zip(contexts, ranks):
         reason = verdict(kind, r, positive_rank, negative_rank)
         rows.append({"kind": kind, "context": context, "ranks": r, "best_rank": min(r.values()),
                      "passed": not reason, "reason": reason})
     return rows
+
+
+def screen(model, tokenizer, contexts: list[tuple[str, str]], targets: list[str], positive_rank: int,
+           negative_rank: int) -> list[dict]:
+    """Rows ``{"kind", "context", "ranks", "best_rank", "passed", "reason"}`` for ``(kind, context)`` pairs."""
+    ranks = context_ranks(model, tokenizer, [c for _, c in contexts], targets)
+    return rows_of(contexts, ranks, positive_rank, negative_rank)
+
+
+class RankCache:
+    """A ``screen`` that remembers ranks: contexts shared by many symbols (generic negatives, other
+    symbols' sentences) run through the model once, with every target of the symbols that will use
+    them (``prepare``); any other context runs when it is screened. Ranks are counted as ``screen``
+    counts them (``ranks_of_many``: strictly higher logits, plus one, among the real tokens)."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, dict[int, int]] = {}    # context → {target token id: rank}
+
+    def prepare(self, model, tokenizer, contexts: list[str], targets: list[str]) -> None:
+        """Rank every target of ``targets`` after every context of ``contexts`` not ranked yet."""
+        from core.embedding.contexts import ranks_of_many
+
+        ids = sorted(set(target_ids(tokenizer, targets).values()))
+        todo = [c for c in dict.fromkeys(contexts) if any(i not in self.known.get(c, {}) for i in ids)]
+        if not todo or not ids:
+            return
+        logits = next_token_logits(model, tokenizer, todo)[:, : n_candidates(model, tokenizer)]
+        ranks = ranks_of_many(logits, ids).tolist()
+        for context, row in zip(todo, ranks):
+            self.known.setdefault(context, {}).update({i: int(r) for i, r in zip(ids, row)})
+
+    def __call__(self, model, tokenizer, contexts: list[tuple[str, str]], targets: list[str], positive_rank: int,
+                 negative_rank: int) -> list[dict]:
+        self.prepare(model, tokenizer, [c for _, c in contexts], targets)
+        ids = target_ids(tokenizer, targets)
+        ranks = [{word: self.known[c][i] for word, i in ids.items()} for _, c in contexts]
+        return rows_of(contexts, ranks, positive_rank, negative_rank)

@@ -7,8 +7,11 @@ contexts and sentences) and 12 test (testing positive contexts); of 55 negatives
 with the held-out part shared between validation and testing.
 
 A sentence goes to exactly one set: its context and its token sentence always travel together,
-so nothing held out is ever trained on. Counts stay within ``core.spec.limits.COUNTS``; when the
-material is too thin for the minimums, ``InputError`` says how many more of what are needed.
+so nothing held out is ever trained on. A sentence whose context was not kept (too short, or it
+failed screening) still shows the token in use: it joins the fine-tuning or the validation
+sentences in the same proportions (63 : 12), unless its context is a held-out one. Counts stay
+within ``core.spec.limits.COUNTS``; when the material is too thin for the minimums,
+``InputError`` says how many more of what are needed.
 """
 
 from __future__ import annotations
@@ -66,27 +69,36 @@ class Split:
 
 
 def check_enough(n_positive: int, n_negative: int, hint: str = "") -> None:
-    """Raise one InputError saying how many more positive sentences and negatives are needed."""
+    """Raise one InputError saying how many more positive contexts and negatives are needed."""
     c = Collector()
     need_pos, need_neg = minimum_positives(), minimum_negatives()
     if n_positive < need_pos:
-        c.add("sentences", f"{n_positive} usable sentence{'s' if n_positive != 1 else ''} with the gloss "
-              f"after screening, needs at least {need_pos} (training, validation and testing)",
-              f"add at least {need_pos - n_positive} more sentence{'s' if need_pos - n_positive != 1 else ''} that use the gloss{hint}")
+        more = need_pos - n_positive
+        c.add("sentences", f"{n_positive} positive context{'s' if n_positive != 1 else ''} kept after screening, "
+              f"needs at least {need_pos} (training, validation and testing)",
+              f"add at least {more} more sentence{'s' if more != 1 else ''} that use the gloss after a few words{hint}")
     if n_negative < need_neg:
+        more = need_neg - n_negative
         c.add("negatives", f"{n_negative} usable negative{'s' if n_negative != 1 else ''} after screening, "
               f"needs at least {need_neg} (training and testing)",
-              f"add at least {need_neg - n_negative} more negative sentence{'s' if need_neg - n_negative != 1 else ''} or context{'s' if need_neg - n_negative != 1 else ''}{hint}")
+              f"add at least {more} more negative sentence{'s' if more != 1 else ''} or context{'s' if more != 1 else ''}{hint}")
     c.raise_if_any()
 
 
+def sentence_validation_share(n: int) -> int:
+    """How many of ``n`` sentences without a kept context go to the validation sentences."""
+    return round(n * POSITIVE_SHARES["validation"] / (POSITIVE_SHARES["train"] + POSITIVE_SHARES["validation"]))
+
+
 def split(positives: list[tuple[str, str]], negatives: list[str], seed: int,
-          more_training: list[str] = ()) -> Split:
+          more_sentences: list[tuple[str, str]] = ()) -> Split:
     """Shuffle with ``seed`` and split.
 
-    ``positives``: (context, sentence with the token) pairs, one per sentence; ``negatives``:
-    negative contexts; ``more_training``: token sentences whose context was not kept, which can
-    still teach the token's use, so they join the fine-tuning sentences (never a held-out set).
+    ``positives``: (context, sentence with the token) pairs whose context was kept, one per
+    sentence; ``negatives``: negative contexts; ``more_sentences``: (context, token sentence) pairs
+    whose context was not kept. Those sentences still teach the token's use: they join the
+    fine-tuning and validation sentences (63 : 12), never a testing set, and are left out when
+    their context is a held-out context (training on it would teach what is tested).
     Returns the spec's eight context and sentence sets.
     """
     check_enough(len(positives), len(negatives))
@@ -105,8 +117,13 @@ def split(positives: list[tuple[str, str]], negatives: list[str], seed: int,
         "negative_contexts": neg[: ns["train"]],
         "testing_negative_contexts": neg[ns["train"]:],
     }
-    taken = set(sets["fine_tuning_sentences"]) | set(sets["validation_sentences"])
-    sets["fine_tuning_sentences"] += [s for s in dict.fromkeys(more_training) if s not in taken]
+    held_out = {c for c, _ in val + test}
+    taken = set(sets["fine_tuning_sentences"]) | set(sets["validation_sentences"]) | {s for _, s in test}
+    extra = [s for s in dict.fromkeys(s for c, s in more_sentences if c not in held_out) if s not in taken]
+    rng.shuffle(extra)
+    n_val = sentence_validation_share(len(extra))
+    sets["validation_sentences"] += extra[:n_val]
+    sets["fine_tuning_sentences"] += extra[n_val:]
     over: list[dict] = []
     for name, items in sets.items():
         hi = limits.COUNTS[name][1]

@@ -8,7 +8,7 @@ import argparse
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
 from core.spec import settings
-from core.spec.errors import Collector, fail
+from core.spec.errors import Collector, InputError, fail
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,7 +88,7 @@ def run_draft(args: argparse.Namespace) -> int:
     from core.authoring.sources import chat_prompt, read_lines
 
     # Everything a user typed is checked before the model loads.
-    keep = read_lines(args.keep, "--keep") if args.keep else []
+    keep = read_lines(args.keep, "--keep", allow_empty=True) if args.keep else []
     config = settings.from_args(DraftConfig, args, seed=args.seed, keep=keep)
     if args.chat_prompt:
         from core.authoring.draft import material_for_symbol
@@ -116,6 +116,11 @@ def run_draft(args: argparse.Namespace) -> int:
         base = load_base(args.model, progress)
         material = material_from_args(args, base.tokenizer)
         result = draft(material, config, base.model, base.tokenizer, base.name, on_event=progress)
+    except InputError as exc:
+        # A draft with too little material carries every item: show them, so that --keep can be used.
+        if exc.details.get("items") and not args.json:
+            say(format_items(exc.details["items"]).rstrip("\n"))
+        raise
     finally:
         progress.close()
     result.spec.save(out)
@@ -130,15 +135,27 @@ def run_draft(args: argparse.Namespace) -> int:
 def format_report(data: dict) -> str:
     """What ``draft`` prints without --json: counts, the sets, then every dropped item with its reason."""
     c = data["counts"]
+    pos = c["positive"]
+    lengthened = f" ({pos['lengthened']} lengthened with the sentence before)" if pos.get("lengthened") else ""
     lines = [f"Drafted {data['spec']['new_token']} ({', '.join(data['spec']['glosses'])}) on {data['model']}",
-             f"Positive sentences: {c['positive']['kept']} kept, {c['positive']['dropped']} dropped of {c['positive']['given']}",
+             f"Positive contexts: {pos['kept']} kept{lengthened}, {pos['dropped']} dropped of {pos['given']}",
+             f"Sentences with the token: {pos.get('sentences_used', 0)} of {pos['given']} in fine-tuning or validation "
+             "(whatever their context; those of testing contexts are held out)",
              f"Negatives: {c['negative']['kept']} kept, {c['negative']['dropped']} dropped of {c['negative']['given']}",
              "Sets: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c["sets"].items()), ""]
     if data["dropped"]:
-        lines.append("Dropped (ranks of the targets as the next token):")
-        for it in data["dropped"]:
-            ranks = ", ".join(f"{w} {r}" for w, r in it["ranks"].items()) or "not screened"
-            lines.append(f"  [{it['kind']}] {it['context'] or it['text']!r}: {it['reason']} ({ranks})")
-        lines.append("")
+        lines.append(format_items(data["dropped"]))
     lines.append(f"Wrote {data['saved_to']}")
+    return "\n".join(lines) + "\n"
+
+
+def format_items(items: list[dict]) -> str:
+    """The dropped items, one a line, with the targets' ranks and where a dropped context's sentence went."""
+    lines = ["Dropped (ranks of the targets as the next token):"]
+    for it in items:
+        if it["status"] != "dropped":
+            continue
+        ranks = ", ".join(f"{w} {r}" for w, r in it["ranks"].items()) or "not screened"
+        used = f"; its sentence is in {it['sentence_set'].replace('_', ' ')}" if it.get("sentence_set") else ""
+        lines.append(f"  [{it['kind']}] {it['context'] or it['text']!r}: {it['reason']} ({ranks}){used}")
     return "\n".join(lines) + "\n"

@@ -3,7 +3,8 @@
 Each command module has ``register(subparsers)``, which adds its parser and sets
 ``handler=<function(args) -> exit status>``: ``core.cli.init`` (init), ``core.cli.train``
 (finetune, compare), ``core.cli.runs`` (runs list|show|delete|export) and ``core.cli.settings``
-(settings), ``core.cli.lexicon`` (lexicon show|search|stats), ``core.cli.draft`` (draft), ``core.cli.vocab`` (vocab init|finetune). ``COMMANDS`` lists them in the order
+(settings), ``core.cli.lexicon`` (lexicon show|search|stats), ``core.cli.draft`` (draft), ``core.cli.vocab`` (vocab init|finetune|compare, and vocab draft from
+``core.cli.vocab_draft``). ``COMMANDS`` lists them in the order
 ``--help`` shows them.
 
 Exit status: 0 done; 2 bad input (argparse errors, and every ``InputError``: the message names the

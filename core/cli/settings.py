@@ -1,9 +1,9 @@
 """``python -m core settings``: every setting and every reported number, as the README shows them.
 
 The tables are generated from the declarations (``core.spec.settings`` fields of ``InitConfig``,
-``FinetuneConfig``, ``CompareConfig``, ``BackendConfig``, ``DraftConfig`` and ``CheckpointConfig``;
-``core.experiment.analysis.results.METRICS``), so the README's copy is checked against this command's
-output by a test.
+``FinetuneConfig``, ``CompareConfig``, ``BackendConfig``, ``DraftConfig``, ``ManyConfig`` and
+``CheckpointConfig``; ``core.experiment.analysis.results.METRICS``), so the README's copy is checked
+against this command's output by a test.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from core import atomic
 from core.cli.common import emit_json, say
 from core.authoring.draft import DraftConfig
+from core.authoring.many import ManyConfig
 from core.embedding.strategies import STRATEGIES, InitConfig
 from core.execution import BackendConfig
 from core.experiment.analysis import results
@@ -28,6 +29,7 @@ SECTIONS = (("Initialization (`init`, `finetune`, `compare`, `vocab`; the Initia
             ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
             ("Where members run (`compare`, `vocab compare`, `vocab finetune`; the Compare tab)", BackendConfig, ()),
             ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)),
+            ("Drafting many symbols (`vocab draft`; screening as for one spec)", ManyConfig, ()),
             ("Checkpoints (`vocab finetune`; `runs resume RUN` continues from the last)", CheckpointConfig, ()))
 
 

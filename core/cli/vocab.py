@@ -1,4 +1,5 @@
-"""``python -m core vocab init|finetune|compare VOCAB``: many symbols initialized (and fine-tuned) together.
+"""``python -m core vocab init|finetune|compare VOCAB``: many symbols initialized (and fine-tuned) together
+(and ``vocab draft``, which writes such a vocabulary from the lexicon: ``core.cli.vocab_draft``).
 
 VOCAB is a folder of spec files, a JSONL file (one spec per line), a folder saved by
 ``datasets.Dataset.save_to_disk``, or ``builtin`` (every built-in spec). The vocabulary is checked
@@ -80,6 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_init_options(cmp)
     add_finetune_options(cmp)
     cmp.set_defaults(handler=run_vocab_compare)
+    from core.cli import vocab_draft
+
+    vocab_draft.register(actions)
 
 
 def run_vocab(args: argparse.Namespace) -> int:

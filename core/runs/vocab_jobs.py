@@ -22,6 +22,7 @@ from core.experiment.vocabulary.run import VocabRun, VocabWork, run_vocabulary_o
 from core.experiment.vocabulary.load import Vocabulary, check_vocabulary
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
+from core.runs.submit import seeds_text
 from core.spec.settings import check_max_new_tokens
 from core.train.checkpoint import CheckpointConfig, Checkpoints, inspect
 from core.train.finetune import FinetuneConfig
@@ -125,7 +126,6 @@ def vocab_comparison_job(vocab: Vocabulary, base, config, contrast: bool, backen
     """A job function: the comparison on a vocabulary, its members on ``backend``, each finished member
     kept in ``members/``; ``resume``: the members kept in the run's folder are not run again."""
     from core.experiment.vocabulary.compare import compare_vocabulary
-    from core.runs.submit import seeds_text
 
     def fn(ctx) -> dict:
         done = ctx.store.members(ctx.run_id) if resume and ctx.store is not None else {}

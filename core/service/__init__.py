@@ -39,7 +39,8 @@ from core.service.results import Results
 from core.service.settings import Settings
 from core.service.specs import Specs
 from core.spec.errors import InputError
-from core.spec.gloss import LIST_FIELDS, SPEC_FIELDS
+from core.spec.fields import LIST_FIELDS, SPEC_FIELDS
+from core.spec.token_names import other_tokens
 
 
 class Service:
@@ -62,4 +63,4 @@ class Service:
 
 
 __all__ = ["Service", "InputError", "problems_of", "tables", "text", "LIST_FIELDS", "SPEC_FIELDS", "ACTIVE",
-           "FINISHED"]
+           "FINISHED", "other_tokens"]

@@ -7,8 +7,8 @@ from core.service.common import Downloads, problems_of
 from core.service.models import Models
 from core.spec import limits
 from core.spec.errors import InputError, Problem
-from core.spec.gloss import (LIST_FIELDS, SPEC_FIELDS, GlossSpec, builtin_examples, field_limits, load_example,
-                             readable_fields)
+from core.spec.fields import LIST_FIELDS, SPEC_FIELDS, field_limits
+from core.spec.gloss import GlossSpec, builtin_examples, load_example, readable_fields
 
 
 class Specs:

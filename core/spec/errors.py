@@ -24,12 +24,15 @@ class Problem:
 class InputError(ValueError):
     """Raised once with every problem found, so a user can fix them all in one go."""
 
-    def __init__(self, problems: list[Problem] | Problem):
+    def __init__(self, problems: list[Problem] | Problem, details: dict | None = None):
         if isinstance(problems, Problem):
             problems = [problems]
         if not problems:
             raise ValueError("InputError needs at least one problem")
         self.problems: list[Problem] = list(problems)
+        # What the caller may show beside the problems (plain data), e.g. a failed draft's items
+        # with their ranks, so that a person can choose what to keep anyway.
+        self.details: dict = dict(details or {})
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @property
@@ -37,7 +40,8 @@ class InputError(ValueError):
         return [p.field for p in self.problems]
 
     def to_dict(self) -> dict:
-        return {"error": "invalid input", "problems": [p.to_dict() for p in self.problems]}
+        out = {"error": "invalid input", "problems": [p.to_dict() for p in self.problems]}
+        return out | ({"details": self.details} if self.details else {})
 
 
 def fail(field: str, problem: str, fix: str = "") -> InputError:
@@ -57,6 +61,6 @@ class Collector:
     def __bool__(self) -> bool:
         return bool(self.problems)
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, details: dict | None = None) -> None:
         if self.problems:
-            raise InputError(self.problems)
+            raise InputError(self.problems, details)

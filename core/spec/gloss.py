@@ -25,43 +25,10 @@ from typing import Any
 from core import atomic
 from core.spec import limits
 from core.spec.errors import Collector, InputError, Problem, fail
+from core.spec.fields import CONTEXT_FIELDS, FIELD_HELP, LIST_FIELDS, OPTIONAL_FIELDS, SENTENCE_FIELDS
+from core.spec.token_names import another_token, other_tokens
 
 PLACEHOLDER = "{placeholder}"
-
-# Per-field help, shown in the page and by the CLI.
-FIELD_HELP: dict[str, str] = {
-    "symbol_id": "The Bliss symbol's ID, e.g. 29111.",
-    "glosses": "One or more synonymous English glosses, e.g. 'wool shop' and 'yarn shop'.",
-    "new_token": "The vocabulary entry that will stand for the symbol; default [BLISS_<id>].",
-    "target_tokens": "Single words whose next-token logit signals that the gloss comes next "
-    "(measured with a leading space), e.g. wool, yarn.",
-    "positive_contexts": "Partial sentences after which the gloss is a likely continuation.",
-    "negative_contexts": "Partial sentences after which the gloss is unlikely.",
-    "validation_contexts": "Positive contexts held out to pick the best epoch of the input optimization.",
-    "testing_positive_contexts": "Positive contexts held out from everything, for evaluation only.",
-    "testing_negative_contexts": "Negative contexts held out from everything, for evaluation only.",
-    "fine_tuning_sentences": "Full sentences that use the new token, for QLoRA fine-tuning.",
-    "validation_sentences": "Full sentences with the new token, held out to choose the best step.",
-    "generation_prompts": "Prompts with {placeholder}, filled once with the gloss and once with the token.",
-    "notes": "Free text: where the data came from, what the symbol means.",
-}
-
-LIST_FIELDS = tuple(limits.COUNTS)
-# Every field in the order a person fills them in (the page's order).
-SPEC_FIELDS = (
-    "symbol_id", "glosses", "new_token", "target_tokens",
-    "positive_contexts", "negative_contexts", "validation_contexts",
-    "testing_positive_contexts", "testing_negative_contexts",
-    "fine_tuning_sentences", "validation_sentences", "generation_prompts", "notes",
-)
-CONTEXT_FIELDS = (
-    "positive_contexts",
-    "negative_contexts",
-    "validation_contexts",
-    "testing_positive_contexts",
-    "testing_negative_contexts",
-)
-SENTENCE_FIELDS = ("fine_tuning_sentences", "validation_sentences")
 
 _SYMBOL_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 # Bidirectional controls can make text display differently from what it is; line breaks and
@@ -117,11 +84,16 @@ class GlossSpec:
     generation_prompts: list[str]
     new_token: str = ""
     notes: str = ""
+    description: str = ""   # optional; written to JSON only when given, so older files stay as they are
 
     def __post_init__(self) -> None:
         self.symbol_id = str(self.symbol_id).strip() if isinstance(self.symbol_id, (str, int)) else self.symbol_id
         if isinstance(self.new_token, str):
             self.new_token = self.new_token.strip()
+        if self.description is None:   # a datasets column holds None where a spec had none
+            self.description = ""
+        if isinstance(self.description, str):
+            self.description = self.description.strip()
         if not self.new_token and isinstance(self.symbol_id, str):
             self.new_token = default_token(self.symbol_id)
         for name in LIST_FIELDS:
@@ -154,7 +126,10 @@ class GlossSpec:
         return prompt.replace(PLACEHOLDER, filler)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not data["description"]:
+            del data["description"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
@@ -175,7 +150,7 @@ class GlossSpec:
             if key not in known:
                 c.add(f"field {_short(str(key))}", "is not a field of a gloss spec",
                       "remove it; known fields: " + ", ".join(sorted(known)))
-        required = [f.name for f in fields(cls) if f.name not in ("new_token", "notes")]
+        required = [f.name for f in fields(cls) if f.name not in OPTIONAL_FIELDS]
         for name in required:
             if name not in data:
                 c.add(name, "is missing", f"add it ({FIELD_HELP[name]})")
@@ -193,6 +168,8 @@ class GlossSpec:
             elif name == "symbol_id":
                 if not isinstance(value, (str, int)) or isinstance(value, bool):
                     c.add(name, f"must be text or a number, got {type(value).__name__}", "write e.g. \"29111\"")
+            elif name == "description" and value is None:
+                continue
             elif not isinstance(value, str):
                 c.add(name, f"must be text, got {type(value).__name__}", "write it in double quotes")
         c.raise_if_any()
@@ -234,13 +211,28 @@ class GlossSpec:
 def structural_problems(spec: GlossSpec) -> list[Problem]:
     """Every problem that does not need a tokenizer."""
     c = Collector()
+    _name_problems(spec, c)
+    foreign: dict[str, list[str]] = {}   # sentences that use another token instead of the new one
+    for name in LIST_FIELDS:
+        _list_problems(spec, name, c, foreign)
+    tok = spec.new_token
+    for name, items in foreign.items():
+        c.add(name, another_token(items, len(getattr(spec, name)), tok),
+              f"these lists seem to belong to another symbol: start from a blank spec for this one, or write {tok} "
+              "where the gloss stands")
+    if not c:
+        _held_out_problems(spec, c)
+    return c.problems
+
+
+def _name_problems(spec: GlossSpec, c: Collector) -> None:
+    """The symbol ID, the token's name, the notes and the description."""
     sid = spec.symbol_id
     if not isinstance(sid, str) or not sid:
         c.add("symbol_id", "is empty", "give the symbol's ID, e.g. 29111")
     elif len(sid) > limits.SYMBOL_ID_CHARS or not _SYMBOL_ID.match(sid):
         c.add("symbol_id", f"{_short(sid)} is not a valid ID",
               f"use up to {limits.SYMBOL_ID_CHARS} letters, digits, '-' or '_', e.g. 29111")
-
     tok = spec.new_token
     if not isinstance(tok, str) or not tok:
         c.add("new_token", "is empty", "name the token, e.g. [BLISS_29111]")
@@ -256,77 +248,82 @@ def structural_problems(spec: GlossSpec) -> list[Problem]:
         if len(tok) < 3:
             c.add("new_token", f"{_short(tok)} is too short to be unambiguous",
                   "use a distinctive name such as [BLISS_29111]")
+    for name, cap in (("notes", limits.NOTES_CHARS), ("description", limits.DESCRIPTION_CHARS)):
+        value = getattr(spec, name)
+        if not isinstance(value, str):
+            c.add(name, "must be text", "write it in double quotes")
+        elif len(value) > cap:
+            c.add(name, f"has {len(value):,} characters, over the limit of {cap:,}", "shorten it")
 
-    if not isinstance(spec.notes, str):
-        c.add("notes", "must be text", "write it in double quotes")
-    elif len(spec.notes) > limits.NOTES_CHARS:
-        c.add("notes", f"has {len(spec.notes):,} characters, over the limit of {limits.NOTES_CHARS:,}",
-              "shorten it")
 
-    for name in LIST_FIELDS:
-        items = getattr(spec, name)
-        lo, hi = limits.COUNTS[name]
-        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            c.add(name, "must be a list of strings", "write one item per line")
+def _list_problems(spec: GlossSpec, name: str, c: Collector, foreign: dict[str, list[str]]) -> None:
+    """One list field: its type, count, and every item (sentences naming another token go to ``foreign``)."""
+    items = getattr(spec, name)
+    lo, hi = limits.COUNTS[name]
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        c.add(name, "must be a list of strings", "write one item per line")
+        return
+    if len(items) > hi:
+        c.add(name, f"has {len(items):,} items, over the limit of {hi}", f"keep at most {hi}")
+        return
+    max_chars = limits.GLOSS_CHARS if name == "glosses" else limits.TEXT_CHARS
+    tok = spec.new_token if isinstance(spec.new_token, str) else ""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items, 1):
+        where = f"{name} (item {i})"
+        if not item:
+            c.add(where, "is empty" if name != "glosses" else "is empty or only spaces",
+                  "write text there or remove the line")
             continue
-        if len(items) > hi:
-            c.add(name, f"has {len(items):,} items, over the limit of {hi}", f"keep at most {hi}")
+        if len(item) > max_chars:
+            c.add(where, f"has {len(item):,} characters, over the limit of {max_chars}",
+                  "shorten it or split it into several items")
             continue
-        max_chars = limits.GLOSS_CHARS if name == "glosses" else limits.TEXT_CHARS
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items, 1):
-            where = f"{name} (item {i})"
-            if not item:
-                c.add(where, "is empty" if name != "glosses" else "is empty or only spaces",
-                      "write text there or remove the line")
-                continue
-            if len(item) > max_chars:
-                c.add(where, f"has {len(item):,} characters, over the limit of {max_chars}",
-                      "shorten it or split it into several items")
-                continue
-            bad = _bad_character(item)
-            if bad:
-                c.add(where, f"contains {bad}", "retype it as plain text on one line")
-                continue
-            key = item.casefold() if name in ("glosses", "target_tokens") else item
-            if key in seen:
-                c.add(where, f"repeats item {seen[key]} ({_short(item)})", "remove the duplicate")
+        bad = _bad_character(item)
+        if bad:
+            c.add(where, f"contains {bad}", "retype it as plain text on one line")
+            continue
+        key = item.casefold() if name in ("glosses", "target_tokens") else item
+        if key in seen:
+            c.add(where, f"repeats item {seen[key]} ({_short(item)})", "remove the duplicate")
+        else:
+            seen[key] = i
+        if name == "target_tokens" and any(ch.isspace() for ch in item):
+            c.add(where, f"{_short(item)} has a space inside", "a target token is a single word, e.g. wool")
+        if name in CONTEXT_FIELDS and tok and tok in item:
+            c.add(where, f"contains the new token {tok}",
+                  "contexts are read by the unmodified model: write them with plain words")
+        if name in SENTENCE_FIELDS and tok and tok not in item:
+            if other_tokens(item, tok):
+                foreign.setdefault(name, []).append(item)
             else:
-                seen[key] = i
-            if name == "target_tokens" and any(ch.isspace() for ch in item):
-                c.add(where, f"{_short(item)} has a space inside", "a target token is a single word, e.g. wool")
-            if name in CONTEXT_FIELDS and isinstance(tok, str) and tok and tok in item:
-                c.add(where, f"contains the new token {tok}",
-                      "contexts are read by the unmodified model: write them with plain words")
-            if name in SENTENCE_FIELDS and isinstance(tok, str) and tok and tok not in item:
                 c.add(where, f"does not contain the new token {tok}",
                       f"use {tok} in the sentence where the gloss would stand")
-            if name == "generation_prompts" and PLACEHOLDER not in item:
-                c.add(where, f"has no {PLACEHOLDER}",
-                      f"write {PLACEHOLDER} where the gloss or the token should go")
-        nonempty = [v for v in items if v]
-        if len(nonempty) < lo:
-            c.add(name, f"has {len(nonempty)} item{'s' if len(nonempty) != 1 else ''}, needs at least {lo}",
-                  f"add {lo - len(nonempty)} more ({FIELD_HELP[name]})")
+        if name == "generation_prompts" and PLACEHOLDER not in item:
+            c.add(where, f"has no {PLACEHOLDER}", f"write {PLACEHOLDER} where the gloss or the token should go")
+    nonempty = [v for v in items if v]
+    if len(nonempty) < lo:
+        c.add(name, f"has {len(nonempty)} item{'s' if len(nonempty) != 1 else ''}, needs at least {lo}",
+              f"add {lo - len(nonempty)} more ({FIELD_HELP[name]})")
 
-    # Held-out sets must really be held out.
-    if not c:
-        trained = set(spec.positive_contexts) | set(spec.negative_contexts)
-        for name in ("validation_contexts", "testing_positive_contexts", "testing_negative_contexts"):
-            for i, item in enumerate(getattr(spec, name), 1):
-                if item in trained:
-                    c.add(f"{name} (item {i})", f"{_short(item)} is also a training context",
-                          "held-out contexts must differ from positive and negative contexts")
-        tests = set(spec.testing_positive_contexts) | set(spec.testing_negative_contexts)
-        for i, item in enumerate(spec.validation_contexts, 1):
-            if item in tests:
-                c.add(f"validation_contexts (item {i})", f"{_short(item)} is also a testing context",
-                      "keep testing contexts out of validation")
-        both = set(spec.fine_tuning_sentences) & set(spec.validation_sentences)
-        for item in sorted(both)[:5]:
-            c.add("validation_sentences", f"{_short(item)} is also a fine-tuning sentence",
-                  "validation sentences must be held out from fine-tuning")
-    return c.problems
+
+def _held_out_problems(spec: GlossSpec, c: Collector) -> None:
+    """Held-out sets must really be held out."""
+    trained = set(spec.positive_contexts) | set(spec.negative_contexts)
+    for name in ("validation_contexts", "testing_positive_contexts", "testing_negative_contexts"):
+        for i, item in enumerate(getattr(spec, name), 1):
+            if item in trained:
+                c.add(f"{name} (item {i})", f"{_short(item)} is also a training context",
+                      "held-out contexts must differ from positive and negative contexts")
+    tests = set(spec.testing_positive_contexts) | set(spec.testing_negative_contexts)
+    for i, item in enumerate(spec.validation_contexts, 1):
+        if item in tests:
+            c.add(f"validation_contexts (item {i})", f"{_short(item)} is also a testing context",
+                  "keep testing contexts out of validation")
+    both = set(spec.fine_tuning_sentences) & set(spec.validation_sentences)
+    for item in sorted(both)[:5]:
+        c.add("validation_sentences", f"{_short(item)} is also a fine-tuning sentence",
+              "validation sentences must be held out from fine-tuning")
 
 
 # A letter or digit right before {placeholder}: "A{placeholder} is" fills as "Apost office is".
@@ -334,8 +331,14 @@ _GLUED = re.compile(r"[^\W_]" + re.escape(PLACEHOLDER))
 
 
 def spec_warnings(spec: GlossSpec) -> list[Problem]:
-    """What is allowed but probably not meant (the spec stays valid): a placeholder glued to a word."""
+    """What is allowed but probably not meant (the spec stays valid): a placeholder glued to a word,
+    and items that name another token than the spec's (lists copied from another symbol's spec)."""
     out = []
+    for name in CONTEXT_FIELDS + SENTENCE_FIELDS + ("generation_prompts",):
+        items = [item for item in getattr(spec, name) if other_tokens(item, spec.new_token)]
+        if items:
+            out.append(Problem(name, another_token(items, len(getattr(spec, name)), spec.new_token),
+                               f"they may belong to another symbol: remove them, or write {spec.new_token} there"))
     for i, prompt in enumerate(spec.generation_prompts, 1):
         if _GLUED.search(prompt):
             filled = spec.fill(prompt, spec.glosses[0]) if spec.glosses else prompt
@@ -434,17 +437,6 @@ def readable_fields(content: bytes | str) -> dict[str, Any]:
         elif name not in LIST_FIELDS and isinstance(value, str):
             readable[name] = value
     return readable
-
-
-def field_limits(names: tuple[str, ...]) -> dict[str, dict]:
-    """Per spec field: item counts (lists), characters per item, and its help, for the page's counters."""
-    chars = {"symbol_id": limits.SYMBOL_ID_CHARS, "new_token": limits.TOKEN_NAME_CHARS, "notes": limits.NOTES_CHARS,
-             "glosses": limits.GLOSS_CHARS}
-    out = {}
-    for name in names:
-        lo, hi = limits.COUNTS.get(name, (None, None))
-        out[name] = {"min": lo, "max": hi, "chars": chars.get(name, limits.TEXT_CHARS), "help": FIELD_HELP[name]}
-    return out
 
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"

@@ -22,6 +22,7 @@ GLOSS_CHARS = 80
 SYMBOL_ID_CHARS = 12
 TOKEN_NAME_CHARS = 40
 NOTES_CHARS = 4000
+DESCRIPTION_CHARS = 400           # what the symbol means, in words (the Bliss lexicon's explanation)
 
 # Tokens per item, measured with the model's tokenizer.
 GLOSS_TOKENS = 12
@@ -46,6 +47,9 @@ DRAFT_LINES = 5_000               # sentences or negatives given at once (pasted
 DRAFT_GENERATE = (0, 500)         # candidate sentences sampled from the loaded model
 DRAFT_CORPUS_SENTENCES = (1, 5_000)  # sentences mined from a corpus
 CORPUS_BYTES = 200_000_000        # a corpus text file
+VOCAB_DRAFT_BATCH = (1, 64)       # symbols drafted together (one sampling batch) when many are drafted
+VOCAB_DRAFT_NEGATIVES = (0, 200)  # negatives per symbol taken from the other symbols' sentences
+VOCAB_DRAFT_LIMIT = (1, 100_000)  # symbols drafted in one run (--limit)
 
 # Generation.
 GENERATION_MAX_NEW_TOKENS = (1, 200)
@@ -92,6 +96,7 @@ def describe() -> list[tuple[str, str]]:
         ("characters per gloss", str(GLOSS_CHARS)),
         ("characters per sentence or context", str(TEXT_CHARS)),
         ("characters in the new token", str(TOKEN_NAME_CHARS)),
+        ("characters in the description", str(DESCRIPTION_CHARS)),
         ("tokens per gloss", str(GLOSS_TOKENS)),
         ("tokens per context", str(CONTEXT_TOKENS)),
         ("tokens per sentence", str(SENTENCE_TOKENS)),

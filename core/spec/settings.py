@@ -218,12 +218,17 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def argparse_text(text: str) -> str:
+    """Text for argparse's help: argparse formats help with ``%``, so a literal ``%`` is doubled
+    (``about 1 % off`` would otherwise end ``--help`` in a TypeError)."""
+    return text.replace("%", "%%")
+
+
 def _arg_help(s: Setting) -> str:
-    parts = [s.help.rstrip(".")]
     facts = [f"default {_show(s.default)}"]
     if s.range:
         facts.append(f"{_show(s.range[0])} to {_show(s.range[1])}")
-    return f"{parts[0]} ({'; '.join(facts)})"
+    return argparse_text(f"{s.help.rstrip('.')} ({'; '.join(facts)})")
 
 
 def add_arguments(parser: Any, cls: type, *, skip: tuple[str, ...] = ()) -> None:
@@ -242,7 +247,7 @@ def add_argument(parser: Any, name: str, s: Setting) -> None:
             parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)
             if s.negative_flag:
                 parser.add_argument(s.negative_flag, dest=name, action="store_false", default=None,
-                                    help=f"the same as --no-{name.replace('_', '-')}")
+                                    help=argparse_text(f"the same as --no-{name.replace('_', '-')}"))
         elif s.kind == "choice":
             parser.add_argument(*names, choices=list(s.choices), **common)
         elif s.kind in ("int", "float"):
@@ -300,4 +305,5 @@ def check_max_new_tokens(value: Any, name: str = "max_new_tokens") -> int:
 
 
 __all__ = ["Setting", "setting", "choices_of", "check_value", "validate", "from_values", "describe", "labels",
-           "add_arguments", "from_args", "markdown", "MAX_NEW_TOKENS", "check_max_new_tokens", "InputError"]
+           "add_arguments", "argparse_text", "from_args", "markdown", "MAX_NEW_TOKENS", "check_max_new_tokens",
+           "InputError"]

@@ -16,7 +16,8 @@ TITLE = S.TAB_GLOSS
 _TOP = (("symbol_id", 1, 1, 160), ("new_token", 1, 1, 200), ("glosses", 2, 2, 240), ("target_tokens", 2, 2, 240))
 _LEFT = (("positive_contexts", 6), ("negative_contexts", 5), ("validation_contexts", 3),
          ("testing_positive_contexts", 3), ("testing_negative_contexts", 3))
-_RIGHT = (("fine_tuning_sentences", 6), ("validation_sentences", 3), ("generation_prompts", 3), ("notes", 3))
+_RIGHT = (("fine_tuning_sentences", 6), ("validation_sentences", 3), ("generation_prompts", 3), ("notes", 2),
+          ("description", 2))
 
 
 class GlossTab:

@@ -23,7 +23,7 @@ from gradio_client import Client
 
 from core.train.events import step_events
 from core.service import SPEC_FIELDS
-from core.spec.gloss import LIST_FIELDS
+from core.spec.fields import LIST_FIELDS
 from core.runs.store import FINISHED, RUN_ID, STATUSES, RunStore
 from glossui.tabs import initialize, train
 from tests.conftest import tiny_spec_dict

@@ -36,7 +36,7 @@ def test_lookup_paste_draft_validate_initialize(page, tmp_path):
     pg.locator("#draft-run").click()
     pg.wait_for_function("() => document.querySelector('#draft-status').innerText.includes('Drafted')")
     text = status_text(pg, "draft-status")
-    assert "of 40 sentences and 15 of 15 negatives kept" in text and "The spec is valid" in text
+    assert "of 40 contexts kept" in text and "15 of 15 negatives kept" in text and "The spec is valid" in text
     positives = field(pg, "positive_contexts").input_value().splitlines()
     assert len(positives) >= 3 and all(p in " ".join(SENTENCES) for p in positives)
     assert all("[BLISS_16228]" in s for s in field(pg, "fine_tuning_sentences").input_value().splitlines())
@@ -63,3 +63,23 @@ def test_lookup_paste_draft_validate_initialize(page, tmp_path):
     assert ranks and ranks[0][0] in " ".join(SENTENCES)
     shot(pg, tmp_path, "22-initialized")
     assert "Traceback" not in pg.locator("body").inner_text()
+
+
+def test_a_failed_draft_shows_why_what_would_help_and_its_table(page, tmp_path):  # noqa: F811 - the fixture
+    pg = page
+    open_tab(pg, S.TAB_GLOSS)
+    _symbol(pg)
+    pg.get_by_text(S.DRAFT_TITLE).click()
+    pg.locator("#draft-sentences textarea").fill("\n".join(SENTENCES))
+    pg.locator("#draft-negatives textarea").fill("\n".join(NEGATIVES))
+    fill_number(pg, "draft-positive_rank", 1)
+    fill_number(pg, "draft-negative_rank", 1)
+    pg.locator("#draft-run").click()
+    pg.wait_for_function("() => document.querySelector('#draft-status').innerText.includes('contexts kept')")
+    text = status_text(pg, "draft-status")
+    assert "of 40 positive contexts kept, needs at least 5" in text and "Keep anyway" in text
+    pg.locator("#draft-table").wait_for(state="visible")
+    rows = table_rows(pg, "draft-table")
+    assert rows and all(r[1] == "no" for r in rows if r[0] == "positive")
+    assert field(pg, "positive_contexts").input_value() == ""     # the spec's fields are left as they were
+    shot(pg, tmp_path, "23-draft-failed-with-its-table")

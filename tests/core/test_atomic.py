@@ -180,3 +180,19 @@ def test_export_adapter_failure_keeps_the_earlier_export(tmp_path, monkeypatch):
         export.export_adapter(src, out)
     assert export.read_adapter_metadata(out)["tag"] == "old"
     assert [p.name for p in out.parent.iterdir()] == ["x"]
+
+
+def test_lines_are_appended_whole_and_a_cut_last_line_is_removed(tmp_path):
+    path = tmp_path / "v.jsonl"
+    assert atomic.complete_lines(path) == []
+    atomic.append_line(path, '{"a": 1}')
+    atomic.append_line(path, '{"b": "é"}')
+    assert atomic.complete_lines(path) == ['{"a": 1}', '{"b": "é"}']
+    with open(path, "ab") as f:          # what a crash in the middle of a write could leave
+        f.write(b'{"c": ')
+    assert atomic.complete_lines(path) == ['{"a": 1}', '{"b": "é"}']
+    assert path.read_bytes() == b'{"a": 1}\n{"b": "\xc3\xa9"}\n'
+    atomic.append_line(path, '{"c": 3}')
+    assert atomic.complete_lines(path)[-1] == '{"c": 3}'
+    with pytest.raises(ValueError):
+        atomic.append_line(path, "two\nlines")

@@ -144,6 +144,8 @@ def test_lookup_for_the_page(lexicon, tiny):
     assert found["kind"] == "symbol" and found["symbol"]["token_name"] == "[BLISS_16228]"
     assert found["symbol"]["targets"] == proposed_targets(lexicon.symbol(16228), tokenizer)[0]
     json.dumps(found)  # plain values only
+    assert found["symbol"]["description"] == "building + letter: building where mail is processed"
+    assert found["symbol"]["generation_prompts"][0] == "At the {placeholder} you can"   # a noun's prompts
     many = lookup("14961")["symbol"]  # ten glosses: the spec takes eight
     assert len(many["glosses"]) == 8 and many["cut"]["glosses"] == ["plain", "plainly"] and many["targets"] is None
     matches = lookup("post office")

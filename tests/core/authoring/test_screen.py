@@ -42,3 +42,21 @@ def test_thresholds_decide_and_name_the_reason(tiny):
     assert verdict("negative", {"wool": 1500, "yarn": 1001}, 100, 1000) == ""
     assert screen(model, tokenizer, [], ["wool"], 1, 2) == []
     assert target_ids(tokenizer, ["wool"])["wool"] == tokenizer.encode(" wool", add_special_tokens=False)[0]
+
+
+def test_a_rank_cache_screens_as_screen_does_and_runs_each_context_once(tiny, monkeypatch):
+    from core.authoring import screen as module
+    from core.authoring.screen import RankCache
+
+    model, tokenizer = tiny
+    cache = RankCache()
+    cache.prepare(model, tokenizer, [c for _, c in CONTEXTS], ["wool", "yarn"])
+    assert cache(model, tokenizer, CONTEXTS, ["yarn"], 500, 500) == screen(model, tokenizer, CONTEXTS, ["yarn"], 500, 500)
+    for (_, text) in CONTEXTS:
+        assert cache.known[text][target_ids(tokenizer, ["wool"])["wool"]] == _independent_rank(model, tokenizer, text, "wool")
+    calls = []
+    real = module.next_token_logits
+    monkeypatch.setattr(module, "next_token_logits", lambda m, t, texts: calls.append(list(texts)) or real(m, t, texts))
+    cache(model, tokenizer, CONTEXTS, ["wool", "yarn"], 100, 100)                    # all known: no pass
+    cache(model, tokenizer, CONTEXTS + [("positive", "I bought it at the")], ["wool"], 100, 100)
+    assert calls == [["I bought it at the"]]                                          # only the new one

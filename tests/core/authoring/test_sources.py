@@ -77,3 +77,33 @@ def test_model_samples_are_seeded(tiny):
     c = sources.sample_sentences(model, tokenizer, ["wool shop"], "noun", 3, seed=5, max_new_tokens=8)
     assert a == b and a != c and len(a) == 3
     assert sources.sample_sentences(model, tokenizer, ["wool shop"], "noun", 0, seed=4) == []
+
+
+def test_corpus_sentences_come_with_the_sentence_before_them(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(CORPUS, encoding="utf-8")
+    assert sources.mine_corpus_pairs(str(path), F) == [
+        ("", "She went to the wool shop."),
+        ("", "Then she found a yarn shop nearby."),              # a new line starts a new block
+        ("Nothing here mentions it.", "\"Is this the Yarn Shop?\" she asked.")]
+
+
+def test_an_empty_file_is_refused_by_name_unless_allowed(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n   \nHeading:\n", encoding="utf-8")   # blank lines and a heading only
+    with pytest.raises(InputError) as err:
+        sources.read_lines(empty, "--sentences")
+    assert err.value.fields == ["--sentences"] and "is empty" in str(err.value)
+    assert sources.read_lines(empty, "--keep", allow_empty=True) == []
+
+
+def test_many_symbols_are_sampled_in_one_seeded_batch(tiny):
+    model, tokenizer = tiny
+    requests = [(["wool shop"], "noun", ""), (["brush teeth"], "action", "cleaning the teeth")]
+    side = tokenizer.padding_side
+    a = sources.sample_many(model, tokenizer, requests, 3, seed=4, max_new_tokens=8)
+    assert [len(x) for x in a] == [3, 3] and all(isinstance(s, str) and "\n" not in s for x in a for s in x)
+    assert sources.sample_many(model, tokenizer, requests, 3, seed=4, max_new_tokens=8) == a
+    assert sources.sample_many(model, tokenizer, requests, 3, seed=5, max_new_tokens=8) != a
+    assert tokenizer.padding_side == side   # padded on the left for the batch only
+    assert sources.sample_many(model, tokenizer, requests, 0, seed=4) == [[], []]

@@ -35,11 +35,31 @@ def test_no_item_in_two_sets_and_seeded():
     assert len(s["negative_contexts"]) + len(s["testing_negative_contexts"]) == 15
 
 
-def test_more_training_sentences_join_fine_tuning_only_once():
+def test_sentences_without_a_kept_context_join_training_and_validation_once_each():
     pos, neg = _material(10, 3)
-    s = sp.split(pos, neg, 0, more_training=["extra [T]", "extra [T]", pos[0][1]]).sets
-    assert s["fine_tuning_sentences"].count("extra [T]") == 1
-    assert s["fine_tuning_sentences"].count(pos[0][1]) + s["validation_sentences"].count(pos[0][1]) == 1
+    more = [(f"short {i}", f"extra {i} [T]") for i in range(25)] + [("short 0", "extra 0 [T]"), ("x", pos[0][1])]
+    out = sp.split(pos, neg, 0, more_sentences=more)
+    s = out.sets
+    extra_ft = [x for x in s["fine_tuning_sentences"] if x.startswith("extra")]
+    extra_val = [x for x in s["validation_sentences"] if x.startswith("extra")]
+    # 25 distinct extra sentences, each once, split 63 : 12 (4 of 25 to validation)
+    assert len(extra_ft) + len(extra_val) == 25 and len(set(extra_ft + extra_val)) == 25
+    assert len(extra_val) == round(25 * 12 / 75) == 4
+    assert not set(extra_ft) & set(extra_val)
+    # a sentence already in a set (with its kept context) is not added again
+    assert s["fine_tuning_sentences"].count(pos[0][1]) + s["validation_sentences"].count(pos[0][1]) <= 1
+    # nothing goes to a testing set, and the draw is seeded
+    assert sp.split(pos, neg, 0, more_sentences=more).sets == s
+
+
+def test_a_sentence_whose_context_is_held_out_is_not_trained_on():
+    pos, neg = _material(10, 3)
+    out = sp.split(pos, neg, 3).sets
+    held = out["testing_positive_contexts"][0]
+    more = [(held, "same context, other sentence [T]"), (out["positive_contexts"][0], "trained context [T]")]
+    s = sp.split(pos, neg, 3, more_sentences=more).sets
+    assert "same context, other sentence [T]" not in s["fine_tuning_sentences"] + s["validation_sentences"]
+    assert "trained context [T]" in s["fine_tuning_sentences"] + s["validation_sentences"]
 
 
 def test_sets_stay_within_the_limits(monkeypatch):
@@ -56,7 +76,7 @@ def test_thin_material_says_how_many_more_of_what():
     with pytest.raises(InputError) as err:
         sp.split(pos, neg, 0)
     problems = {p.field: p for p in err.value.problems}
-    assert "3 usable sentences" in problems["sentences"].problem
+    assert "3 positive contexts kept" in problems["sentences"].problem
     assert "add at least 2 more sentences" in problems["sentences"].fix
     assert "add at least 1 more negative sentence or context" in problems["negatives"].fix
     sp.check_enough(5, 2)  # enough: nothing raised

@@ -64,6 +64,8 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(capsys, tmp_path, 
     no_gloss.write_text("A sentence without it.\nAnother one.\n", encoding="utf-8")
     binary = tmp_path / "corpus.bin"
     binary.write_bytes(b"\x00\x01" * 50)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
     out = tmp_path / "drafted.json"
     common = ["--model", "tiny-random", "--out", out, "--json"]
     cases = [
@@ -77,6 +79,11 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(capsys, tmp_path, 
         (["--gloss", "wool shop", "--token", TOKEN, "--sentences", sentences, "--negatives", negatives,
           "--positive-rank", "1", "--negative-rank", "100000"], "sentences"),
         (["--gloss", "wool shop", "--token", TOKEN, "--sentences", sentences, "--positive-rank", "0"], "positive_rank"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", empty], "--sentences"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", sentences, "--min-context-chars", "-1"],
+         "min_context_chars"),
+        (["--gloss", "wool shop", "--token", TOKEN, "--sentences", sentences, "--negatives", negatives,
+          "--min-context-chars", "399"], "min_context_chars"),
     ]
     for argv, field in cases:
         code, stdout, stderr = run(capsys, "draft", *argv, *common)
@@ -125,6 +132,20 @@ def test_draft_from_a_bliss_id_takes_the_symbol_from_the_lexicon(capsys, tmp_pat
     spec = GlossSpec.load(out)
     assert spec.symbol_id == "16228" and spec.new_token == "[BLISS_16228]" and spec.glosses == ["post office"]
     assert spec.target_tokens == ["post"] and "Part of speech: noun" in spec.notes
+    assert spec.description == "building + letter: building where mail is processed"   # the lexicon's explanation
     data = json.loads(stdout)
     assert data["counts"]["positive"]["given"] == 40 and data["counts"]["negative"]["given"] == 15
     assert all("[BLISS_16228]" in s for s in spec.fine_tuning_sentences)
+
+
+def test_a_failed_draft_shows_every_dropped_item_and_what_would_help(capsys, tmp_path, material):
+    sentences, negatives = material
+    code, stdout, stderr, out = _draft(capsys, tmp_path, sentences, negatives, "--positive-rank", "1",
+                                       "--negative-rank", "100000")
+    assert code == 2 and not out.exists()
+    assert "Dropped (ranks of the targets as the next token):" in stderr
+    assert stderr.count("[positive] ") == 60 and "no target ranks within 1" in stderr
+    assert "raise positive_rank (N) to" in stderr
+    code, stdout, stderr, out = _draft(capsys, tmp_path, sentences, negatives, "--positive-rank", "1", "--json")
+    details = json.loads(stdout)["details"]
+    assert len(details["items"]) == 106 and details["model"] == "tiny-random"

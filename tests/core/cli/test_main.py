@@ -50,3 +50,41 @@ def test_usage_errors_exit_2(capsys):
     assert cli.main([]) == 2
     assert cli.main(["init"]) == 2
     assert cli.main(["--help"]) == 0
+
+
+def _command_paths(parser, prefix=()) -> list[tuple[str, ...]]:
+    """Every command and subcommand of the real parser, as argument lists (``("vocab", "init")``)."""
+    import argparse
+
+    paths = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths.append((*prefix, name))
+                paths += _command_paths(sub, (*prefix, name))
+    return paths
+
+
+def test_help_works_for_every_command_and_subcommand(capsys):
+    paths = _command_paths(cli.build_parser())
+    # The walk sees the registered commands, nested ones included (a new command is covered by itself).
+    assert {("init",), ("vocab",), ("vocab", "init"), ("lexicon", "search")} <= set(paths)
+    failed = []
+    for path in [(), *paths]:
+        code = cli.main([*path, "--help"])
+        out = capsys.readouterr().out
+        if code != 0 or "usage:" not in out or len(out.splitlines()) < 3:
+            failed.append((path, code, out[-200:]))
+    assert failed == []
+
+
+def test_a_percent_sign_in_a_generated_help_is_printed_as_written(capsys):
+    import argparse
+
+    from core.spec import settings
+
+    parser = argparse.ArgumentParser(prog="p")
+    s = settings.Setting(1, "share", "About 1 % off, or 100%.", "int", range=(0, 100))
+    settings.add_argument(parser, "share", s)
+    parser.print_help()
+    assert "About 1 % off, or 100% (default 1; 0 to 100)" in " ".join(capsys.readouterr().out.split())

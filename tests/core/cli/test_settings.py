@@ -17,7 +17,8 @@ def test_markdown_lists_every_setting_and_metric(capsys):
         assert flag in out
     for m in results.METRICS:
         assert f"| {m.label} |" in out
-    assert out.count("#### ") == 8
+    assert out.count("#### ") == 9
+    assert "`--batch-symbols`" in out and "`--lengthen-contexts` / `--no-lengthen-contexts`" in out
 
 
 def test_json_has_each_kind_of_setting_and_the_metrics(capsys):

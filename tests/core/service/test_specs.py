@@ -10,7 +10,8 @@ import pytest
 
 from core.spec.errors import InputError
 from core.service import SPEC_FIELDS, Service
-from core.spec.gloss import GlossSpec, LIST_FIELDS, builtin_examples
+from core.spec.fields import LIST_FIELDS
+from core.spec.gloss import GlossSpec, builtin_examples
 from tests.conftest import tiny_spec_dict
 
 

@@ -64,3 +64,11 @@ def test_collector_raises_all_at_once_or_not_at_all():
         c.raise_if_any()
     assert info.value.fields == ["glosses", "seeds"]
     assert info.value.problems == [Problem("glosses", "is empty", "add a gloss"), Problem("seeds", "is 0")]
+
+
+def test_details_travel_with_the_error_and_into_its_json():
+    items = [{"kind": "positive", "status": "dropped", "reason": "context shorter than 40 characters"}]
+    err = InputError(Problem("sentences", "too few contexts", "lower the shortest context"), details={"items": items})
+    assert err.details == {"items": items}
+    assert err.to_dict()["details"] == {"items": items}
+    assert "details" not in fail("x", "y").to_dict() and fail("x", "y").details == {}

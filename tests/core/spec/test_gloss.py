@@ -162,3 +162,41 @@ def test_a_placeholder_glued_to_a_letter_is_a_warning_not_a_problem(spec_dict):
     assert "'Awool shop is'" in warnings[0].problem and "space before {placeholder}" in warnings[0].fix
     spec_dict["generation_prompts"] = ["At the {placeholder} you can buy"]
     assert spec_warnings(GlossSpec.from_dict(spec_dict)) == []
+
+
+def test_sentences_with_another_symbols_token_are_named_once_per_field(spec_dict):
+    """A look-up that changed the token but kept another symbol's lists: one problem per field saying so."""
+    mixed = spec_dict | {"symbol_id": "16228", "new_token": "[BLISS_16228]"}
+    with pytest.raises(InputError) as err:
+        GlossSpec.from_dict(mixed)
+    by_field = {p.field: p for p in err.value.problems}
+    assert set(by_field) == {"fine_tuning_sentences", "validation_sentences"}
+    assert by_field["fine_tuning_sentences"].problem == "4 of 4 use [BLISS_29111], not the new token [BLISS_16228]"
+    assert "another symbol" in by_field["fine_tuning_sentences"].fix
+
+
+def test_a_valid_spec_naming_another_token_is_warned_about(spec_dict):
+    from core.spec.gloss import spec_warnings
+
+    spec = GlossSpec.from_dict(spec_dict | {"fine_tuning_sentences": spec_dict["fine_tuning_sentences"][:3] + [
+        "The [BLISS_29111] next to the [BLISS_16228] closed."], "positive_contexts": spec_dict["positive_contexts"] + [
+        "Next to the [BLISS_16228] is the"]})
+    warnings = {w.field: w for w in spec_warnings(spec)}
+    assert warnings["fine_tuning_sentences"].problem == "1 of 4 use [BLISS_16228], not the new token [BLISS_29111]"
+    assert warnings["positive_contexts"].problem == "1 of 6 use [BLISS_16228], not the new token [BLISS_29111]"
+    assert spec_warnings(GlossSpec.from_dict(spec_dict)) == []
+
+
+def test_the_description_is_optional_bounded_and_written_only_when_given(spec_dict):
+    from core.spec import limits
+
+    plain = GlossSpec.from_dict(spec_dict)
+    assert plain.description == "" and "description" not in plain.to_dict()
+    described = GlossSpec.from_dict(spec_dict | {"description": "  building where wool is sold "})
+    assert described.description == "building where wool is sold"
+    assert GlossSpec.from_json(described.to_json()).to_dict() == described.to_dict()
+    assert GlossSpec.from_dict(spec_dict | {"description": None}).description == ""   # a datasets column's gap
+    for bad in ("x" * (limits.DESCRIPTION_CHARS + 1), 3):
+        with pytest.raises(InputError) as err:
+            GlossSpec.from_dict(spec_dict | {"description": bad})
+        assert err.value.fields == ["description"]

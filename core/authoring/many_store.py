@@ -1,0 +1,193 @@
+"""The files a vocabulary drafting run grows, and what lets a killed run continue where it stopped.
+
+For ``--out VOCAB.jsonl``:
+
+* ``VOCAB.jsonl``: one drafted spec a line, exactly what ``load_vocabulary`` reads;
+* ``VOCAB.jsonl.report.jsonl``: one line per symbol handled, drafted or not, with its reason and
+  counts (so nothing is silently dropped, and a resumed run skips what was decided);
+* ``VOCAB.jsonl.meta.json``: what decides the result (model, writer, seed, settings, selection),
+  written once when the run starts. ``--resume`` refuses a file whose header differs, naming the
+  field; without ``--resume`` an existing file is never touched.
+
+Lines are appended one symbol at a time (``core.atomic.append_line``: a spec line, then its report
+line); a line cut short by a kill is removed when the run resumes. Batches are fixed by the
+selection (``many.batches``), so a resumed run recomputes an unfinished batch exactly as the first
+run would have and writes only the symbols still missing: the result equals an uninterrupted run.
+
+``Ledger`` keeps the vocabulary loadable as a whole: a new symbol's fine-tuning sentence that
+begins with an earlier symbol's testing context, or its testing context that begins an earlier
+symbol's fine-tuning sentence, is left out (``load_vocabulary`` refuses both); a symbol left below
+a set's minimum is reported as not drafted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from core import atomic
+from core.authoring.many import ManyConfig, Selection, batches
+from core.spec import limits
+from core.spec.errors import InputError, fail
+from core.spec.gloss import GlossSpec
+
+FORMAT = 1
+
+
+def word_prefixes(sentence: str) -> list[str]:
+    """The sentence cut at every word end (and whole), as the vocabulary's prefix check cuts it."""
+    ends = [i for i, ch in enumerate(sentence) if ch == " "] + [len(sentence)]
+    return [sentence[:end].rstrip() for end in ends]
+
+
+class Ledger:
+    """Testing contexts and fine-tuning sentence prefixes of the symbols written so far."""
+
+    def __init__(self) -> None:
+        self.testing: set[str] = set()
+        self.prefixes: set[str] = set()
+
+    def add(self, spec: dict) -> None:
+        self.testing |= {c.rstrip() for c in spec["testing_positive_contexts"] + spec["testing_negative_contexts"]}
+        self.prefixes |= {p for s in spec["fine_tuning_sentences"] for p in word_prefixes(s)}
+
+    def fit(self, spec: dict) -> tuple[dict | None, str]:
+        """(the spec without what clashes with earlier symbols, '') or (None, why it cannot stay)."""
+        out = dict(spec)
+        out["fine_tuning_sentences"] = [s for s in spec["fine_tuning_sentences"]
+                                        if not any(p in self.testing for p in word_prefixes(s))]
+        for name in ("testing_positive_contexts", "testing_negative_contexts"):
+            out[name] = [c for c in spec[name] if c.rstrip() not in self.prefixes]
+        short = [name for name in ("fine_tuning_sentences", "testing_positive_contexts", "testing_negative_contexts")
+                 if len(out[name]) < limits.COUNTS[name][0]]
+        if short:
+            return None, ("what is left after removing what clashes with earlier symbols (a sentence that begins "
+                          f"with another symbol's testing context, or the reverse) is too little: {', '.join(short)}")
+        return GlossSpec.from_dict(out).to_dict(), ""
+
+
+class Store:
+    """The output file, its report and its header (see the module docstring)."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.path = Path(out)
+        self.report_path = Path(f"{self.path}.report.jsonl")
+        self.meta_path = Path(f"{self.path}.meta.json")
+        self.ledger = Ledger()
+        self.specs: dict[str, dict] = {}       # symbol ID → its spec line
+        self.report: dict[str, dict] = {}      # symbol ID → its report line
+
+    def check_out(self) -> None:
+        """The output path itself: a file in an existing folder (checked before anything loads)."""
+        if self.path.is_dir() or not self.path.parent.is_dir():
+            raise fail("--out", f"{str(self.path)!r} is a folder or its folder does not exist",
+                       "give a file path in an existing folder, e.g. --out vocab.jsonl")
+
+    def _exists(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > 0 or self.report_path.exists()
+
+    def check(self, meta: dict, resume: bool) -> None:
+        """Whether a run with this header may start here (writes nothing): a new file, or
+        ``resume`` on a file drafted with the same header."""
+        self.check_out()
+        if self._exists() and not resume:
+            raise fail("--out", f"{self.path.name} already holds a drafted vocabulary",
+                       "continue it with --resume, or give another --out file (nothing was changed)")
+        if self._exists():
+            self._check_header(meta)
+
+    def start(self, meta: dict, resume: bool) -> int:
+        """Begin a run (write the header) or resume one (read what is done); returns how many
+        symbols were handled before."""
+        self.check(meta, resume)
+        if self._exists():
+            self._read()
+        else:
+            atomic.write_text(self.meta_path, json.dumps(meta | {"format": FORMAT}, indent=2) + "\n")
+        return len(self.report)
+
+    def _check_header(self, meta: dict) -> None:
+        if not self.meta_path.is_file():
+            raise fail("--resume", f"{self.path.name} has no header ({self.meta_path.name}): it was not written by "
+                       "`vocab draft`", "give another --out file")
+        try:
+            old = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise fail("--resume", f"{self.meta_path.name} is not valid JSON", "give another --out file") from None
+        for key, value in (meta | {"format": FORMAT}).items():
+            if old.get(key) != value:
+                raise fail("--resume", f"{self.path.name} was drafted with {key} {old.get(key)!r}, not {value!r}",
+                           f"resume with the same {key} (see {self.meta_path.name}), or give another --out file")
+
+    def _read(self) -> None:
+        for line in atomic.complete_lines(self.path):
+            spec = json.loads(line)
+            self.specs[str(spec["symbol_id"])] = spec
+            self.ledger.add(spec)
+        for line in atomic.complete_lines(self.report_path):
+            row = json.loads(line)
+            self.report[row["symbol_id"]] = row
+
+    def write(self, record: dict) -> dict:
+        """Append one symbol's spec (when drafted and it fits beside the others) and its report line."""
+        sid = record["symbol_id"]
+        row = {k: v for k, v in record.items() if k != "spec"}
+        if record["status"] == "drafted" and sid not in self.specs:
+            spec, why = self.ledger.fit(record["spec"])
+            if spec is None:
+                row |= {"status": "failed", "reason": why}
+            else:
+                atomic.append_line(self.path, json.dumps(spec, ensure_ascii=False))
+                self.specs[sid] = spec
+                self.ledger.add(spec)
+                if row.get("counts"):
+                    row["counts"] = row["counts"] | {"sets": {n: len(spec[n]) for n in limits.COUNTS}}
+        if sid not in self.report:
+            atomic.append_line(self.report_path, json.dumps(row, ensure_ascii=False))
+            self.report[sid] = row
+        return self.report[sid]
+
+
+def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: Callable[[list], list[dict]],
+          on_event: Callable[[dict], None] | None = None) -> dict:
+    """Draft every batch of ``selection`` not yet in ``store`` with ``draft_batch(symbols) ->
+    records`` and write the records in order; the run's summary. A symbol known to fail before
+    drafting (``selection.failed``) is written with its reason without drafting."""
+    emit = on_event or (lambda event: None)
+    total = len(selection.symbols)
+    done_before = sum(1 for s in selection.symbols if str(s.bci_av_id) in store.report)
+    started, drafted_now = time.monotonic(), 0
+    emit({"stage": "drafting", "symbol": done_before, "symbols": total})
+    for batch in batches(selection, config.batch_symbols):
+        if all(str(s.bci_av_id) in store.report for s in batch):
+            continue
+        to_draft = [s for s in batch if s.bci_av_id not in selection.failed]
+        records = {r["symbol_id"]: r for r in (draft_batch(to_draft) if to_draft else [])}
+        for s in batch:
+            sid = str(s.bci_av_id)
+            if sid in store.report:
+                continue
+            record = records.get(sid) or {"symbol_id": sid, "token": s.token_name, "gloss": s.raw_gloss,
+                                          "pos": s.pos, "status": "failed", "reason": selection.failed.get(s.bci_av_id, ""),
+                                          "spec": None, "counts": None}
+            store.write(record)
+            drafted_now += 1
+        emit({"stage": "drafting", "symbol": sum(1 for x in selection.symbols if str(x.bci_av_id) in store.report),
+              "symbols": total})
+    return summary(selection, store, drafted_now, time.monotonic() - started)
+
+
+def summary(selection: Selection, store: Store, handled_now: int, seconds: float) -> dict:
+    """What the run made: counts, every symbol not drafted with its reason, unknown IDs, time per symbol."""
+    rows = [store.report[str(s.bci_av_id)] for s in selection.symbols if str(s.bci_av_id) in store.report]
+    return {"out": str(store.path), "report": str(store.report_path), "meta": str(store.meta_path),
+            "symbols": len(selection.symbols), "drafted": sum(r["status"] == "drafted" for r in rows),
+            "not_drafted": [{"symbol_id": r["symbol_id"], "gloss": r["gloss"], "reason": r["reason"]}
+                            for r in rows if r["status"] != "drafted"],
+            "unknown_ids": list(selection.unknown), "handled_now": handled_now, "seconds": round(seconds, 2),
+            "seconds_per_symbol": round(seconds / handled_now, 3) if handled_now else None}
+
+
+__all__ = ["Ledger", "Store", "drive", "summary", "word_prefixes", "InputError"]
