@@ -72,6 +72,15 @@ PATIENCE = (0, 1000)      # evaluations without improvement before training stop
 EVAL_EVERY = (1, 1000)     # optimizer steps between validation losses
 PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
 
+# Token Distillation (core/embedding/distill) and the held-out hidden-state measure (core/embedding/hidden).
+DISTILL_SNIPPETS = (1, 1000)        # snippets the model generates per symbol (besides its fine-tuning sentences)
+DISTILL_LENGTH = (3, 512)           # tokens of a generated snippet, beginning of sequence and gloss included
+DISTILL_LAYER = (-256, 256)         # hidden_states index; negative counts from the end; 0 and beyond the depth refused
+DISTILL_LEARNING_RATE = LEARNING_RATE
+DISTILL_EPOCHS = (1, 100)
+DISTILL_BATCH_SIZE = BATCH_SIZE     # snippets per optimizer step
+HIDDEN_MSE_SNIPPETS = (1, 1000)     # held-out snippets the hidden-state measure generates per symbol
+
 # Fraction of this machine's memory a model may need (estimated before loading).
 MODEL_MEMORY_FRACTION = 0.6
 
