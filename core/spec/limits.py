@@ -79,6 +79,7 @@ DISTILL_LAYER = (-256, 256)         # hidden_states index; negative counts from 
 DISTILL_LEARNING_RATE = LEARNING_RATE
 DISTILL_EPOCHS = (1, 100)
 DISTILL_BATCH_SIZE = BATCH_SIZE     # snippets per optimizer step
+DISTILL_WINDOW = (1, 256)           # optimizer steps whose student passes run together (1 = the published loop)
 HIDDEN_MSE_SNIPPETS = (1, 1000)     # held-out snippets the hidden-state measure generates per symbol
 
 # Fraction of this machine's memory a model may need (estimated before loading).

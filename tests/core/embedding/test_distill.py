@@ -162,9 +162,25 @@ def test_many_symbols_together_equal_each_alone(tiny):
     ("snippets", 0, "distill_snippets"), ("length", -1, "distill_length"), ("layer", 3, "distill_layer"),
     ("layer", -3, "distill_layer"), ("layer", 0, "distill_layer"), ("lr", 0.0, "distill_lr"),
     ("epochs", 0, "distill_epochs"), ("batch_size", 0, "distill_batch_size"), ("length", 3, "distill_length"),
-    ("snippets", 2.5, "distill_snippets")])
+    ("snippets", 2.5, "distill_snippets"), ("window", 0, "distill_window")])
 def test_bad_settings_are_errors_naming_the_setting(tiny, tiny_spec, setting, value, field):
     model, tokenizer = tiny
     with pytest.raises(InputError) as caught:
         distill(model, tokenizer, tiny_spec, **{**SMALL, setting: value})
     assert caught.value.fields == [field]
+
+
+def test_a_window_batches_the_student_passes_and_stays_close_to_the_exact_loop(tiny, tiny_spec, material):
+    model, tokenizer = tiny
+    # The published learning rate: each step moves the vector little, so late gradients differ little.
+    exact = distill(model, tokenizer, tiny_spec, **SMALL, snippet_set=material)
+    windowed = distill(model, tokenizer, tiny_spec, **SMALL, snippet_set=material, window=4, max_rows=3)
+    assert len(windowed.steps) == len(exact.steps)
+    assert windowed.steps[0] == pytest.approx(exact.steps[0], rel=1e-5)  # the first step is exact
+    start = subtoken_mean(model, tokenizer, tiny_spec)
+    assert not torch.equal(windowed.vector, exact.vector)
+    moved = (exact.vector - start).norm()
+    assert (windowed.vector - exact.vector).norm() < 0.1 * moved
+    # A window of one step is the published loop itself.
+    one = distill(model, tokenizer, tiny_spec, **SMALL, snippet_set=material, window=1, max_rows=1)
+    torch.testing.assert_close(one.vector, exact.vector, rtol=1e-5, atol=1e-6)
