@@ -24,6 +24,13 @@ and last ``speedup: X`` (wall clock; with ``--threads 1``, this process's CPU ti
 the work each does whatever else runs on a shared machine). Building the snippets and the held-out
 material is timed apart and is in neither time.
 
+What to expect at the published defaults (1 epoch, batch 1): both do one student forward and
+backward pass per snippet in sequence, because each step needs the vector the previous one made;
+the reference adds a teacher pass and the output layer at every step. So ours saves at most that
+share, about a third to a half of the reference's work per step, however the teacher pass is
+cached. ``--window W`` batches the student passes of W steps at the vector of the window's first
+step: faster, no longer the published loop exactly (the held-out measure shows how far).
+
     python bench/distill.py                                 # default model, data/wool_shop.json
     python bench/distill.py --window 16                     # student passes of 16 steps batched
     python bench/distill.py --spec data/ice_cream.json --threads 1
