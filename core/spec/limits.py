@@ -81,6 +81,16 @@ PAD_TO_LENGTH = (0, 1024)  # 0 = dynamic padding
 CHECKPOINT_STEPS = (0, 1_000_000)  # optimizer steps between checkpoints (0 = by time only)
 CHECKPOINT_MINUTES = (0.0, 10_080.0)  # minutes between checkpoints (0 = by steps only; at most a week)
 
+# Token Distillation (core/embedding/distill) and the held-out hidden-state measure (core/embedding/hidden).
+DISTILL_SNIPPETS = (1, 1000)        # snippets the model generates per symbol (besides its fine-tuning sentences)
+DISTILL_LENGTH = (3, 512)           # tokens of a generated snippet, beginning of sequence and gloss included
+DISTILL_LAYER = (-256, 256)         # hidden_states index; negative counts from the end; 0 and beyond the depth refused
+DISTILL_LEARNING_RATE = LEARNING_RATE
+DISTILL_EPOCHS = (1, 100)
+DISTILL_BATCH_SIZE = BATCH_SIZE     # snippets per optimizer step
+DISTILL_WINDOW = (1, 256)           # optimizer steps whose student passes run together (1 = the published loop)
+HIDDEN_MSE_SNIPPETS = (1, 1000)     # held-out snippets the hidden-state measure generates per symbol
+
 # Fraction of this machine's memory a model may need (estimated before loading).
 MODEL_MEMORY_FRACTION = 0.6
 
