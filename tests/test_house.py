@@ -141,7 +141,11 @@ def _declarations(tree: ast.AST) -> set[int]:
 
 
 def test_no_strategy_is_named_outside_its_own_module():
-    names = _strategy_names()
+    from core.spec.fields import SPEC_FIELDS
+
+    # A strategy named like a spec field (``description`` starts from the spec's ``description``):
+    # the field's name is written everywhere a spec is read, so that name cannot be told apart.
+    names = _strategy_names() - set(SPEC_FIELDS)
     found = []
     for m, p in _modules().items():
         if m.startswith("core.embedding.strategies.") and m.rsplit(".", 1)[1] in names:

@@ -151,6 +151,11 @@ def format_init_report(data: dict) -> str:
         add(f"Quality: mean reciprocal rank on positive contexts {_num(q.get('mrr_positive'))}; median rank "
             f"positive {_rank(q.get('median_rank_positive'))}, negative {_rank(q.get('median_rank_negative'))}; "
             f"generation similarity (token vs gloss) {_num(q.get('generation_similarity'))}")
+        h = data.get("hidden_mse")
+        if h:
+            add(f"Hidden-state MSE, held out (token vs gloss, last layer; 0 = read alike): {_num(h['combined'])} "
+                f"(held-out snippets {_num(h['snippets'])} over {h['snippet_positions']} positions, testing-positive "
+                f"contexts {_num(h['contexts'])} over {h['context_pairs']} pairs)")
 
     cosines = data.get("cosines") or {}
     if cosines:

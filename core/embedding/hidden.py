@@ -31,6 +31,7 @@ so many strategies' rows are measured on the same material for the cost of one s
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 import torch
@@ -44,6 +45,10 @@ from core.spec.errors import fail
 HELD_OUT_SEED_OFFSET = 2**31
 HELD_OUT_SNIPPETS = 32
 HELD_OUT_LENGTH = 50
+# The held-out snippets of recent specs, so that a token is measured on the same material before
+# and after fine-tuning (a fine-tuned model would sample other snippets) and by every member.
+_SNIPPETS: OrderedDict = OrderedDict()
+_KEPT = 64
 
 
 def held_out_seed(seed: int) -> int:
@@ -96,6 +101,42 @@ class HeldOut:
         return HiddenMSE(snippets=snippets, contexts=contexts, combined=(snippets + contexts) / 2,
                          snippet_positions=int(self.targets.shape[0]),
                          context_pairs=int(self.context_targets.shape[0] * self.context_targets.shape[1]))
+
+
+def held_out_snippets(model, tokenizer, spec, *, count: int = HELD_OUT_SNIPPETS, length: int = HELD_OUT_LENGTH,
+                      seed: int = 0) -> list[Snippet]:
+    """The held-out snippets of ``spec`` (seed ``held_out_seed(seed)``), sampled once per model
+    family, spec and count and then kept: the model that samples them never samples the new token,
+    so the token's own row does not change them, and the same snippets serve before and after
+    fine-tuning."""
+    config = model.config.get_text_config()
+    key = (getattr(model.config, "_name_or_path", ""), int(config.hidden_size), int(config.num_hidden_layers),
+           spec.new_token, tuple(spec.gloss_texts), int(count), int(length), int(seed))
+    if key in _SNIPPETS:
+        _SNIPPETS.move_to_end(key)
+        return _SNIPPETS[key]
+    found = generated_snippets(model, tokenizer, spec, count=count, length=length, seed=held_out_seed(seed))
+    _SNIPPETS[key] = found
+    while len(_SNIPPETS) > _KEPT:
+        _SNIPPETS.popitem(last=False)
+    return found
+
+
+@torch.no_grad()
+def token_vector(model, token_id: int) -> torch.Tensor:
+    """The input row the model reads for ``token_id``: its embedding layer called on it, so that an
+    adapter's trained rows (PEFT's trainable tokens) count as the model uses them."""
+    embedding = model.get_input_embeddings()
+    device = next(embedding.parameters()).device
+    return embedding(torch.tensor([[int(token_id)]], device=device))[0, 0].detach().float().cpu()
+
+
+def measure_token(model, tokenizer, spec, token_id: int, *, count: int = HELD_OUT_SNIPPETS,
+                  length: int = HELD_OUT_LENGTH) -> HiddenMSE:
+    """``hidden_mse`` of the token ``token_id`` as ``model`` has it (after it was added: before or
+    after fine-tuning), on the spec's held-out snippets and testing-positive contexts."""
+    snippets = held_out_snippets(model, tokenizer, spec, count=count, length=length)
+    return HeldOut(model, tokenizer, spec, snippet_set=snippets).measure(token_vector(model, token_id))
 
 
 def token_row(model, tokenizer, spec) -> torch.Tensor:

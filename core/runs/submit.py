@@ -129,7 +129,7 @@ def submit_comparison(runner, spec, base, config: CompareConfig, where: BackendC
     (``core.runs.estimate.comparison``), and ``also``, the names of the built-in symbols compared
     besides the first spec."""
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
-    check_symbols(specs, config)
+    check_symbols(specs, config, base.tokenizer)
     # An unreachable cluster, or one too small, is refused before the run folder exists.
     backend = backend_for(where).connect()
     settings = {"kind": "compare", "model": base.name, **config.to_dict(), **backend.settings,

@@ -15,7 +15,7 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from core.embedding.strategies import InitConfig
+from core.embedding.strategies import InitConfig, check_strategies
 from core.execution import MEMBERS, TRAINING, BackendConfig, backend_for
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.vocabulary.run import VocabRun, VocabWork, run_vocabulary_on
@@ -23,6 +23,7 @@ from core.experiment.vocabulary.load import Vocabulary, check_vocabulary
 from core.report.document import with_markdown
 from core.runs.export import save_adapter
 from core.runs.submit import seeds_text
+from core.spec.errors import InputError
 from core.spec.settings import check_max_new_tokens
 from core.train.checkpoint import CheckpointConfig, Checkpoints, inspect
 from core.train.finetune import FinetuneConfig
@@ -90,9 +91,14 @@ def vocab_job(vocab: Vocabulary, base, init_config: InitConfig, config: Finetune
     return fn
 
 
-def check_vocab_run(vocab: Vocabulary, base, config: FinetuneConfig | None, max_new_tokens: int) -> int:
-    """Every check before a job is queued (raises one ``InputError``); returns ``max_new_tokens``."""
+def check_vocab_run(vocab: Vocabulary, base, config: FinetuneConfig | None, max_new_tokens: int,
+                    strategies: list[str] = (), init: InitConfig | None = None) -> int:
+    """Every check before a job is queued (raises one ``InputError``), what each of ``strategies``
+    needs of every symbol included; returns ``max_new_tokens``."""
     check_vocabulary(vocab, base.tokenizer)
+    problems = check_strategies(list(vocab.specs), strategies, init or InitConfig(), base.tokenizer)
+    if problems:
+        raise InputError(problems)
     if config is not None:
         sentences = Sentences.of(vocab.specs)
         config.check_data(len(sentences.fine_tuning_sentences), len(sentences.validation_sentences))
@@ -105,7 +111,7 @@ def submit_vocab(runner, vocab: Vocabulary, base, init_config: InitConfig, confi
     """Check everything (on Ray Train also the batch split and the cluster's room), then queue a
     vocabulary job (``config`` None: initialize and evaluate only; a fine-tuning in this process
     writes checkpoints at ``checkpoint``'s interval, by default every 50 steps or 10 minutes)."""
-    max_new_tokens = check_vocab_run(vocab, base, config, max_new_tokens)
+    max_new_tokens = check_vocab_run(vocab, base, config, max_new_tokens, [init_config.strategy], init_config)
     where = where or BackendConfig()
     backend = backend_for(where, TRAINING).connect(config)
     action = "finetune" if config is not None else "init"
@@ -149,7 +155,7 @@ def submit_vocab_comparison(runner, vocab: Vocabulary, base, config, contrast: b
     """Check everything, then queue a comparison of strategies on a vocabulary (kind ``compare``:
     its result has the shape of a comparison over several symbols; ``core.experiment.vocabulary.compare``),
     its members on the backend ``where`` names."""
-    check_vocab_run(vocab, base, config.finetune, config.max_new_tokens)
+    check_vocab_run(vocab, base, config.finetune, config.max_new_tokens, config.strategies, config.init)
     backend = backend_for(where, MEMBERS).connect()
     settings = {"kind": "compare", "vocabulary": True, "model": base.name, "contrast": contrast,
                 "source": vocab.source, **config.to_dict(), **backend.settings, "where": backend.label}

@@ -12,8 +12,9 @@ gives the INPUT vector; the OUTPUT vector is the calculated one (least squares,
 (``core.experiment.vocabulary.init`` computes the fits of all symbols in one pass).
 
 Owns: the registry (this module), the ``Strategy`` base and shared helpers (``base``), and one
-module per strategy: ``optimized``, ``average``, ``last_token``, ``random``, ``random_both``,
-``first_token``, ``pca``, ``attention``, ``mean_resizing``.
+module per strategy: ``optimized``, ``average``, ``last_token``, ``random``, ``random_both``
+(the research's five), ``distill``, ``adaptivocab``, ``description``, ``interpolation`` (the
+field's four), ``first_token``, ``pca``, ``attention``, ``mean_resizing``.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def initial_rows(model, tokenizer, spec, config, on_epoch: Callable[[dict], None
     """
     started = time.perf_counter()
     strategy = STRATEGIES[config.strategy]
-    strategy.check(spec, config)
+    strategy.check(spec, config, tokenizer)
     vector, details = strategy.input_row(model, tokenizer, spec, config, on_epoch)
     fit = None
     if strategy.calculated_output:
@@ -185,6 +186,23 @@ def initial_rows(model, tokenizer, spec, config, on_epoch: Callable[[dict], None
     return rows
 
 
+def check_strategies(specs: list, names, config, tokenizer=None) -> list:
+    """What each spec lacks for each named strategy (``Strategy.check``), as problems; with several
+    specs each field is prefixed by the spec's token."""
+    from core.spec.errors import InputError, Problem
+
+    problems = []
+    for name in dict.fromkeys(names):
+        sub = dataclasses.replace(config, strategy=name)
+        for spec in specs:
+            try:
+                STRATEGIES[name].check(spec, sub, tokenizer)
+            except InputError as exc:
+                problems += [p if len(specs) == 1 else Problem(f"{spec.new_token} {p.field}", p.problem, p.fix)
+                             for p in exc.problems if p not in problems]
+    return problems
+
+
 def input_vectors(model, tokenizer, spec, names, config) -> dict[str, torch.Tensor]:
     """The input vector each named strategy starts from (e.g. for a table of cosine similarities)."""
     vectors = {}
@@ -196,4 +214,4 @@ def input_vectors(model, tokenizer, spec, names, config) -> dict[str, torch.Tens
 
 __all__ = ["STRATEGIES", "RESEARCH_STRATEGIES", "GROUPS", "InitConfig", "InitRows", "Strategy", "group",
            "strategy_of", "strategy_label", "depends_on_seed", "fit_key", "finish_rows", "initial_rows",
-           "input_vectors"]
+           "input_vectors", "check_strategies"]

@@ -87,8 +87,9 @@ class Strategy:
         """The output row of a strategy whose output is not calculated (never called otherwise)."""
         raise NotImplementedError(f"{self.name}'s output row is calculated by least squares")
 
-    def check(self, spec, config) -> None:
-        """Raise an ``InputError`` naming the field when ``spec`` lacks what this strategy needs."""
+    def check(self, spec, config, tokenizer=None) -> None:
+        """Raise an ``InputError`` naming the field when ``spec`` lacks what this strategy needs
+        (with ``tokenizer``, also what depends on the model's tokens)."""
 
     def describe(self) -> dict:
         """What the page and the command line show of it."""

@@ -28,7 +28,7 @@ class Optimized(Strategy):
             "matches the gloss's (1 − cosine loss, AdamW, best epoch by validation loss).")
     row_label = "Optimized input; calculated output"
     order = 10
-    groups = ("research",)
+    groups = ("research", "field")
     settings = {
         "opt_lr": setting(0.01, label="Optimization learning rate", range=limits.LEARNING_RATE, positive=True,
                           help="Optimized strategy: AdamW learning rate of the input vector."),

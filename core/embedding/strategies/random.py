@@ -12,7 +12,7 @@ class Random(Strategy):
             "as in the research); the output row is still calculated.")
     row_label = "Random input; calculated output"
     order = 40
-    groups = ("research", "baseline")
+    groups = ("research", "field", "baseline")
 
     def seeded(self, config) -> bool:
         return True

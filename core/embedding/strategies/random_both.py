@@ -11,7 +11,7 @@ class RandomBoth(Strategy):
     help = "Both rows random; nothing calculated. The research's baseline."
     row_label = "Random input & output"
     order = 50
-    groups = ("research",)
+    groups = ("research", "field")
     calculated_output = False
 
     def seeded(self, config) -> bool:

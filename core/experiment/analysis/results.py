@@ -152,6 +152,10 @@ METRICS: list[Metric] = [
     Metric("median_rank_negative", "Median rank, testing-negative",
            "Median rank of the new token after the testing-negative contexts (high: it stays out of place).",
            _quality("median_rank_negative"), kind="rank", higher_is_better=True, phases=True, axis="meaning"),
+    Metric("hidden_mse", "Hidden-state MSE, held out",
+           "How differently the model reads the token than the gloss: the mean squared distance of last-layer "
+           "hidden states at and after the gloss, on held-out snippets and the testing-positive contexts "
+           "(0 = the same reading).", _quality("hidden_mse"), digits=4, higher_is_better=False, phases=True),
     Metric("gen_agreement", "Generation agreement",
            "How readily the token leads to the gloss's own continuation (1 = as readily as the gloss).",
            lambda r, phase: r.agreement.get(phase), digits=3, higher_is_better=True, phases=True),

@@ -29,7 +29,17 @@ from core.experiment.single.member import Emit, Member
 from core.experiment.single.members import CompareMembers, MemberTask, MemberWork, Outcome, Plan, Tally
 from core.train.finetune import FinetuneConfig
 from core.jsonsafe import jsonable
-from core.embedding.strategies import RESEARCH_STRATEGIES, STRATEGIES, InitConfig
+from core.embedding.strategies import GROUPS, RESEARCH_STRATEGIES, STRATEGIES, InitConfig, check_strategies, group
+
+
+def expand_groups(names: list) -> list:
+    """Strategy names with each group name ('all', 'research', 'field', …) replaced by its strategies
+    (each strategy once, in the order first named)."""
+    out: list = []
+    for name in names:
+        found = list(STRATEGIES) if name == "all" else list(group(name)) if name in GROUPS else [name]
+        out += [s for s in found if s not in out or found == [name]]
+    return out
 
 
 @dataclass
@@ -39,7 +49,8 @@ class CompareConfig(settings.Config):
     WHAT = "comparison settings"
 
     strategies: list[str] = setting(list(RESEARCH_STRATEGIES), label="Strategies to compare",
-                                    help="Strategy names separated by commas, or 'all'; the default is the research's five.")
+                                    help="Strategy names separated by commas, a group ('research': the research's five, the "
+                                         "default; 'field': those five and the field's four), or 'all'.")
     seeds: int = setting(3, label="Seeds per strategy", range=limits.SEEDS,
                          help="Each strategy runs once per seed (0, 1, …); the same seeds for every strategy, "
                               "so differences are paired.")
@@ -51,8 +62,9 @@ class CompareConfig(settings.Config):
     max_new_tokens: int = MAX_NEW_TOKENS.field()
     def __post_init__(self) -> None:
         if isinstance(self.strategies, str):
-            self.strategies = list(STRATEGIES) if self.strategies == "all" else \
-                [s.strip() for s in self.strategies.split(",") if s.strip()]
+            self.strategies = [s.strip() for s in self.strategies.split(",") if s.strip()]
+        if isinstance(self.strategies, list):
+            self.strategies = expand_groups(self.strategies)
         c = Collector()
         if not isinstance(self.strategies, list) or not self.strategies:
             c.add("strategies", "is empty", "choose at least one strategy, e.g. average")
@@ -60,7 +72,8 @@ class CompareConfig(settings.Config):
             unknown = [s for s in self.strategies if s not in STRATEGIES]
             if unknown:
                 c.add("strategies", f"{', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not "
-                      "a strategy", "choose from: " + ", ".join(STRATEGIES))
+                      "a strategy", "choose from: " + ", ".join(STRATEGIES) + ", or a group: all, "
+                      + ", ".join(GROUPS))
             if len(set(map(str, self.strategies))) != len(self.strategies):
                 c.add("strategies", "names a strategy twice", "list each strategy once")
         for name in ("seeds", "leak_rank", "max_new_tokens"):
@@ -181,7 +194,7 @@ def run_comparison(spec, base, config: CompareConfig | None = None, *, backend, 
     config = config or CompareConfig()
     emit = emit or (lambda event: None)
     specs = [check_spec(s, base.tokenizer) for s in (spec if isinstance(spec, (list, tuple)) else [spec])]
-    check_symbols(specs, config)
+    check_symbols(specs, config, base.tokenizer)
     start = time.perf_counter()
     tasks = tasks_of(config, len(specs))
     workers, where = backend.place(len(tasks), base)
@@ -236,8 +249,9 @@ def member_name(spec, name: str, several: bool) -> str:
     return f"{slug}-{name}"
 
 
-def check_symbols(specs: list, config: CompareConfig) -> None:
-    """Every spec has enough data for the fine-tuning settings; no two share a token."""
+def check_symbols(specs: list, config: CompareConfig, tokenizer=None) -> None:
+    """Every spec has enough data for the fine-tuning settings and what each strategy needs (a
+    description for ``description``, …); no two share a token."""
     c = Collector()
     if len(specs) > limits.COMPARE_SYMBOLS[1]:
         c.add("specs", f"are {len(specs)}, more than {limits.COMPARE_SYMBOLS[1]}",
@@ -253,4 +267,5 @@ def check_symbols(specs: list, config: CompareConfig) -> None:
             for problem in exc.problems:
                 c.problems.append(problem if len(specs) == 1 else
                                   Problem(f"{s.new_token} {problem.field}", problem.problem, problem.fix))
+    c.problems += check_strategies(specs, config.strategies, config.init, tokenizer)
     c.raise_if_any()

@@ -1,4 +1,5 @@
-"""Evaluation of a model that has the new token: ranks, top 5, generations, nearest tokens.
+"""Evaluation of a model that has the new token: ranks, top 5, generations, nearest tokens, and
+the held-out hidden-state measure (``core.embedding.hidden``).
 
 Everything here reads the model and never changes it (``@torch.no_grad()``, eval mode restored).
 Ranks are 1 for the top candidate, counted among *all* next-token candidates: the whole
@@ -15,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from core.embedding.hidden import HELD_OUT_SNIPPETS, measure_token
 from core.model import tokens
 from core.spec.settings import MAX_NEW_TOKENS
 from core.embedding.contexts import eval_mode, n_candidates, next_token_logits, ranks_of  # noqa: F401
@@ -205,8 +207,11 @@ def add_time(timings: dict[str, float] | None, key: str, started: float) -> floa
 
 
 def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-             timings: dict[str, float] | None = None, on_event: Callable[[dict], None] | None = None) -> dict:
-    """Ranks on every testing context, generations, nearest tokens and the quality numbers.
+             timings: dict[str, float] | None = None, on_event: Callable[[dict], None] | None = None,
+             held_out: int = HELD_OUT_SNIPPETS) -> dict:
+    """Ranks on every testing context, generations, nearest tokens, the held-out hidden-state
+    measure (on ``held_out`` snippets; ``quality["hidden_mse"]`` is its combined value) and the
+    quality numbers.
 
     ``timings``: seconds are added to its ``evaluation`` (ranks, nearest tokens) and ``generation``
     entries. ``on_event`` gets ``{"stage": "rank" | "generate", "message", "fraction"}``: once
@@ -215,9 +220,11 @@ def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAUL
     emit = on_event or (lambda event: None)
     started = time.perf_counter()
     emit({"stage": "rank", "message": f"ranking {len(spec.testing_positive_contexts) + len(spec.testing_negative_contexts)}"
-                                      " testing contexts", "fraction": 0.0})
+                                      " testing contexts and measuring the hidden states on held-out snippets",
+          "fraction": 0.0})
     testing = rank_table(model, tokenizer, spec, token_id)
     nearest = nearest_tokens(model, tokenizer, token_id)
+    hidden = measure_token(model, tokenizer, spec, token_id, count=held_out)
     started = add_time(timings, "evaluation", started)
 
     def on_token(done: int, total: int) -> None:
@@ -229,9 +236,11 @@ def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAUL
     add_time(timings, "generation", started)
     scores = quality(testing)
     scores["generation_similarity"] = generation_similarity(gens)
+    scores["hidden_mse"] = round(hidden.combined, 6)
     return {
         "testing": testing,
         "generations": gens,
         "nearest": nearest,
         "quality": scores,
+        "hidden_mse": hidden.to_dict(),
     }

@@ -81,6 +81,7 @@ class InitResult:
             "generations": evaluation.get("generations", []),
             "nearest": evaluation.get("nearest", {}),
             "quality": evaluation.get("quality", {}),
+            "hidden_mse": evaluation.get("hidden_mse"),
             "seconds": round(self.seconds, 3),
         })
 
@@ -117,12 +118,12 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     max_new_tokens = check_max_new_tokens(max_new_tokens)
     _emit(on_event, "validate", "Checking the spec against the model's tokenizer")
     spec = check_spec(spec, base.tokenizer)
+    strategy = STRATEGIES[config.strategy]
+    strategy.check(spec, config, base.tokenizer)
 
     _emit(on_event, "copy", "Copying the base model")
     model, tokenizer = copy_base(base)
 
-    strategy = STRATEGIES[config.strategy]
-    strategy.check(spec, config)
     fitted_here = strategy.calculated_output and (output_fit is None or fit_key(output_fit) != fit_key(config))
     if fitted_here:  # its own stage, so that progress can say which of the two is running
         _emit(on_event, "output_fit", "Fitting the output row by least squares over the contexts")

@@ -15,6 +15,11 @@ from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS, evaluate
 from core.experiment.vocabulary.load import Vocabulary
 
 
+# Held-out snippets per symbol for the hidden-state measure: fewer than for one symbol (32), as every
+# symbol of a large vocabulary samples its own.
+VOCAB_HELD_OUT = 8
+
+
 def evaluate_vocabulary(model, tokenizer, vocab: Vocabulary, token_ids: list[int],
                         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, timings: dict | None = None,
                         on_event=None) -> dict:
@@ -32,7 +37,7 @@ def evaluate_vocabulary(model, tokenizer, vocab: Vocabulary, token_ids: list[int
 
         symbols.append({"token": spec.new_token, "token_id": token_id,
                         **evaluate(model, tokenizer, spec, token_id, max_new_tokens, timings=timings,
-                                   on_event=progress if on_event is not None else None)})
+                                   on_event=progress if on_event is not None else None, held_out=VOCAB_HELD_OUT)})
     confusion = confusion_matrix(model, tokenizer, vocab, token_ids)
     if timings is not None:
         timings["vocabulary_evaluation"] = timings.get("vocabulary_evaluation", 0.0) + time.perf_counter() - started

@@ -97,7 +97,7 @@ def input_rows(model, tokenizer, vocab: Vocabulary, config: InitConfig,
     configs = [symbol_config(config, k) for k in range(len(vocab.specs))]
     strategy = strategy_of(config)
     for spec, c in zip(vocab.specs, configs):
-        strategy.check(spec, c)
+        strategy.check(spec, c, tokenizer)
     return strategy.input_rows(model, tokenizer, list(vocab.specs), configs, on_epoch)
 
 

@@ -33,11 +33,12 @@ def base():
 
 def test_which_strategies_depend_on_the_seed():
     independent = {name for name in STRATEGIES if not depends_on_seed(InitConfig(strategy=name))}
-    assert independent == {"optimized", "average", "last_token", "first_token", "pca", "attention"}
+    assert independent == {"optimized", "average", "last_token", "first_token", "pca", "attention", "adaptivocab",
+                           "interpolation", "description"}
     assert depends_on_seed(InitConfig(strategy="optimized", opt_init="random"))
 
 
-@pytest.mark.parametrize("strategy", ["average", "optimized", "attention"])
+@pytest.mark.parametrize("strategy", ["average", "optimized", "attention", "adaptivocab", "interpolation"])
 def test_seed_independent_rows_really_do_not_depend_on_the_seed(base, tiny_spec, strategy):
     from core.embedding.strategies import initial_rows
     from core.spec.gloss import check_spec

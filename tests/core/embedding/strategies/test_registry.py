@@ -3,6 +3,8 @@ shared settings and every strategy's own, and named problems."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 from pathlib import Path
@@ -44,8 +46,10 @@ def test_the_config_holds_every_strategys_own_settings_after_the_shared_ones():
 def test_every_strategy_gives_finite_rows_and_json_details(tiny, tiny_spec):
     model, tokenizer = tiny
     d = model.config.hidden_size
+    spec = dataclasses.replace(tiny_spec, description="a shop that sells wool")  # for ``description``
     for name in STRATEGIES:
-        rows = initial_rows(model, tokenizer, tiny_spec, InitConfig(strategy=name, opt_epochs=2))
+        rows = initial_rows(model, tokenizer, spec, InitConfig(strategy=name, opt_epochs=2, distill_snippets=2,
+                                                               distill_length=10))
         assert rows.input_row.shape == (d,) and rows.output_row.shape == (d,), name
         assert torch.isfinite(rows.input_row).all() and torch.isfinite(rows.output_row).all(), name
         assert rows.details["strategy"] == name

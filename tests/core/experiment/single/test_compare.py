@@ -43,7 +43,7 @@ def _member_row(strategy: str, seed: int, eval_loss: float, **extra) -> dict:
                                   "median_rank_negative_before", "median_rank_negative_after",
                                   "median_rank_positive_before", "median_rank_positive_after",
                                   "gen_agreement_before", "gen_agreement_after", "gen_similarity_before",
-                                  "gen_similarity_after")})
+                                  "gen_similarity_after", "hidden_mse_before", "hidden_mse_after")})
     row.update(eval_loss=eval_loss, **extra)
     return row
 
@@ -65,7 +65,7 @@ def test_rows_average_over_seeds_with_their_spread():
     table = markdown_table(rows)
     lines = table.strip().splitlines()
     # The research table's columns, one per wide metric, then the footer and the cosine tables.
-    assert lines[0].count("|") == 11 and "Best epoch" in lines[0] and "Time per epoch (s)" in lines[0]
+    assert lines[0].count("|") == 12 and "Best epoch" in lines[0] and "Time per epoch (s)" in lines[0]
     assert lines[2].startswith("| **average**") and "**0.3200 ± 0.0283**" in lines[2]
     assert "15.50 ± 0.71" in lines[3]
     assert lines[5] == "Mean ± standard deviation over 2 seeds."

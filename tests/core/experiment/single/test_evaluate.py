@@ -176,9 +176,30 @@ def test_evaluate_reads_the_model_without_changing_it(tiny_with_token):
     model.train()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     result = ev.evaluate(model, tokenizer, spec, token_id, max_new_tokens=4)
-    assert set(result) == {"testing", "generations", "nearest", "quality"}
+    assert set(result) == {"testing", "generations", "nearest", "quality", "hidden_mse"}
     assert result["quality"]["mrr_positive"] == ev.quality(result["testing"])["mrr_positive"]
+    assert result["quality"]["hidden_mse"] == pytest.approx(result["hidden_mse"]["combined"], abs=1e-6)
     assert 0 <= result["quality"]["generation_similarity"] <= 1
     assert model.training, "the model's mode is restored"
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert len(tokenizer) == token_id + 1
+
+
+@torch.no_grad()
+def test_the_hidden_measure_on_the_contexts_equals_two_plain_readings(tiny_with_token):
+    """The contexts' part of ``hidden_mse``: each testing-positive context followed by each gloss, and
+    by the token, read by the model that has the token; last layer, last position."""
+    model, tokenizer, spec, token_id = tiny_with_token
+    result = ev.evaluate(model, tokenizer, spec, token_id, max_new_tokens=2, held_out=2)
+    errors = []
+    for context in spec.testing_positive_contexts:
+        ids = tokenizer.encode(context, add_special_tokens=False)
+        token = model(input_ids=torch.tensor([ids + [token_id]]), output_hidden_states=True).hidden_states[-1][0, -1]
+        for gloss in spec.gloss_texts:
+            gloss_ids = tokenizer.encode(gloss, add_special_tokens=False)
+            read = model(input_ids=torch.tensor([ids + gloss_ids]), output_hidden_states=True).hidden_states[-1][0, -1]
+            errors.append(float((token - read).pow(2).mean()))
+    measured = result["hidden_mse"]
+    assert measured["contexts"] == pytest.approx(float(np.mean(errors)), rel=1e-4)
+    assert measured["context_pairs"] == len(errors) and measured["snippet_positions"] > 0
+    assert measured["combined"] == pytest.approx((measured["contexts"] + measured["snippets"]) / 2)

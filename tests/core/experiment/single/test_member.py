@@ -76,8 +76,13 @@ def test_a_member_says_each_phase_and_its_evaluations_progress(tiny_spec):
     from core.model.loading import load_model
 
     seen: list[dict] = []
-    run_member(tiny_spec, load_model("tiny-random"), InitConfig(strategy="average"),
-               FinetuneConfig(epochs=1, batch_size=2, grad_accum=1), emit=seen.append, max_new_tokens=3)
+    member = run_member(tiny_spec, load_model("tiny-random"), InitConfig(strategy="average"),
+                        FinetuneConfig(epochs=1, batch_size=2, grad_accum=1), emit=seen.append, max_new_tokens=3)
+    # The held-out measure before and after, on the same snippets, the second through the adapter's rows.
+    before, after = member.init.evaluation["hidden_mse"], member.evaluation_after["hidden_mse"]
+    assert before["snippet_positions"] == after["snippet_positions"] > 0
+    assert 0 < after["combined"] != before["combined"] > 0
+    assert member.row()["hidden_mse_after"] == round(after["combined"], 6)
     phases = [e["phase"] for e in seen if e["type"] == "phase"]
     order = ["init:validate", "init:copy", "init:output_fit", "init:input_row", "init:add_token", "init:rank",
              "init:generate", "init:done", "agreement_before", "quantize", "train", "evaluate_after"]
