@@ -160,6 +160,11 @@ COMPARE_HEAD = ("Run several strategies from the same base model, spec and hyper
                 "the **Train** tab), once per seed, and compare them the way the research table does, "
                 "with numbers for test quality.")
 VERDICT = "**Verdict.** {sentence}"
+COMPARE_PRESET = "Pick a set"
+COMPARE_PRESET_INFO = ("The research's five strategies (the default), those five with the field's four (Token "
+                       "Distillation, AdaptiVocab, description, interpolation), or every strategy; then tick or untick "
+                       "any of them below.")
+COMPARE_PRESETS = [("The research's five", "research"), ("With the field's four", "field"), ("Every strategy", "all")]
 AXES_LABEL = ("Its two axes: **fit** (the validation loss) and **meaning** (does the token come up where its gloss "
               "belongs, and stay away elsewhere?), each number with its 95 % interval over seeds in brackets:")
 COMPARE_ALSO = "Also compare on these built-in symbols"

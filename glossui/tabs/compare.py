@@ -39,10 +39,11 @@ class CompareTab:
         gr.Markdown(S.COMPARE_HEAD)
         strategies = service.settings.strategies()
         described = {f["name"]: f for f in service.settings.describe("compare")}
+        c["preset"] = gr.Radio(S.COMPARE_PRESETS, value="research", label=S.COMPARE_PRESET, info=S.COMPARE_PRESET_INFO,
+                               elem_id="compare-preset")
         c["strategies"] = gr.CheckboxGroup(
             choices=[(f"{s['label']} ({s['name']})", s["name"]) for s in strategies],
-            value=[s["name"] for s in strategies if "research" in s.get("groups", ())],
-            label=described["strategies"]["label"], elem_id="compare-strategies")
+            value=self.preset("research"), label=described["strategies"]["label"], elem_id="compare-strategies")
         c["also"] = gr.CheckboxGroup(choices=list(self.tokens), value=[], label=S.COMPARE_ALSO,
                                      info=S.COMPARE_ALSO_INFO, elem_id="compare-also")
         # The comparison's own numbers (seeds, the leak threshold, …) from the engine's descriptions.
@@ -59,6 +60,10 @@ class CompareTab:
             c["start"] = gr.Button(S.COMPARE_START, variant="primary", elem_id="compare-start")
             c["stop"] = gr.Button(S.TRAIN_STOP, variant="stop", elem_id="compare-stop")
         self.build_results()
+
+    def preset(self, name: str) -> list[str]:
+        """The strategies of a group (``research``, ``field``) or every one (``all``), in the page's order."""
+        return [s["name"] for s in self.service.settings.strategies() if name == "all" or name in s.get("groups", ())]
 
     def build_results(self) -> None:
         c = self.c
@@ -88,6 +93,8 @@ class CompareTab:
                    restore=self.restore, restore_outputs=[c["strategies"], c["also"], *c["settings"].values()])
         c["start"].click(handler(self.start_comparison, message=panel.status), self.inputs, panel.start_outputs,
                          show_progress="hidden", api_name="start_comparison")
+        c["preset"].input(lambda name: gr.update(value=self.preset(name)), [c["preset"]], [c["strategies"]],
+                          show_progress="hidden", api_name="compare_preset")
         token = page.spec_fields["new_token"]
         token.change(handler(self.also_choices), {token, c["also"]}, [c["also"]], show_progress="hidden",
                      api_name="compare_also_choices")

@@ -97,3 +97,14 @@ def test_the_estimate_reads_well():
     assert "about 8 min 00 s each, 2 side by side" in text and "from 3 stored runs" in text and "at most" in text
     one = render.estimate_md(found | {"members": 1, "runs": 1, "side_by_side": 1.0, "at_most": False})
     assert "1 member (" in one and "1 stored run of" in one and "side by side" not in one
+
+
+def test_a_set_of_strategies_is_one_choice_away(page):
+    c = page["compare"]
+    assert c["strategies"].value == ["optimized", "average", "last_token", "random", "random_both"]
+    pick = page.fn("compare_preset")
+    field = pick("field")["value"]
+    assert field[:5] == c["strategies"].value and set(field[5:]) == {"distill", "adaptivocab", "description",
+                                                                      "interpolation"}
+    assert pick("all")["value"] == [name for name, _ in [(s["name"], 0) for s in page.service.settings.strategies()]]
+    assert pick("research")["value"] == c["strategies"].value

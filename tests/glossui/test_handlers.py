@@ -76,7 +76,9 @@ def test_the_settings_widgets_come_from_the_engines_descriptions(page):
     assert list(init) == list(described)
     assert [w.elem_id for w in init.values()] == [
         "init-strategy", "init-seed", "init-random-scale", "init-negative-logit", "opt-lr", "opt-epochs",
-        "opt-init", "opt-batch-size", "init-precision", "init-contrast-negatives"]
+        "opt-init", "opt-batch-size", "distill-snippets", "distill-length", "distill-layer", "distill-lr",
+        "distill-epochs", "distill-batch-size", "distill-window", "description-noise", "init-precision",
+        "init-contrast-negatives"]
     assert all(w.label == described[n]["label"] for n, w in init.items())
     assert [v for _, v in init["strategy"].choices] == [s["name"] for s in page.service.settings.strategies()]
     fields = page.service.settings.describe("finetune")
