@@ -73,24 +73,26 @@ class Distill(Strategy):
                     precision=config.precision)
 
     @staticmethod
-    def _steps(on_epoch):
-        """The distillation's steps as optimization epochs (a fractional epoch), about ``EVENTS`` of them."""
-        if on_epoch is None:
-            return None
+    def _steps(on_epoch, kept: list):
+        """The distillation's steps as optimization epochs (a fractional epoch), about ``EVENTS`` of
+        them: each kept in ``kept`` (the row's loss curve) and passed to ``on_epoch``."""
 
         def on_step(entry: dict) -> None:
             every = max(1, entry["steps"] // EVENTS)
             if entry["step"] % every == 0 or entry["step"] == entry["steps"]:
-                on_epoch({k: v for k, v in entry.items() if k not in ("step", "steps", "symbols")})
+                point = {k: v for k, v in entry.items() if k not in ("step", "steps", "symbols")}
+                kept.append(point)
+                if on_epoch is not None:
+                    on_epoch(point)
 
         return on_step
 
     def input_row(self, model, tokenizer, spec, config, on_epoch=None):
         check_length(tokenizer, spec, config.distill_length)
-        start = mean_of_subtokens(model, tokenizer, spec)
+        start, curve = mean_of_subtokens(model, tokenizer, spec), []
         result = distill(model, tokenizer, spec, snippets=config.distill_snippets, seed=config.seed, init=start,
-                         on_step=self._steps(on_epoch), **self._options(config))
-        return result.vector, self._details(result, start)
+                         on_step=self._steps(on_epoch, curve), **self._options(config))
+        return result.vector, self._details(result, start, curve)
 
     def input_rows(self, model, tokenizer, specs, configs, on_epoch=None):
         config = configs[0]  # the settings are the vocabulary's; each symbol samples with its own seed
@@ -100,15 +102,17 @@ class Distill(Strategy):
                 for s, c in zip(specs, configs)]
         starts = torch.stack([mean_of_subtokens(model, tokenizer, s) for s in specs])
         results = distill_many(model, tokenizer, specs, snippets=config.distill_snippets, seed=config.seed,
-                               inits=starts, snippet_sets=sets, on_step=self._steps(on_epoch),
+                               inits=starts, snippet_sets=sets, on_step=self._steps(on_epoch, []),
                                **self._options(config))
         return [(r.vector, self._details(r, start)) for r, start in zip(results, starts)]
 
     @staticmethod
-    def _details(result, start: torch.Tensor) -> dict:
+    def _details(result, start: torch.Tensor, curve: list | None = None) -> dict:
         details = result.to_dict()
         details["distill_seconds"] = details.pop("seconds")
-        details.pop("step_losses", None)  # every step's loss is in the history's chart; too long for a row
+        details.pop("step_losses", None)  # too long for a row: ``curve`` keeps about EVENTS of them
+        if curve:
+            details["history"] = curve  # the loss curve the page draws, by fractional epoch
         details["cosine_to_start"] = float(torch.nn.functional.cosine_similarity(result.vector, start, dim=0))
         return details
 
