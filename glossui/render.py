@@ -173,9 +173,11 @@ def strategies_table(strategies: list[dict]) -> dict:
 
 
 def init_message(result: dict) -> str:
-    return S.INIT_DONE.format(token=md(result["token"]), token_id=result["token_id"],
+    done = S.INIT_DONE.format(token=md(result["token"]), token_id=result["token_id"],
                               strategy=md(result.get("strategy_label") or result["strategy"]),
                               seconds=result.get("seconds", 0.0))
+    warnings = (result.get("details") or {}).get("warnings") or []
+    return " ".join([done] + [S.INIT_WARNING.format(warning=md(w)) for w in warnings])
 
 
 def init_rows(result: dict) -> list[list]:

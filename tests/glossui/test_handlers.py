@@ -290,6 +290,17 @@ def test_initialize_in_bfloat16_says_so_in_the_fit_table_and_a_bad_precision_is_
     assert "precision" in message and "bfloat16" in message
 
 
+def test_bfloat16_on_a_cpu_without_it_is_warned_about_in_the_message(page, monkeypatch):
+    from core.model import hardware
+
+    monkeypatch.setattr(hardware, "bf16_native", lambda device="cpu": False)
+    monkeypatch.setattr(hardware, "profile", lambda: {"slowdown": 70.0, "bfloat16_gflops": 1.3, "float32_gflops": 90.0})
+    c = page["initialize"]
+    message = initialize(page, precision="bfloat16")[c["message"]]
+    assert "**Warning:** precision bfloat16: this CPU multiplies bfloat16 about 70 times slower" in message
+    assert "Warning" not in initialize(page, precision="model")[c["message"]]
+
+
 def test_initialize_with_bad_settings_names_the_fields_inline(page):
     message = page["initialize"]["message"]
     out = initialize(page, opt_lr=-1.0, seed=1.5)

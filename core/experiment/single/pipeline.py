@@ -26,6 +26,7 @@ from core.model.loading import LoadedModel
 from core.model.tokens import untie_embeddings
 from core.spec.gloss import GlossSpec, check_spec
 from core.spec.settings import check_max_new_tokens
+from core.embedding.precision import precision_warning
 from core.embedding.output import OutputFit, output_embedding
 from core.embedding.strategies import (STRATEGIES, InitConfig, InitRows, depends_on_seed, fit_key, group,
                                       initial_rows, input_vectors)
@@ -120,6 +121,9 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     spec = check_spec(spec, base.tokenizer)
     strategy = STRATEGIES[config.strategy]
     strategy.check(spec, config, base.tokenizer)
+    warning = precision_warning(config.precision, base.model.get_input_embeddings().weight.device.type)
+    if warning:
+        _emit(on_event, "warning", f"Warning: {warning}")
 
     _emit(on_event, "copy", "Copying the base model")
     model, tokenizer = copy_base(base)
@@ -132,11 +136,14 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     _emit(on_event, "input_row", f"Computing the {strategy.label} input row", strategy=config.strategy)
 
     def on_epoch(entry: dict) -> None:
-        _emit(on_event, "optimize", f"Optimizing the input vector: epoch {entry.get('epoch')}", **entry)
+        _emit(on_event, "optimize", f"{strategy.label}: epoch {entry.get('epoch'):g} of {entry.get('epochs')}",
+              **entry)
 
     rows = initial_rows(model, tokenizer, spec, config, on_epoch=on_epoch, output_fit=output_fit)
     if fitted_here:  # computed just above for this initialization, not shared with an earlier one
         rows.details.pop("output_fit_shared", None)
+    if warning:
+        rows.details["warnings"] = [warning]
 
     cosines: dict = {}
     others = [name for name in compare_with if name != config.strategy]
