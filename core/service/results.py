@@ -1,5 +1,5 @@
 """Finished runs for the page: the run store's list and one run as it was, and their trained
-models (a *target*: a fine-tuning run ``"<run_id>"``, or one member of a comparison
+models (a *trained model*: a fine-tuning run ``"<run_id>"``, or one member of a comparison
 ``"<run_id>:<strategy>-s<seed>"``; ``:`` never occurs in a run id): their generations, new
 generations before and after fine-tuning, the adapter and merged-model exports, and a
 comparison's files to download.
@@ -75,29 +75,29 @@ class Results:
 
     # -- trained models --------------------------------------------------------------------------
 
-    def _target(self, target: str) -> tuple[str, str | None]:
-        if not isinstance(target, str) or not target:
+    def _trained(self, trained: str) -> tuple[str, str | None]:
+        if not isinstance(trained, str) or not trained:
             raise fail("run", "no run was chosen", "choose a run that finished training")
-        run_id, _, member = target.partition(":")
+        run_id, _, member = trained.partition(":")
         folder = self.store.adapter_path(run_id, member or None)
         if not (folder / "adapter_config.json").is_file():
-            raise fail("run", f"{target!r} has no trained adapter", "choose a run that finished training")
+            raise fail("run", f"{trained!r} has no trained adapter", "choose a run that finished training")
         return run_id, member or None
 
-    def _member(self, target: str) -> dict:
-        """The result block of a target: the run's result, or its comparison member's."""
-        run_id, member = self._target(target)
+    def _member(self, trained: str) -> dict:
+        """The result block of a trained model: the run's result, or its comparison member's."""
+        run_id, member = self._trained(trained)
         result = self.store.result(run_id) or {}
         if member is None:
             return result
         found = next((m for m in result.get("members") or [] if m.get("name") == member), None)
         if found is None:
-            raise fail("run", f"{target!r} has no result yet", "wait until the comparison has finished")
+            raise fail("run", f"{trained!r} has no result yet", "wait until the comparison has finished")
         return found
 
-    def generations(self, target: str) -> dict:
+    def generations(self, trained: str) -> dict:
         """{"before": [...], "after": [...]}: every prompt with the gloss and the token."""
-        m = self._member(target)
+        m = self._member(trained)
         if m.get("kind") == "vocab":  # a vocabulary: every symbol's prompts, one symbol after another
             symbols = m.get("symbols") or []
             return {"before": [g for s in symbols for g in s.get("generations_before") or []],
@@ -107,52 +107,52 @@ class Results:
                 "after": (m.get("evaluation_after") or {}).get("generations") or [],
                 "title": m.get("init", {}).get("spec") or "", "strategy": m.get("strategy", "")}
 
-    def symbols(self, target: str) -> list[dict]:
-        """A vocabulary target's symbols, for choosing whose gloss and token fill a custom prompt:
-        [{"token", "label"}]; an empty list for a target of one symbol."""
-        m = self._member(target)
+    def symbols(self, trained: str) -> list[dict]:
+        """A trained vocabulary's symbols, for choosing whose gloss and token fill a custom prompt:
+        [{"token", "label"}]; an empty list for a model trained on one symbol."""
+        m = self._member(trained)
         if m.get("kind") != "vocab":
             return []
         return [{"token": s["token"], "label": f"{s['token']} ({s.get('gloss', '')})"} for s in m.get("symbols") or []]
 
-    def _models(self, target: str) -> dict:
-        """The target's models before and after fine-tuning (kept for the last target used). Two
-        requests at once for a target not kept yet load it once: the second waits for the first."""
+    def _models(self, trained: str) -> dict:
+        """The trained model's base and fine-tuned models (kept for the last one used). Two
+        requests at once for one not kept yet load it once: the second waits for the first."""
         with self._cache_lock:
-            if target in self._models_cache:
-                return self._models_cache[target]
+            if trained in self._models_cache:
+                return self._models_cache[trained]
         with self._load_lock:
             with self._cache_lock:
-                if target in self._models_cache:
-                    return self._models_cache[target]
-            return self._load_models(target)
+                if trained in self._models_cache:
+                    return self._models_cache[trained]
+            return self._load_models(trained)
 
-    def _load_models(self, target: str) -> dict:
+    def _load_models(self, trained: str) -> dict:
         from core.runs.export import before_and_after, vocab_before_and_after
 
-        run_id, member = self._target(target)
+        run_id, member = self._trained(trained)
         spec_data = self.store.spec(run_id) or {}
         config = self.store.config(run_id) or {}
-        found = self._member(target)
+        found = self._member(trained)
         if found.get("kind") == "vocab":  # every symbol's token, as the vocabulary was trained
             models = vocab_before_and_after(self.store.adapter_path(run_id, member), spec_data["specs"],
                                             config.get("init") or {}, bool(config.get("contrast")),
                                             self.models.get())
-            return self._keep(target, models)
+            return self._keep(trained, models)
         if "specs" in spec_data:  # a comparison over several symbols: the member's own symbol
             token = (found.get("init") or {}).get("token")
             spec_data = next((s for s in spec_data["specs"] if s.get("new_token") == token), spec_data["specs"][0])
         models = before_and_after(self.store.adapter_path(run_id, member), spec_data, config.get("init") or {},
                                   self.models.get())
-        return self._keep(target, models)
+        return self._keep(trained, models)
 
-    def _keep(self, target: str, models: dict) -> dict:
+    def _keep(self, trained: str, models: dict) -> dict:
         with self._cache_lock:
             self._models_cache.clear()  # one trained model in memory at a time
-            self._models_cache[target] = models
+            self._models_cache[trained] = models
         return models
 
-    def generate(self, target: str, prompt: str, max_new_tokens, symbol: str | None = None) -> dict:
+    def generate(self, trained: str, prompt: str, max_new_tokens, symbol: str | None = None) -> dict:
         """A custom prompt with {placeholder}, filled with the gloss and with the token, before and
         after fine-tuning: {"before": row, "after": row} (and "symbol", the token used, for a
         vocabulary) with ``core.experiment.single.evaluate.generations`` rows. ``symbol``: for a vocabulary, the
@@ -161,7 +161,7 @@ class Results:
 
         from core.experiment.single.evaluate import generations
 
-        symbols = [s["token"] for s in self.symbols(target)]
+        symbols = [s["token"] for s in self.symbols(trained)]
 
         def check_symbol() -> None:
             if symbols and symbol not in symbols:
@@ -171,7 +171,7 @@ class Results:
         raise_all(lambda: check_prompt(prompt, "prompt"),
                   lambda: check_max_new_tokens(max_new_tokens, "tokens to generate"), check_symbol)
         prompt, max_new_tokens = prompt.strip(), check_max_new_tokens(max_new_tokens)
-        models = self._models(target)
+        models = self._models(trained)
         chosen = models["specs"][[s.new_token for s in models["specs"]].index(symbol)] if symbols else models["spec"]
         spec = replace(chosen, generation_prompts=[prompt])
         out = {}
@@ -182,22 +182,22 @@ class Results:
             out["symbol"] = symbol
         return out
 
-    def export_adapter(self, target: str) -> dict:
-        """The target's adapter folder as a zip to download, and how to load it."""
+    def export_adapter(self, trained: str) -> dict:
+        """The trained model's adapter folder as a zip to download, and how to load it."""
         from core.runs.export import usage, zip_adapter
 
-        run_id, member = self._target(target)
+        run_id, member = self._trained(trained)
         name = f"glosslab-{run_id}" + (f"-{member}" if member else "") + "-adapter"
         out = zip_adapter(self.store.adapter_path(run_id, member), self.downloads.folder() / f"{name}.zip", name)
-        return {"path": str(out), "message": f"The adapter of {target} is ready to download ({out.name}). "
+        return {"path": str(out), "message": f"The adapter of {trained} is ready to download ({out.name}). "
                 f"Unzip it to get the folder {name}; it needs the base model it was trained on.",
                 "how_to_load": usage(name, merged=False)}
 
-    def export_merged(self, target: str, name: str) -> dict:
-        """Merge the target's adapter into a full-precision model folder under the export folder."""
+    def export_merged(self, trained: str, name: str) -> dict:
+        """Merge the trained model's adapter into a full-precision model folder under the export folder."""
         from core.runs.export import export_merged, export_path, read_adapter_metadata, usage
 
-        run_id, member = self._target(target)
+        run_id, member = self._trained(trained)
         folder = self.store.adapter_path(run_id, member)
         meta = read_adapter_metadata(folder)
         name = (name or "").strip() or re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}-{member or 'merged'}")

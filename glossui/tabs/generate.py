@@ -60,16 +60,16 @@ class GenerateTab:
     def run_generations(self, values: dict) -> dict:
         """The trained model's own prompts, side by side; a vocabulary's symbols to choose from."""
         c = self.c
-        target = values[c["pick"]]
-        if not target:
+        trained = values[c["pick"]]
+        if not trained:
             return {c["message"]: render.md(S.NO_RUN), c["table"]: gr.update(visible=False),
                     c["symbol"]: gr.update(**NO_SYMBOL)}
-        symbols = self.service.results.symbols(target)
+        symbols = self.service.results.symbols(trained)
         choose = (gr.update(choices=[(s["label"], s["token"]) for s in symbols], value=symbols[0]["token"],
                             visible=True) if symbols else gr.update(**NO_SYMBOL))
-        gens = self.service.results.generations(target)
+        gens = self.service.results.generations(trained)
         if not gens["before"]:
-            return {c["message"]: render.md(S.NO_GENERATIONS.format(id=target)), c["table"]: gr.update(visible=False),
+            return {c["message"]: render.md(S.NO_GENERATIONS.format(id=trained)), c["table"]: gr.update(visible=False),
                     c["symbol"]: choose}
         text = S.GENERATIONS_OF.format(title=render.md(gens["title"]), strategy=render.md(gens["strategy"]))
         return {c["message"]: text, c["table"]: shown(render.generations_table(gens["before"], gens["after"] or None)),
@@ -79,16 +79,16 @@ class GenerateTab:
         """A custom prompt with the gloss and the token, before and after fine-tuning; the message
         says at once what is being generated (never the previous result's text while it works)."""
         c = self.c
-        target, prompt = values[c["pick"]], values[c["prompt"]] or ""
-        if not target:
+        trained, prompt = values[c["pick"]], values[c["prompt"]] or ""
+        if not trained:
             yield {c["custom_message"]: render.md(S.NO_RUN)}
             return
-        yield {c["custom_message"]: render.md(S.GENERATING_NOW.format(target=target, prompt=prompt))}
+        yield {c["custom_message"]: render.md(S.GENERATING_NOW.format(trained=trained, prompt=prompt))}
         progress(None, desc=S.GENERATING)
-        row = self.service.results.generate(target, prompt, values[c["max_new_tokens"]],
+        row = self.service.results.generate(trained, prompt, values[c["max_new_tokens"]],
                                             values.get(c["symbol"]) or None)
-        said = (S.GENERATED_SYMBOL.format(target=target, symbol=row["symbol"], prompt=prompt) if row.get("symbol")
-                else S.GENERATED.format(target=target, prompt=prompt))
+        said = (S.GENERATED_SYMBOL.format(trained=trained, symbol=row["symbol"], prompt=prompt) if row.get("symbol")
+                else S.GENERATED.format(trained=trained, prompt=prompt))
         yield {c["custom_message"]: render.md(said),
                c["custom"]: shown(render.generations_table([row["before"]], [row["after"]]))}
 

@@ -136,8 +136,7 @@ def initialize(spec: GlossSpec | dict, config: InitConfig | None, base: LoadedMo
     _emit(on_event, "input_row", f"Computing the {strategy.label} input row", strategy=config.strategy)
 
     def on_epoch(entry: dict) -> None:
-        _emit(on_event, "optimize", f"{strategy.label}: epoch {entry.get('epoch'):g} of {entry.get('epochs')}",
-              **entry)
+        _emit(on_event, "optimize", f"Optimizing the input vector: epoch {entry.get('epoch'):g}", **entry)
 
     rows = initial_rows(model, tokenizer, spec, config, on_epoch=on_epoch, output_fit=output_fit)
     if fitted_here:  # computed just above for this initialization, not shared with an earlier one
