@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
+from peak import machine_line, matmul_peak  # noqa: E402  (bench/ is the script's folder)
 
 KINDS = ("initialization", "quantization", "training", "evaluation", "generation")
 TIMES = ("time_per_epoch_s", "init_seconds")  # row keys that are wall-clock times
@@ -105,6 +105,7 @@ def load_grid(args):
 
     print(f"model {base.name}, spec {Path(args.spec).name}: {', '.join(config.strategies)} × {config.seeds} seed(s) "
           f"× {config.finetune.epochs} epoch(s) = {len(config.members)} members; torch threads {torch.get_num_threads()}")
+    print(machine_line(), flush=True)
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bfloat16 {matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
     return base, spec, config

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
+from peak import machine_line, matmul_peak  # noqa: E402  (bench/ is the script's folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.embedding.contexts import ranks_of, ranks_of_many
 
+    print(machine_line(), flush=True)
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s", flush=True)
     n = args.symbols * args.contexts
     logits = torch.randn(n, args.vocabulary, generator=torch.Generator().manual_seed(0))

@@ -45,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
+from peak import machine_line, matmul_peak  # noqa: E402  (bench/ is the script's folder)
 
 SPEEDUP_GOAL = 5.0
 MEASURE_BAR = 0.02
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    print(machine_line(), flush=True)
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s", flush=True)
     settings = dict(layer=args.layer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     try:

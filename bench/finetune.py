@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
+from peak import machine_line, matmul_peak  # noqa: E402  (bench/ is the script's folder)
 
 
 def run(label: str, init, spec, config, reference: bool):
@@ -88,6 +88,7 @@ def main() -> int:
     tok = init.tokenizer
     train_tokens = sum(len(tok(s)["input_ids"]) for s in spec.fine_tuning_sentences)
     val_tokens = sum(len(tok(s)["input_ids"]) for s in spec.validation_sentences)
+    print(machine_line(), flush=True)
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16)
     print(f"model {base.name}: {params / 1e6:.1f} M parameters besides the input embeddings; {len(spec.fine_tuning_sentences)} fine-tuning "

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peak import matmul_peak  # noqa: E402  (bench/ is the script's folder)
+from peak import machine_line, matmul_peak  # noqa: E402  (bench/ is the script's folder)
 
 SPEEDUP_GOAL = 3.0
 WORDS = ["north", "south", "east", "west", "red", "blue", "green", "small", "large", "old", "new", "bright"]
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.experiment.vocabulary.load import load_vocabulary
     from core.model.loading import load_model
 
+    print(machine_line(), flush=True)
     print(f"matmul peak now: float32 {matmul_peak(torch.float32):.0f} GFLOP/s, "
           f"bfloat16 {matmul_peak(torch.bfloat16):.0f} GFLOP/s", flush=True)
     if args.symbols == 0:  # the memory run only
