@@ -32,7 +32,7 @@ run: install
 	$(BIN)/python app.py --host $(HOST) --port $(PORT)
 
 test: install browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)

@@ -16,12 +16,15 @@ from typing import Callable
 
 import torch
 
-from core.embedding.hidden import HELD_OUT_SNIPPETS, measure_token
+from core.embedding.hidden import measure_token
 from core.model import tokens
 from core.spec.settings import MAX_NEW_TOKENS
 from core.embedding.contexts import eval_mode, n_candidates, next_token_logits, ranks_of  # noqa: F401
 
 DEFAULT_MAX_NEW_TOKENS = MAX_NEW_TOKENS.default
+# Held-out snippets of an evaluation's hidden-state measure: sampled once per spec (a few seconds
+# on a CPU) and kept for every later evaluation of it; ``bench/initializers.py`` measures on 32.
+EVALUATION_HELD_OUT = 16
 
 
 def target_ids(tokenizer, spec) -> dict[str, int]:
@@ -208,7 +211,7 @@ def add_time(timings: dict[str, float] | None, key: str, started: float) -> floa
 
 def evaluate(model, tokenizer, spec, token_id: int, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
              timings: dict[str, float] | None = None, on_event: Callable[[dict], None] | None = None,
-             held_out: int = HELD_OUT_SNIPPETS) -> dict:
+             held_out: int = EVALUATION_HELD_OUT) -> dict:
     """Ranks on every testing context, generations, nearest tokens, the held-out hidden-state
     measure (on ``held_out`` snippets; ``quality["hidden_mse"]`` is its combined value) and the
     quality numbers.
