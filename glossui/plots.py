@@ -230,6 +230,7 @@ def rank_histogram(bins: dict | None, title: str = "Each token's median rank on 
     labels = [_t(label) for label in bins["labels"]]
     for n, (phase, ys) in enumerate(counts.items()):
         fig.add_trace(go.Bar(x=labels, y=ys, name=_t(f"{phase} fine-tuning"), text=ys, textposition="outside",
+                             cliponaxis=False,
                              marker=dict(color=PALETTE[n % len(PALETTE)], line=dict(color="#1a1a1a", width=1),
                                          pattern=dict(shape=PATTERNS[n % len(PATTERNS)])),
                              hovertemplate=f"{_t(phase)} fine-tuning: %{{y}} symbol(s) ranked %{{x}}<extra></extra>"))

@@ -259,8 +259,8 @@ class Results:
             return list(kept[1])
         rows = lexicon.lexicon_rows(result)
         folder = self.downloads.folder()
-        files = {"lexicon.md": lexicon.lexicon_markdown(result, rows), "lexicon.html": lexicon.lexicon_html(result, rows),
-                 "symbols.csv": lexicon.lexicon_csv(rows)}
+        files = {"lexicon.md": lexicon.lexicon_markdown(result, rows),
+                 "lexicon.html": lexicon.lexicon_html(result, rows), "symbols.csv": lexicon.lexicon_csv(rows)}
         for name, content in files.items():
             (folder / name).write_text(content, encoding="utf-8")
         paths = [str(folder / name) for name in files]

@@ -136,7 +136,7 @@ class VocabularyTab:
             trained = any(s.get("quality_after") is not None for s in symbols)
             out[c["table"]] = gr.update(value=render.vocab_table(symbols), visible=True,
                                         label=S.VOCAB_TABLE_LABEL if trained else S.VOCAB_TABLE_INIT)
-            out |= self.lexicon(job["id"])
+            out |= self.lexicon(job["id"]) if result.get("kind") == "vocab" else {}
         return out | self.heatmaps(result)
 
     def lexicon(self, job_id: str) -> dict:
