@@ -211,3 +211,30 @@ def confusion_figure(confusion: dict | None, title: str = "Which token comes up 
                      linecolor="#595959")
     fig.update_yaxes(title_text="New token", autorange="reversed", linecolor="#595959")
     return fig
+
+
+PATTERNS = ["", "/", "x", "."]  # bar fills: each series differs by its pattern too, not by colour alone
+
+
+def rank_histogram(bins: dict | None, title: str = "Each token's median rank on its own contexts") -> go.Figure:
+    """How many symbols' tokens rank in each band on their own testing contexts, before and after
+    fine-tuning, side by side (``bins``: ``{"labels", "counts": {phase: [...]}}`` from the service's
+    lexicon report). Every bar prints its count, and the phases differ by fill pattern as well as colour."""
+    fig = go.Figure()
+    fig.update_layout(title=dict(text=_t(title), x=0.01), font=FONT, template="plotly_white", barmode="group",
+                      margin=dict(l=60, r=20, t=60, b=60), height=380,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    counts = (bins or {}).get("counts") or {}
+    if not counts:
+        return _empty(fig, "No ranks yet: they appear once a vocabulary has been evaluated.")
+    labels = [_t(label) for label in bins["labels"]]
+    for n, (phase, ys) in enumerate(counts.items()):
+        fig.add_trace(go.Bar(x=labels, y=ys, name=_t(f"{phase} fine-tuning"), text=ys, textposition="outside",
+                             cliponaxis=False,
+                             marker=dict(color=PALETTE[n % len(PALETTE)], line=dict(color="#1a1a1a", width=1),
+                                         pattern=dict(shape=PATTERNS[n % len(PATTERNS)])),
+                             hovertemplate=f"{_t(phase)} fine-tuning: %{{y}} symbol(s) ranked %{{x}}<extra></extra>"))
+    fig.update_xaxes(title_text="median rank of the symbol's own token (1 = the model's first choice)",
+                     type="category", linecolor="#595959")
+    fig.update_yaxes(title_text="symbols", gridcolor="#d9d9d9", linecolor="#595959", rangemode="tozero")
+    return fig

@@ -236,6 +236,14 @@ VOCAB_HEAT = "Which token comes up where (median rank; 1 = top)"
 VOCAB_EXPORT = "Download the adapter (every token)"
 VOCAB_EXPORT_NONE = "Only a finished fine-tuning has an adapter to download: run **Fine-tune** first."
 VOCAB_RUN_SUMMARY = "{n} symbol{s}: {tokens}. Strategy {strategy}{contrast}; {trained}."
+LEXICON_TITLE = "Lexicon report"
+LEXICON_HEAD = ("### Lexicon report: {n} symbol{s}\nA symbol's token is *found* when its median rank on the "
+                "symbol's own testing contexts is {good} or better; it is *confused* when another symbol's token "
+                "ranks better there.")
+LEXICON_WORST = "The worst {n} (by the median rank {judged} fine-tuning), with the reasons"
+LEXICON_WORST_HEAD = ["Token", "Gloss", "Median rank", "Why"]
+LEXICON_HISTOGRAM = "Each token's median rank on its own contexts: how many symbols in each band"
+LEXICON_FILES = "The lexicon report: lexicon.md, lexicon.html (with the histogram) and symbols.csv (every symbol)"
 
 # -- Generate tab ----------------------------------------------------------------------------
 GENERATE_HEAD = ("For every prompt of the run's spec: the text generated with the gloss and with the new "
@@ -276,6 +284,12 @@ RUN_CONFIG = "Configuration"
 RUN_RESULT = "Result"
 RUN_CURVES = "Loss curves"
 RUN_SUMMARY_NONE = "Open a run to see it here."
+RUN_RESUME = "Resume"
+RUN_RESUME_VOCAB = ("Run {id} was interrupted; **Resume** continues its fine-tuning from the checkpoint of step "
+                    "{step}, in its own folder.")
+RUN_RESUME_COMPARE = ("Run {id} was interrupted with {done} of {total} members finished; **Resume** runs the "
+                      "others, in its own folder.")
+RUN_RESUMED = "Resumed run {id}: follow it on the **{tab}** tab."
 
 # -- Export tab ------------------------------------------------------------------------------
 EXPORT_HEAD = ("Take a trained run out of Gloss Lab: as a PEFT adapter with the new token's rows "

@@ -119,18 +119,24 @@ def lexicon_summary(rows: list[dict]) -> dict:
     return summary
 
 
-def histogram(rows: list[dict]) -> dict:
-    """How many symbols' own median rank falls in each bin, before and after: a plotly figure dict."""
+def rank_counts(rows: list[dict]) -> dict:
+    """How many symbols' own median rank falls in each bin: ``{"labels": [...], "counts": {phase:
+    [...]}}``, a phase only when some symbol was measured then (the numbers the page draws)."""
     labels = [f"{lo}" if hi - lo == 1 else f"{lo:,}–{hi - 1:,}" for lo, hi in zip(BINS, BINS[1:])] + \
         [f"{BINS[-1]:,}+"]
-    traces = []
-    for n, phase in enumerate(PHASES):
+    counts = {}
+    for phase in PHASES:
         ranks = [r[f"rank_{phase}"] for r in rows if finite(r.get(f"rank_{phase}"))]
-        if not ranks:
-            continue
-        counts = [sum(1 for x in ranks if lo <= x < hi) for lo, hi in zip(BINS, (*BINS[1:], math.inf))]
-        traces.append({"type": "bar", "name": f"{phase} fine-tuning", "x": labels, "y": counts,
-                       "marker": {"color": PALETTE[n]}})
+        if ranks:
+            counts[phase] = [sum(1 for x in ranks if lo <= x < hi) for lo, hi in zip(BINS, (*BINS[1:], math.inf))]
+    return {"labels": labels, "counts": counts}
+
+
+def histogram(rows: list[dict]) -> dict:
+    """How many symbols' own median rank falls in each bin, before and after: a plotly figure dict."""
+    bins = rank_counts(rows)
+    traces = [{"type": "bar", "name": f"{phase} fine-tuning", "x": bins["labels"], "y": counts,
+               "marker": {"color": PALETTE[PHASES.index(phase)]}} for phase, counts in bins["counts"].items()]
     return {"data": traces, "layout": {"title": {"text": "Each token's median rank on its own contexts"},
                                        "barmode": "group", "xaxis": {"title": {"text": "median rank (1 = top)"}},
                                        "yaxis": {"title": {"text": "symbols"}}, "template": "plotly_white"}}

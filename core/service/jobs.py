@@ -1,6 +1,6 @@
 """Work the page starts and watches: initializations (kept, so that a training with the same spec
 and settings starts from one), fine-tunings, comparisons and vocabulary runs queued on the
-process's job runner, and where each stands.
+process's job runner, resuming an interrupted run, and where each stands.
 
 One runner and one run store per process, shared by every browser tab: reloading the page finds
 the running job again.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,7 +20,7 @@ from core.service.common import raise_all
 from core.service.models import Models
 from core.service.settings import Settings
 from core.service.specs import Specs
-from core.spec.errors import InputError, Problem
+from core.spec.errors import InputError, Problem, fail
 from core.spec.gloss import GlossSpec, load_example
 from core.train.events import step_events
 
@@ -192,6 +193,36 @@ class Jobs:
         ticket = submit_vocab(self.runner, out["vocab"], base, out["init"], out["ft"], contrast=bool(contrast))
         return self.get(ticket.job_id)
 
+    # -- resuming an interrupted run (``core.runs.resume``) -----------------------------------------
+    def resume_plan(self, run_id: str) -> dict:
+        """What resuming this run would do (``ResumePlan.to_dict()``: its kind, model, the checkpoint
+        of a vocabulary's fine-tuning, the members a comparison kept), checked without a model; an
+        ``InputError`` naming ``run`` when it cannot be resumed."""
+        from core.runs.resume import check_resume
+
+        with _as_run():
+            if not isinstance(run_id, str) or not run_id:
+                raise fail("run", "no run was chosen", "choose an interrupted run")
+            return check_resume(self.store, run_id).to_dict()
+
+    def resume(self, run_id: str) -> dict:
+        """Continue an interrupted run in its own folder as a job of this process, as ``python -m core
+        runs resume`` does: a vocabulary's fine-tuning from its last checkpoint, a comparison with the
+        members it had not finished. Returns the job as ``get()`` shows it (its id is the run's); an
+        ``InputError`` naming ``run`` when it cannot be resumed (not interrupted, no checkpoint, another
+        model loaded, …), raised before anything is written."""
+        from core.runs.resume import resume_run
+
+        plan = self.resume_plan(run_id)
+        with _as_run():
+            try:
+                base = self.models.get()
+            except InputError:
+                raise fail("run", f"run {run_id!r} was made with {plan['model']!r} and no model is loaded",
+                           f"load {plan['model']!r} on the Model tab to resume it") from None
+            ticket = resume_run(self.store, self.runner, run_id, base)
+        return self.get(ticket.job_id)
+
     def stop(self, job_id: str) -> dict:
         self.runner.stop(job_id)
         return self.get(job_id)
@@ -231,6 +262,16 @@ class Jobs:
             return self.get((active or mine)[-1]["job_id"])
         stored = [r for r in self.store.list() if r.get("kind") == kind]
         return self.get(stored[0]["run_id"]) if stored else None
+
+
+@contextmanager
+def _as_run():
+    """Every input problem of the block as a problem of the chosen run (field ``run``): on the page
+    the run is the one thing to change."""
+    try:
+        yield
+    except InputError as exc:
+        raise InputError([Problem("run", p.problem, p.fix) for p in exc.problems], exc.details) from None
 
 
 def _fingerprint(spec: GlossSpec, config, model_name: str) -> str:

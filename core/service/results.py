@@ -2,7 +2,7 @@
 models (a *trained model*: a fine-tuning run ``"<run_id>"``, or one member of a comparison
 ``"<run_id>:<strategy>-s<seed>"``; ``:`` never occurs in a run id): their generations, new
 generations before and after fine-tuning, the adapter and merged-model exports, and a
-comparison's files to download.
+comparison's files to download; a vocabulary's lexicon report (``core.report.lexicon``) and its files.
 
 Plain values in, plain dicts out; the engine is imported lazily, so the page stays torch-free.
 """
@@ -14,6 +14,7 @@ import re
 import threading
 from pathlib import Path
 
+from core.report import lexicon
 from core.runs import progress
 from core.service.common import Downloads, raise_all
 from core.service.jobs import Jobs
@@ -32,6 +33,7 @@ class Results:
         self.jobs, self.models, self.downloads = jobs, models, downloads
         self.exports_dir = exports_dir
         self._models_cache: dict = {}
+        self._lexicon_files: dict[str, tuple] = {}  # by job: (when it finished, the report's files)
         self._cache_lock = threading.Lock()
         self._load_lock = threading.Lock()
 
@@ -225,3 +227,42 @@ class Results:
             paths.append(str(folder / name))
         return paths
 
+
+    # -- a vocabulary's lexicon report ---------------------------------------------------------------
+    def _vocab_result(self, job_id: str) -> dict:
+        """The result of a vocabulary job or run, or an InputError naming the run."""
+        if not isinstance(job_id, str) or not job_id:
+            raise fail("run", "no run was chosen", "choose a vocabulary run that has finished")
+        result = self.jobs.runner.result(job_id)
+        if not result:
+            raise fail("run", f"run {job_id!r} has no result yet", "wait until it has finished")
+        if result.get("kind") != "vocab":
+            raise fail("run", f"run {job_id!r} is not a vocabulary run", "choose a vocabulary run")
+        return result
+
+    def lexicon(self, job_id: str) -> dict:
+        """A vocabulary run's lexicon report as the page shows it: ``summary``
+        (``lexicon.lexicon_summary``: the shares before and after, ``worst`` with their reasons),
+        ``lines`` (the shares in words) and ``bins`` (``lexicon.rank_counts``: how many symbols' own
+        median rank falls in each band, before and after)."""
+        rows = lexicon.lexicon_rows(self._vocab_result(job_id))
+        summary = lexicon.lexicon_summary(rows)
+        return {"summary": summary, "lines": lexicon.summary_lines(summary), "bins": lexicon.rank_counts(rows)}
+
+    def lexicon_files(self, job_id: str) -> list[str]:
+        """The lexicon report's files to download (lexicon.md, lexicon.html, symbols.csv, as
+        ``vocab --out`` writes them), written once per finished run."""
+        result = self._vocab_result(job_id)
+        finished = self.jobs.runner.get(job_id).get("finished")
+        kept = self._lexicon_files.get(job_id)
+        if kept and kept[0] == finished and all(Path(p).is_file() for p in kept[1]):
+            return list(kept[1])
+        rows = lexicon.lexicon_rows(result)
+        folder = self.downloads.folder()
+        files = {"lexicon.md": lexicon.lexicon_markdown(result, rows),
+                 "lexicon.html": lexicon.lexicon_html(result, rows), "symbols.csv": lexicon.lexicon_csv(rows)}
+        for name, content in files.items():
+            (folder / name).write_text(content, encoding="utf-8")
+        paths = [str(folder / name) for name in files]
+        self._lexicon_files[job_id] = (finished, paths)
+        return paths

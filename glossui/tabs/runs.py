@@ -1,11 +1,13 @@
-"""The Runs tab: every run in the store; open one to see it as it was; delete with confirmation.
+"""The Runs tab: every run in the store; open one to see it as it was; delete with confirmation;
+resume an interrupted one (a vocabulary's fine-tuning from its checkpoint, a comparison with the
+members it had not finished) as a job of this app, followed on its own tab (Vocabulary or Compare).
 It also keeps every run list of the page up to date (the trained-model pickers of other tabs)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from core.service import FINISHED
+from core.service import FINISHED, InputError
 from glossui import plots, render
 from glossui import strings as S
 from glossui.page import Page, handler, shown
@@ -13,6 +15,7 @@ from glossui.page import Page, handler, shown
 ID = "runs"
 TITLE = S.TAB_RUNS
 HIDDEN = {"visible": False}
+RESUMABLE = ("vocab", "compare")  # the kinds of run that resume, each followed on the tab of that id
 
 
 class RunsTab:
@@ -32,7 +35,10 @@ class RunsTab:
             c["pick"] = gr.Dropdown(choices=[], label=S.RUN_PICK, scale=3, elem_id="runs-pick")
             c["open"] = gr.Button(S.RUN_OPEN, variant="primary", scale=1, size="md", elem_id="runs-open")
             c["refresh"] = gr.Button(S.RUNS_REFRESH, scale=1, size="md", elem_id="runs-refresh")
+            c["resume"] = gr.Button(S.RUN_RESUME, variant="primary", scale=1, size="md", visible=False,
+                                    elem_id="runs-resume")
             c["delete"] = gr.Button(S.RUN_DELETE, variant="stop", scale=1, size="md", elem_id="runs-delete")
+        c["resume_note"] = gr.Markdown(visible=False, elem_id="runs-resume-note", container=True)
         with gr.Row(visible=False, elem_id="runs-confirm") as confirm:
             c["confirm_row"] = confirm
             c["confirm_text"] = gr.Markdown(container=True)
@@ -62,6 +68,8 @@ class RunsTab:
                         api_name="open_run")
         c["delete"].click(handler(self.ask_delete), {pick}, [row, c["confirm_text"]], api_name="ask_delete")
         c["confirm_no"].click(self.cancel_delete, None, [row, c["confirm_text"]], api_name="cancel_delete")
+        pick.change(handler(self.resume_offer), {pick}, [c["resume"], c["resume_note"]], show_progress="hidden",
+                    api_name="resume_offer")
         self.page.later(self.wire_run_lists)
 
     def wire_run_lists(self) -> None:
@@ -77,6 +85,11 @@ class RunsTab:
             panel.status.change(self.finish_refresher(panel.job), {panel.job, c["pick"]}, lists,
                                 show_progress="hidden", api_name=f"refresh_on_{panel.kind}_finish")
         page.demo.load(refresh, {c["pick"]}, lists, show_progress="hidden", api_name="runs_on_start")
+        # Resume: the job is followed on its own tab's panel, as if started there.
+        panels = [out for panel in page.job_panels if panel.kind in RESUMABLE for out in panel.start_outputs]
+        c["resume"].click(handler(self.resume_run, message=c["summary"]), {c["pick"]},
+                          [c["summary"], c["resume"], c["resume_note"], *lists, *panels], show_progress="hidden",
+                          api_name="resume_run")
 
     # -- handlers -------------------------------------------------------------------------------
     def run_lists(self, current: str | None) -> dict:
@@ -126,6 +139,35 @@ class RunsTab:
         self.service.results.delete_run(run_id)
         return {c["confirm_row"]: gr.update(**HIDDEN), c["summary"]: render.md(S.RUN_DELETED.format(id=run_id))} | \
             self.run_lists(None)
+
+    def resume_offer(self, values: dict) -> dict:
+        """The Resume button and what it would do, for a chosen run that can be resumed (else hidden)."""
+        c, run_id = self.c, values[self.c["pick"]]
+        hidden = {c["resume"]: gr.update(**HIDDEN), c["resume_note"]: gr.update(value="", **HIDDEN)}
+        if not run_id:
+            return hidden
+        try:
+            plan = self.service.jobs.resume_plan(run_id)
+        except InputError:  # not interrupted, or nothing to resume from: nothing to offer
+            return hidden
+        if plan["kind"] == "vocab":
+            note = S.RUN_RESUME_VOCAB.format(id=render.md(run_id), step=render.md(plan["checkpoint"]["step"]))
+        else:
+            note = S.RUN_RESUME_COMPARE.format(id=render.md(run_id), done=len(plan["members_done"]),
+                                               total=plan["members_total"])
+        return {c["resume"]: gr.update(visible=True), c["resume_note"]: shown(note)}
+
+    def resume_run(self, values: dict) -> dict:
+        """Resume the chosen run as a job of this app; its tab's panel follows it, the lists show it."""
+        c, page, run_id = self.c, self.page, values[self.c["pick"]]
+        job = self.service.jobs.resume(run_id)
+        tab = page.tab_items[job["kind"]].label if job["kind"] in page.tab_items else job["kind"]
+        out = {c["summary"]: S.RUN_RESUMED.format(id=render.md(run_id), tab=render.md(tab)),
+               c["resume"]: gr.update(**HIDDEN), c["resume_note"]: gr.update(value="", **HIDDEN)}
+        for panel in page.job_panels:
+            if panel.kind == job["kind"]:
+                out |= panel.started(job)
+        return out | self.run_lists(run_id)
 
     def finish_refresher(self, job):
         """A handler refreshing the run lists when the job in ``job`` has just ended (else changing nothing)."""

@@ -1,7 +1,8 @@
 """The Vocabulary tab: many symbols at once (built-in specs and uploaded files), initialized together
 and optionally fine-tuned together; progress by phase and symbol, the loss per symbol, the table of
-every symbol (before → after once fine-tuned), the confusion heatmaps, and, once a fine-tuning has
-saved one, the adapter with every token to download."""
+every symbol (before → after once fine-tuned), the confusion heatmaps, the lexicon report (the shares
+of symbols found and confused, the worst 20 with their reasons, a histogram of the tokens' own ranks,
+its files to download), and, once a fine-tuning has saved one, the adapter with every token to download."""
 
 from __future__ import annotations
 
@@ -56,10 +57,22 @@ class VocabularyTab:
                                   wrap=True, elem_id="vocab-table")
         c["heat"] = gr.Plot(label=S.VOCAB_HEAT, visible=False, elem_id="vocab-heat")
         c["heat_before"] = gr.Plot(label=S.VOCAB_HEAT_BEFORE, visible=False, elem_id="vocab-heat-before")
+        self.build_lexicon()
         with gr.Row(equal_height=False):
             c["export"] = gr.Button(S.VOCAB_EXPORT, visible=False, elem_id="vocab-export", scale=1)
             c["file"] = gr.File(label=S.EXPORT_FILE, interactive=False, visible=False, elem_id="vocab-file", scale=2)
         c["export_message"] = gr.Markdown(elem_id="vocab-export-message", container=True)
+
+    def build_lexicon(self) -> None:
+        """The lexicon report of a job that has evaluated its symbols (hidden until then)."""
+        c = self.c
+        c["lexicon"] = gr.Markdown(visible=False, elem_id="vocab-lexicon", container=True)
+        c["worst"] = gr.Dataframe(label=S.LEXICON_WORST.format(n=20, judged="after"), interactive=False,
+                                  visible=False, datatype="str", wrap=True, elem_id="vocab-worst",
+                                  column_widths=["18%", "18%", "12%", "52%"])
+        c["histogram"] = gr.Plot(label=S.LEXICON_HISTOGRAM, visible=False, elem_id="vocab-histogram")
+        c["lexicon_files"] = gr.File(label=S.LEXICON_FILES, file_count="multiple", interactive=False, visible=False,
+                                     elem_id="vocab-lexicon-files")
 
     def build_strategy(self) -> None:
         """The strategy and contrast; the chosen strategy explained, and every strategy in a table."""
@@ -81,7 +94,8 @@ class VocabularyTab:
 
     def wire(self) -> None:
         c, page, panel = self.c, self.page, self.panel
-        panel.wire(stop=c["stop"], tab_outputs=[c["table"], c["heat"], c["heat_before"], c["export"], c["file"]],
+        panel.wire(stop=c["stop"], tab_outputs=[c["table"], c["heat"], c["heat_before"], c["export"], c["file"],
+                                                *self.lexicon_outputs],
                    draw=self.draw, count=lambda job: len(job.get("events") or []),
                    restore=self.restore, restore_outputs=[c["builtins"], c["strategy"], c["contrast"], c["checked"]])
         chosen = {c["builtins"], c["files"]}
@@ -100,10 +114,14 @@ class VocabularyTab:
         c["export"].click(handler(self.export_vocab_adapter, message=c["export_message"]), {panel.job},
                           [c["file"], c["export_message"]], api_name="export_vocab_adapter")
 
+    @property
+    def lexicon_outputs(self) -> list:
+        return [self.c[k] for k in ("lexicon", "worst", "histogram", "lexicon_files")]
+
     # -- handlers -------------------------------------------------------------------------------
     def draw(self, job: dict, log_scale: bool) -> dict:
-        """The loss chart (once training has steps), the symbols' table, the heatmaps and the
-        adapter's download (once done; a fine-tuning only)."""
+        """The loss chart (once training has steps), the symbols' table, the heatmaps, the lexicon
+        report and the adapter's download (once done; a fine-tuning only)."""
         c, panel = self.c, self.panel
         events, result = job.get("events") or [], job.get("result") or {}
         out = {panel.plot: gr.update(**HIDDEN), c["table"]: gr.update(**HIDDEN), c["heat"]: gr.update(**HIDDEN),
@@ -112,12 +130,28 @@ class VocabularyTab:
         if events:
             out[panel.plot] = shown(plots.vocab_loss_figure(events, log_scale,
                                                             title=f"Job {job['id']}: {job.get('title', '')}"))
+        out |= {component: gr.update(**HIDDEN) for component in self.lexicon_outputs}
         symbols = result.get("symbols") or []
         if symbols:
             trained = any(s.get("quality_after") is not None for s in symbols)
             out[c["table"]] = gr.update(value=render.vocab_table(symbols), visible=True,
                                         label=S.VOCAB_TABLE_LABEL if trained else S.VOCAB_TABLE_INIT)
+            out |= self.lexicon(job["id"]) if result.get("kind") == "vocab" else {}
         return out | self.heatmaps(result)
+
+    def lexicon(self, job_id: str) -> dict:
+        """The lexicon report of a job whose symbols were evaluated: the shares, the worst with their
+        reasons, the histogram of the tokens' own ranks and the report's files."""
+        c, results = self.c, self.service.results
+        report = results.lexicon(job_id)
+        summary, n = report["summary"], report["summary"]["symbols"]
+        head = S.LEXICON_HEAD.format(n=n, s="" if n == 1 else "s", good=summary["good_rank"])
+        worst = [[w["token"], w["gloss"] or "", w["rank"], "; ".join(w["reasons"])] for w in summary["worst"]]
+        return {c["lexicon"]: shown(head + "\n\n" + "\n".join(f"- {render.md(line)}" for line in report["lines"])),
+                c["worst"]: gr.update(value=render.table(S.LEXICON_WORST_HEAD, worst), visible=True,
+                                      label=S.LEXICON_WORST.format(n=len(worst), judged=summary["judged"])),
+                c["histogram"]: shown(plots.rank_histogram(report["bins"], S.LEXICON_HISTOGRAM)),
+                c["lexicon_files"]: shown(results.lexicon_files(job_id))}
 
     def heatmaps(self, result: dict) -> dict:
         c = self.c

@@ -52,3 +52,15 @@ def test_a_sparse_confusion_draws_its_shown_symbols():
     assert list(heat.y) == ["[B]", "[C]"] and [list(r) for r in heat.text] == [["2", "3"], ["–", "1"]]
     assert "the 2 most confused of 4 symbols" in some.layout.title.text
     assert not plots.confusion_figure({**confusion, "shown": []}).data
+
+
+def test_the_rank_histogram_draws_each_phase_by_pattern_and_count_and_escapes_labels():
+    bins = {"labels": ["1", "2–5", "<b>x</b>"], "counts": {"before": [0, 1, 2], "after": [3, 0, 0]}}
+    fig = plots.rank_histogram(bins, "Ranks <i>of</i> tokens")
+    assert [t.type for t in fig.data] == ["bar", "bar"] and [t.name for t in fig.data] == ["before fine-tuning",
+                                                                                         "after fine-tuning"]
+    assert [list(t.y) for t in fig.data] == [[0, 1, 2], [3, 0, 0]] and list(fig.data[0].text) == ["0", "1", "2"]
+    assert fig.data[0].marker.pattern.shape != fig.data[1].marker.pattern.shape   # not by colour alone
+    assert list(fig.data[0].x)[2] == "&lt;b&gt;x&lt;/b&gt;" and "&lt;i&gt;" in fig.layout.title.text
+    empty = plots.rank_histogram({"labels": ["1"], "counts": {}})
+    assert not empty.data and "No ranks yet" in empty.layout.annotations[0].text

@@ -1,6 +1,6 @@
 """The Vocabulary tab's handlers without a browser, on the tiny model: choosing and checking symbols,
-Initialize only, Fine-tune (one epoch), the table, the heatmaps, the export, and the Runs tab
-opening a vocabulary run."""
+Initialize only, Fine-tune (one epoch), the table, the heatmaps, the lexicon report, the export, and the
+Runs tab opening a vocabulary run."""
 
 from __future__ import annotations
 
@@ -202,3 +202,46 @@ def test_a_reload_shows_the_vocabulary_jobs_own_choices(page, fine_tuned):
     out = page.fn("vocab_load")({page.remembered: {"vocab": fine_tuned[v["job"]]["id"]}})
     assert out[v["builtins"]] == TWO and out[v["strategy"]] == "average" and out[v["contrast"]] is False
     assert out[v["job"]]["id"] == fine_tuned[v["job"]]["id"]
+
+
+BANDS = [(1, 1), (2, 5), (6, 10), (11, 100), (101, 1000), (1001, 10000), (10001, float("inf"))]
+
+
+def _bands(ranks: list[float]) -> list[int]:
+    return [sum(1 for r in ranks if lo <= r <= hi) for lo, hi in BANDS]
+
+
+def test_the_lexicon_report_shows_shares_the_worst_the_histogram_and_its_files(page, init_only, fine_tuned):
+    v = page["vocab"]
+    for view, phases in ((init_only, ["before"]), (fine_tuned, ["before", "after"])):
+        result = page.service.jobs.get(view[v["job"]]["id"])["result"]
+        own = {p: result[f"confusion_{p}"]["own_rank"] for p in phases}
+        text = view[v["lexicon"]]["value"]
+        assert view[v["lexicon"]]["visible"] is True and text.startswith("### Lexicon report: 2 symbols")
+        for p in phases:   # the share found, counted here from each token's own median rank
+            found = 100 * sum(1 for r in own[p] if r <= 5) / 2
+            assert f"{p.capitalize()} fine-tuning: {found:.1f} % of 2 symbols" in text
+        assert ("After fine-tuning" in text) == ("after" in phases)
+        worst = view[v["worst"]]
+        judged = phases[-1]
+        assert worst["label"] == S.LEXICON_WORST.format(n=2, judged=judged)
+        assert worst["value"]["headers"] == S.LEXICON_WORST_HEAD and len(worst["value"]["data"]) == 2
+        ranks = sorted(own[judged], reverse=True)
+        assert [row[2] for row in worst["value"]["data"]] == [render.num(r) for r in ranks]
+        assert all("median rank on its own contexts" in row[3] for row in worst["value"]["data"])
+        fig = view[v["histogram"]]["value"]
+        assert [t.name for t in fig.data] == [f"{p} fine-tuning" for p in phases]
+        assert [list(t.y) for t in fig.data] == [_bands(own[p]) for p in phases]
+        files = view[v["lexicon_files"]]["value"]
+        assert [f.rsplit("/", 1)[-1] for f in files] == ["lexicon.md", "lexicon.html", "symbols.csv"]
+        with open(files[2], encoding="utf-8") as f:
+            rows = f.read().splitlines()
+        assert len(rows) == 3 and rows[0].startswith("token,symbol_id,gloss,rank_before")
+
+
+def test_a_job_without_results_shows_no_lexicon_report(page):
+    v = page["vocab"]
+    before = len(page.service.jobs.runner.list())
+    out = page.fn("start_vocab_init")(vocab_in(page, builtins=[]))
+    assert set(out) == {v["status"]} and len(page.service.jobs.runner.list()) == before
+    assert v["lexicon"].visible is False and v["histogram"].visible is False and v["lexicon_files"].visible is False

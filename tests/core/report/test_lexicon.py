@@ -69,6 +69,16 @@ def test_histogram_bins_and_csv_columns():
     assert list(table[0]) == lexicon.CSV_COLUMNS and table[2]["gloss"] == "<b>ice</b> | cream"
 
 
+def test_rank_counts_are_the_histogram_s_numbers_and_leave_out_a_phase_not_measured():
+    rows = lexicon.lexicon_rows(_data())
+    bins, figure = lexicon.rank_counts(rows), lexicon.histogram(rows)
+    assert bins["labels"] == figure["data"][0]["x"] and len(bins["labels"]) == len(lexicon.BINS)
+    assert [bins["counts"]["before"], bins["counts"]["after"]] == [t["y"] for t in figure["data"]]
+    assert bins["counts"]["before"] == [0, 1, 0, 1, 1, 0, 0]   # 3; 40; 900
+    assert list(lexicon.rank_counts(lexicon.lexicon_rows(_data(after=False)))["counts"]) == ["before"]
+    assert lexicon.rank_counts([])["counts"] == {}
+
+
 def test_markdown_and_html_keep_user_text_literal():
     data = _data()
     text = lexicon.lexicon_markdown(data)

@@ -1,8 +1,10 @@
-"""Jobs: initializing, starting, queueing and stopping; every user mistake an InputError naming its field."""
+"""Jobs: initializing, starting, queueing, stopping and resuming; every user mistake an InputError naming its
+field."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,92 @@ def test_a_comparison_s_own_settings_and_where_it_runs_are_checked_together(serv
                                       {}, {"epochs": 1, "batch_size": 2})
     assert err.value.fields == ["seeds", "workers"]
     assert not any(j["kind"] == "compare" for j in service.jobs.runner.list())
+
+
+# -- resuming an interrupted run --------------------------------------------------------------------
+
+def interrupted(store, kind: str, spec: dict, config: dict, title: str = "") -> str:
+    """A run whose process is gone (its status says running, its owner a process that does not exist),
+    as a SIGKILL leaves it."""
+    run_id = store.create(kind, spec, config, title=title, status="running")
+    status_file = store.path(run_id) / "status.json"
+    data = json.loads(status_file.read_text())
+    data["owner"] = {**data["owner"], "pid": 2**22 + 12345, "start_time": "1"}
+    status_file.write_text(json.dumps(data))
+    assert store.status(run_id)["status"] == "interrupted"
+    return run_id
+
+
+def interrupted_comparison(store, model: str = "tiny-random") -> str:
+    """A comparison of one strategy on the tiny spec, killed before its member finished, with the
+    config ``submit_comparison`` stores."""
+    from core.experiment.single.compare import CompareConfig
+    from core.train.finetune import FinetuneConfig
+
+    compare = CompareConfig(strategies=["average"], seeds=1, max_new_tokens=2,
+                            finetune=FinetuneConfig(epochs=1, batch_size=2, grad_accum=1))
+    return interrupted(store, "compare", tiny_spec_dict(), {"kind": "compare", "model": model, **compare.to_dict()},
+                       title="wool shop: average × 1 seed")
+
+
+def interrupted_vocab_finetune(store, model: str = "tiny-random") -> tuple[str, Path]:
+    """A vocabulary's fine-tuning killed after a checkpoint of step 4 (the checkpoint as ``publish`` writes
+    one, from a stand-in for the Trainer's folder; resuming it checks, it does not train)."""
+    from tests.core.runs.test_resume import FINETUNE, _with_checkpoint
+
+    run_id = interrupted(store, "vocab", {"source": "list", "specs": []}, {**FINETUNE, "model": model},
+                         title="3 symbols: average")
+    return run_id, _with_checkpoint(store, run_id)
+
+
+def test_an_interrupted_comparison_resumes_in_its_own_folder_as_a_job(tmp_path):
+    svc = Service(tiny=True, runs_dir=tmp_path / "runs")
+    assert svc.models.load(wait=True)["state"] == "ready"
+    try:
+        run_id = interrupted_comparison(svc.jobs.store)
+        plan = svc.jobs.resume_plan(run_id)
+        assert plan["kind"] == "compare" and plan["members_done"] == [] and plan["members_total"] == 1
+        job = svc.jobs.resume(run_id)
+        assert job["id"] == run_id and job["kind"] == "compare" and job["status"] in ("queued", "running")
+        assert svc.jobs.latest("compare")["id"] == run_id
+        assert svc.jobs.runner.wait(run_id, timeout=300)["status"] == "done"
+        done = svc.jobs.get(run_id)
+        assert [r["strategy"] for r in done["rows"]] == ["average"]
+        assert svc.jobs.store.status(run_id)["resumed"] == 1 and svc.jobs.store.adapters(run_id) == ["average-s0"]
+        with pytest.raises(InputError) as err:   # once done, it is not interrupted any more
+            svc.jobs.resume(run_id)
+        assert err.value.fields == ["run"] and "is done, not interrupted" in str(err.value)
+    finally:
+        svc.shutdown()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_what_cannot_be_resumed_names_the_run_and_writes_nothing(service):
+    store = service.jobs.store
+    other_model = interrupted_comparison(store, model="someone/else")
+    init_only = interrupted(store, "vocab", {"source": "list", "specs": []},
+                            {"kind": "vocab", "action": "init", "model": "tiny-random"})
+    finetune, _ = interrupted_vocab_finetune(store)
+    assert service.jobs.resume_plan(finetune)["checkpoint"]["step"] == 4
+    (store.checkpoint_path(finetune) / "optimizer.pt").write_bytes(b"\x01" * 64)
+    before = _files(store.root)
+    cases = {other_model: "was made with 'someone/else', not 'tiny-random'", init_only: "without training",
+             finetune: "is damaged", "no-such-run": "no run 'no-such-run'", "": "no run was chosen"}
+    for run_id, words in cases.items():
+        with pytest.raises(InputError) as err:
+            service.jobs.resume(run_id)
+        assert err.value.fields == ["run"] and words in str(err.value), str(err.value)
+    assert _files(store.root) == before
+    assert service.jobs.resume_plan(other_model)["model"] == "someone/else"   # checked without a model
+
+
+def test_a_run_of_a_model_not_loaded_asks_for_it(tmp_path):
+    svc = Service(tiny=True, runs_dir=tmp_path / "runs")   # nothing loaded
+    run_id = interrupted_comparison(svc.jobs.store)
+    with pytest.raises(InputError) as err:
+        svc.jobs.resume(run_id)
+    assert err.value.fields == ["run"] and "load 'tiny-random'" in str(err.value)
+    assert svc.jobs.store.status(run_id)["status"] == "interrupted"

@@ -1,5 +1,6 @@
 """Finished runs through the service: a comparison over several symbols, its members' generations with
-their own spec, its downloads; a target that is not there is named readably."""
+their own spec, its downloads; a vocabulary's lexicon report and its files; a target that is not there is
+named readably."""
 
 from __future__ import annotations
 
@@ -57,3 +58,44 @@ def test_a_comparison_also_on_built_in_symbols(service, monkeypatch):
     assert service.results.generations(target)["title"] == other.title
     out = service.results.generate(target, "I went to the {placeholder} today", 3)
     assert set(out) == {"before", "after"} and "[BLISS_7]" in json.dumps(out) and "[BLISS_29111]" not in json.dumps(out)
+
+
+def test_a_vocabulary_s_lexicon_report_its_rank_bands_and_files(service, tmp_path):
+    from core.cli.vocab import write_lexicon
+    from core.report import lexicon
+
+    job = service.jobs.start_vocabulary(["lowness_shortness", "wool_shop"], [], service.settings.init_defaults(),
+                                        {}, finetune_too=False)
+    with pytest.raises(InputError) as err:
+        service.results.lexicon("")
+    assert err.value.fields == ["run"] and "no run was chosen" in str(err.value)
+    assert service.jobs.runner.wait(job["id"], timeout=300)["status"] == "done"
+    report = service.results.lexicon(job["id"])
+    json.dumps(report, allow_nan=False)
+    result = service.jobs.get(job["id"])["result"]
+    # The bands counted here from each symbol's own median rank on its testing contexts.
+    own = result["confusion_before"]["own_rank"]
+    bands = [(1, 1), (2, 5), (6, 10), (11, 100), (101, 1000), (1001, 10000), (10001, float("inf"))]
+    assert report["bins"]["counts"] == {"before": [sum(1 for r in own if lo <= r <= hi) for lo, hi in bands]}
+    assert report["bins"]["labels"][:2] == ["1", "2–5"] and sum(report["bins"]["counts"]["before"]) == 2
+    summary = report["summary"]
+    assert summary["symbols"] == 2 and summary["judged"] == "before" and summary["measured_after"] == 0
+    assert summary["found_before"] == sum(1 for r in own if r <= 5) / 2
+    assert sorted(w["rank"] for w in summary["worst"]) == sorted(own) and report["lines"][0].startswith("Before")
+    # The files are the ones ``vocab init --out`` writes, and written once.
+    paths = service.results.lexicon_files(job["id"])
+    assert [Path(p).name for p in paths] == ["lexicon.md", "lexicon.html", "symbols.csv"]
+    write_lexicon(tmp_path, result, lexicon.lexicon_rows(result))
+    for path in paths:
+        assert Path(path).read_bytes() == (tmp_path / Path(path).name).read_bytes()
+    assert service.results.lexicon_files(job["id"]) == paths
+
+
+def test_a_run_that_is_not_a_vocabulary_has_no_lexicon_report(service):
+    ft = {f["name"]: f["default"] for f in service.settings.describe("finetune")} | {"epochs": 1, "batch_size": 2}
+    job = service.jobs.start_training(tiny_spec_dict(), service.settings.init_defaults(), ft)
+    assert service.jobs.runner.wait(job["id"], timeout=300)["status"] == "done"
+    for call in (service.results.lexicon, service.results.lexicon_files):
+        with pytest.raises(InputError) as err:
+            call(job["id"])
+        assert err.value.fields == ["run"] and "not a vocabulary run" in str(err.value)
