@@ -31,11 +31,13 @@ browser:
 run: install
 	$(BIN)/python app.py --host $(HOST) --port $(PORT)
 
+# Two workers, each taking whole test files (a file's fixtures are built once): on two cores the
+# browser, Ray and worker-process tests wait on other processes much of the time.
 test: install browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-fast: install
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/input_optimization.py

@@ -77,6 +77,23 @@ def default_model():
     return load_model(None)
 
 
+def pytest_sessionfinish(session):
+    """A test worker (pytest-xdist) hands its reliability figures to the controller."""
+    from tests import reliability
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["reliability"] = reliability.export()
+
+
+def pytest_testnodedown(node, error):
+    """The controller adds a finished worker's reliability figures to its own."""
+    from tests import reliability
+
+    data = getattr(node, "workeroutput", {}).get("reliability")
+    if data:
+        reliability.merge(data)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the reliability figures the tests recorded (and write .reports/reliability.json)."""
     from tests import reliability

@@ -2,7 +2,8 @@
 
 Tests call ``record(group, case, ok, detail)`` or ``figure(name, value)``; at the end of the session
 ``tests/conftest.py`` writes everything to ``.reports/reliability.json`` and prints a summary, so
-the README's numbers come from a test run, not from prose.
+the README's numbers come from a test run, not from prose. With several test workers
+(pytest-xdist), each worker sends what it recorded to the controller, which merges it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ def record(group: str, case: str, ok: bool, detail: str = "") -> None:
 def figure(name: str, value: object) -> None:
     with _lock:
         _figures[name] = value
+
+
+def export() -> dict:
+    """What this process recorded (a test worker sends it to the session's controller)."""
+    with _lock:
+        return {"cases": json.loads(json.dumps(_cases, default=str)), "figures": json.loads(json.dumps(_figures, default=str))}
+
+
+def merge(data: dict) -> None:
+    """Add what a test worker recorded (``export``) to this process's records."""
+    with _lock:
+        for group, cases in (data.get("cases") or {}).items():
+            _cases.setdefault(group, {}).update(cases)
+        _figures.update(data.get("figures") or {})
 
 
 def summary() -> list[str]:

@@ -105,13 +105,17 @@ class HeldOut:
 
 def held_out_snippets(model, tokenizer, spec, *, count: int = HELD_OUT_SNIPPETS, length: int = HELD_OUT_LENGTH,
                       seed: int = 0) -> list[Snippet]:
-    """The held-out snippets of ``spec`` (seed ``held_out_seed(seed)``), sampled once per model
-    family, spec and count and then kept: the model that samples them never samples the new token,
-    so the token's own row does not change them, and the same snippets serve before and after
-    fine-tuning."""
+    """The held-out snippets of ``spec`` (seed ``held_out_seed(seed)``), sampled once per model,
+    spec and count and then kept: the model that samples them never samples a new token, so the
+    tokens' own rows do not change them, and the same snippets serve before and after fine-tuning."""
     config = model.config.get_text_config()
-    key = (getattr(model.config, "_name_or_path", ""), int(config.hidden_size), int(config.num_hidden_layers),
-           spec.new_token, tuple(spec.gloss_texts), int(count), int(length), int(seed))
+    # The same model family and the same threads (sampling follows the logits' last bits, which the
+    # threads' sums can change); never the model's state: the fine-tuned model reuses the snippets
+    # its initialized self sampled (a fine-tuned model would sample others).
+    # (A fine-tuned model's config may name another folder: the quantized copy.)
+    base_vocab = len(tokenizer) - sum(not t.special for t in tokenizer.added_tokens_decoder.values())
+    key = (int(config.hidden_size), int(config.num_hidden_layers), int(config.intermediate_size), base_vocab,
+           torch.get_num_threads(), spec.new_token, tuple(spec.gloss_texts), int(count), int(length), int(seed))
     if key in _SNIPPETS:
         _SNIPPETS.move_to_end(key)
         return _SNIPPETS[key]

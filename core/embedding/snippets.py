@@ -170,9 +170,11 @@ def generated_snippets(model, tokenizer, spec, *, count: int, length: int, seed:
     check_length(tokenizer, spec, length)
     glosses = gloss_token_ids(tokenizer, spec)
     bos, stops = bos_ids(tokenizer), _stops(model, tokenizer)
-    # A model that has the new token already samples as the base model would: never the token.
+    # A model that has new tokens already (this symbol's, or a vocabulary's) samples as the base model
+    # would: never one of them (tokens added as ordinary words; the base model's own are special).
     vocab = tokenizer.get_vocab()
-    suppress = [vocab[spec.new_token]] if spec.new_token in vocab else None
+    added = {i for i, t in tokenizer.added_tokens_decoder.items() if not t.special}
+    suppress = sorted(added | ({vocab[spec.new_token]} if spec.new_token in vocab else set())) or None
     device = model.get_input_embeddings().weight.device
     out: list[Snippet] = []
     devices = [device] if device.type == "cuda" else []

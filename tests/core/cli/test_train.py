@@ -118,11 +118,22 @@ def test_compare_flags_reach_the_comparison_config(capsys, spec_file, tmp_path, 
     assert (config.finetune.lora_r, config.finetune.epochs, config.finetune.learning_rate,
             config.finetune.batch_size) == (2, 4, 0.001, 3)
     calls.clear()
-    assert run(capsys, "compare", spec_file, "--model", "tiny-random", "--no-progress", "--runs", tmp_path / "runs",
+    # Every strategy: the description strategy needs the spec's description, and says so before any work.
+    code, _, err = run(capsys, "compare", spec_file, "--model", "tiny-random", "--no-progress", "--runs",
+                       tmp_path / "runs", "--strategies", "all", "--batch-size", "2")
+    assert code == 2 and "description: is empty" in err and not calls
+    described = tmp_path / "described.json"
+    described.write_text(json.dumps(json.loads(Path(spec_file).read_text(encoding="utf-8"))
+                                    | {"description": "a shop that sells wool"}), encoding="utf-8")
+    assert run(capsys, "compare", described, "--model", "tiny-random", "--no-progress", "--runs", tmp_path / "runs",
                "--strategies", "all", "--batch-size", "2")[0] == 0
     from core.embedding.strategies import STRATEGIES
 
     assert calls[0][0][2].strategies == list(STRATEGIES)
+    calls.clear()
+    assert run(capsys, "compare", described, "--model", "tiny-random", "--no-progress", "--runs", tmp_path / "runs",
+               "--strategies", "field", "--batch-size", "2")[0] == 0
+    assert calls[0][0][2].strategies[5:] == ["distill", "adaptivocab", "description", "interpolation"]
 
 
 def _named(field: str, err: str) -> bool:
