@@ -112,9 +112,10 @@ def held_out_snippets(model, tokenizer, spec, *, count: int = HELD_OUT_SNIPPETS,
     # The same model family and the same threads (sampling follows the logits' last bits, which the
     # threads' sums can change); never the model's state: the fine-tuned model reuses the snippets
     # its initialized self sampled (a fine-tuned model would sample others).
-    # (A fine-tuned model's config may name another folder: the quantized copy.)
-    base_vocab = len(tokenizer) - sum(not t.special for t in tokenizer.added_tokens_decoder.values())
-    key = (int(config.hidden_size), int(config.num_hidden_layers), int(config.intermediate_size), base_vocab,
+    # (A fine-tuned model's config may name another folder: the quantized copy.) The vocabulary's
+    # size too: sampling draws one random number per candidate, so a model with more tokens added
+    # samples other snippets from the same seed, even though it never samples the added ones.
+    key = (int(config.hidden_size), int(config.num_hidden_layers), int(config.intermediate_size), len(tokenizer),
            torch.get_num_threads(), spec.new_token, tuple(spec.gloss_texts), int(count), int(length), int(seed))
     if key in _SNIPPETS:
         _SNIPPETS.move_to_end(key)

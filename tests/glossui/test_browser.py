@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -317,7 +318,8 @@ def test_the_whole_flow(page, app, tmp_path):
                          f" return el && el.data && el.data.reduce((n, t) => n + t.x.length, 0) > {first} + 3; }}",
                          timeout=60_000)
     assert plot_points(pg, "train-plot") > first
-    job_id = status_text(pg, "train-status").split()[1]
+    # The run's id as the status line names it (whatever words come before it).
+    job_id = re.search(r"\d{8}-\d{6}-finetune-[0-9a-f]+", status_text(pg, "train-status")).group(0)
     shot(pg, tmp_path, "12-training")
 
     # Reload: the page finds the running job again.

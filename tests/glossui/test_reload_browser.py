@@ -127,7 +127,7 @@ def test_a_reload_during_training_finds_the_job_with_its_own_epochs(page, tmp_pa
     assert all(s.startswith("Job ") for s in statuses[1:]), statuses
     assert not any(re.search(r"queue:|processing|\d\.\ds", s) for s in statuses), statuses
     assert not any("starting" in s for s in statuses[statuses.index(next(s for s in statuses if "running" in s)):])
-    job_id = text_of(pg, "train-status").split()[1]
+    job_id = re.search(r"\d{8}-\d{6}-finetune-[0-9a-f]+", text_of(pg, "train-status")).group(0)
     keep(pg, tmp_path, "30-training-before-reload")
 
     pg.reload()
