@@ -68,6 +68,7 @@ import torch
 from core.embedding.contexts import decoder_of, pad_id_of, pad_right
 from core.embedding.field_rows import subtoken_mean
 from core.embedding.optimize import frozen
+from core.embedding.optimize_many import consecutive_groups
 from core.embedding.precision import passes_in
 from core.embedding.snippets import Snippet, build_snippets, check_length
 from core.spec import limits
@@ -184,19 +185,6 @@ def snippet_loss(model, snippets: list[Snippet], vector: torch.Tensor, *, layer:
 
 # -- training ----------------------------------------------------------------------------------
 
-def _groups(sizes: list[int], limit: int) -> list[list[int]]:
-    """Consecutive symbols whose snippets add up to at most ``limit`` (one symbol at least)."""
-    groups: list[list[int]] = []
-    total = 0
-    for k, n in enumerate(sizes):
-        if not groups or total + n > limit:
-            groups.append([])
-            total = 0
-        groups[-1].append(k)
-        total += n
-    return groups
-
-
 class _Group:
     """The symbols distilled together: their snippets, cached teacher rows, vectors and optimizers."""
 
@@ -297,7 +285,7 @@ def distill_many(model, tokenizer, specs: list, *, snippets: int = 100, length: 
     built = time.perf_counter() - started
     results: list[DistillResult | None] = [None] * len(specs)
     with frozen(model), passes_in(model, precision):
-        for members in _groups([len(s) for s in snippet_sets], max_snippets):
+        for members in consecutive_groups([len(s) for s in snippet_sets], max_snippets):
             group = _Group(model, [snippet_sets[k] for k in members], inits[members], index=index, lr=lr,
                            seed=seed, pad_id=pad_id_of(tokenizer), max_rows=max_rows)
             found = _train(group, epochs=epochs, batch_size=batch_size, window=window, started=started,

@@ -35,12 +35,13 @@ from core.embedding.optimize import (GRAD_CLIP, OptimizationResult, PrefixCache,
 MAX_CONTEXTS = 1024
 
 
-def _groups(sizes: list[int], max_contexts: int) -> list[list[int]]:
-    """Consecutive symbols whose contexts add up to at most ``max_contexts`` (one symbol at least)."""
+def consecutive_groups(sizes: list[int], limit: int) -> list[list[int]]:
+    """Consecutive symbols whose sizes (contexts, snippets) add up to at most ``limit`` (one symbol
+    at least)."""
     groups: list[list[int]] = []
     total = 0
     for k, n in enumerate(sizes):
-        if not groups or total + n > max_contexts:
+        if not groups or total + n > limit:
             groups.append([])
             total = 0
         groups[-1].append(k)
@@ -62,7 +63,7 @@ def optimize_input_embeddings(model, tokenizer, specs: list, *, lr: float, epoch
         raise ValueError(f"expected {len(specs)} starting vectors, got {inits.shape[0]}")
     results: list[OptimizationResult | None] = [None] * len(specs)
     with frozen(model), passes_in(model, precision):
-        for group in _groups([len(t) + len(v) for t, v in sets], max_contexts):
+        for group in consecutive_groups([len(t) + len(v) for t, v in sets], max_contexts):
             found = _optimize_group(model, tokenizer, [specs[k] for k in group], [sets[k] for k in group],
                                     inits[group], lr=lr, epochs=epochs, batch_size=batch_size, on_epoch=on_epoch)
             for k, result in zip(group, found):

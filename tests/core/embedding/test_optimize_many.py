@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from core.embedding.optimize import optimize_input_embedding
-from core.embedding.optimize_many import _groups, optimize_input_embeddings
+from core.embedding.optimize_many import consecutive_groups, optimize_input_embeddings
 from core.spec.gloss import check_spec
 from tests.core.experiment.vocab_fixtures import three_specs
 
@@ -52,4 +52,4 @@ def test_groups_bound_the_cache_and_change_nothing(tiny):
     for a, b in zip(together, grouped):
         torch.testing.assert_close(a.vector, b.vector, atol=1e-5, rtol=1e-4)
     assert grouped[0].settings["symbols_together"] == 1 and together[0].settings["symbols_together"] == len(specs)
-    assert _groups([5, 5, 5, 20], 10) == [[0, 1], [2], [3]]
+    assert consecutive_groups([5, 5, 5, 20], 10) == [[0, 1], [2], [3]]
