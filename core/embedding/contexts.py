@@ -48,6 +48,11 @@ def encode(tokenizer, texts: list[str]) -> list[list[int]]:
     return ids
 
 
+def gloss_token_ids(tokenizer, spec) -> list[list[int]]:
+    """Each gloss's sub-token ids, measured with its leading space (``spec.gloss_texts``)."""
+    return encode(tokenizer, spec.gloss_texts)
+
+
 def pad_right(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(input ids [B, T], attention mask [B, T], lengths [B]) for lists of ids padded on the right."""
     lengths = torch.tensor([len(row) for row in ids], dtype=torch.long)

@@ -32,20 +32,22 @@ from typing import Callable
 
 import torch
 
+from core.embedding.contexts import gloss_token_ids
 from core.spec.errors import fail
 
 INTERPOLATION_WEIGHT = 0.5  # Unsloth's default: halfway between the vocabulary's mean and the gloss's
 
 
-def _matrix(model, output: bool = False) -> torch.Tensor:
+def matrix(model, output: bool = False) -> torch.Tensor:
+    """The input embedding matrix (or the output one) as float32 on the CPU, detached."""
     layer = model.get_output_embeddings() if output else model.get_input_embeddings()
     return layer.weight.detach().float().cpu()
 
 
 def gloss_rows(model, tokenizer, spec, *, output: bool = False) -> list[torch.Tensor]:
     """Per gloss: its sub-tokens' rows [k, D] (float32) of the input matrix, or of the output one."""
-    matrix = _matrix(model, output)
-    return [matrix[tokenizer.encode(text, add_special_tokens=False)] for text in spec.gloss_texts]
+    rows = matrix(model, output)
+    return [rows[ids] for ids in gloss_token_ids(tokenizer, spec)]
 
 
 def per_gloss(model, tokenizer, spec, combine: Callable[[torch.Tensor], torch.Tensor], *,
@@ -83,8 +85,8 @@ def adaptivocab_row(model, tokenizer, spec, *, output: bool = False) -> torch.Te
 
 def vocabulary_mean(model, tokenizer) -> torch.Tensor:
     """The mean of the input rows of every real token (the first ``len(tokenizer)`` rows)."""
-    matrix = _matrix(model)
-    return matrix[: min(matrix.shape[0], len(tokenizer))].mean(0)
+    rows = matrix(model)
+    return rows[: min(rows.shape[0], len(tokenizer))].mean(0)
 
 
 def interpolation_row(model, tokenizer, spec, *, weight: float = INTERPOLATION_WEIGHT) -> torch.Tensor:
@@ -110,8 +112,7 @@ def description_ids(tokenizer, description) -> list[int]:
 
 def description_row(model, tokenizer, description, *, noise: bool = False, seed: int = 0) -> torch.Tensor:
     """The mean input row of the description's tokens; with ``noise``, plus N(0, 1/D) noise (seeded)."""
-    matrix = _matrix(model)
-    row = matrix[description_ids(tokenizer, description)].mean(0)
+    row = matrix(model)[description_ids(tokenizer, description)].mean(0)
     if noise:
         generator = torch.Generator().manual_seed(int(seed))
         row = row + torch.randn(row.shape[0], generator=generator) / math.sqrt(row.shape[0])

@@ -39,7 +39,8 @@ import torch
 from core.embedding.contexts import encode, pad_id_of
 from core.embedding.distill import MAX_ROWS, student_states, teacher_rows
 from core.embedding.optimize import PrefixCache, cached_targets, frozen
-from core.embedding.snippets import Snippet, generated_snippets, gloss_token_ids
+from core.embedding.contexts import gloss_token_ids
+from core.embedding.snippets import Snippet, generated_snippets
 from core.spec.errors import fail
 
 HELD_OUT_SEED_OFFSET = 2**31

@@ -46,7 +46,7 @@ from functools import cached_property
 
 import torch
 
-from core.embedding.contexts import encode, eval_mode, pad_id_of
+from core.embedding.contexts import encode, eval_mode, gloss_token_ids, pad_id_of
 from core.spec.errors import fail
 
 SAMPLING = {"do_sample": True, "temperature": 1.0, "top_k": 50, "top_p": 1.0}
@@ -113,11 +113,6 @@ def bos_ids(tokenizer) -> list[int]:
     """``[bos]`` when the tokenizer has a beginning-of-sequence token, else ``[]``."""
     bos = tokenizer.bos_token_id
     return [int(bos)] if bos is not None else []
-
-
-def gloss_token_ids(tokenizer, spec) -> list[list[int]]:
-    """Each gloss's sub-token ids, measured with its leading space."""
-    return encode(tokenizer, spec.gloss_texts)
 
 
 def sentence_snippets(tokenizer, spec) -> list[Snippet]:

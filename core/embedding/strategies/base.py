@@ -35,6 +35,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from core.embedding.field_rows import gloss_rows, matrix, per_gloss  # noqa: F401  (strategies take them from here)
 from core.embedding.output import OutputFit
 from core.spec.errors import fail
 
@@ -101,23 +102,7 @@ class Strategy:
 # -- helpers the strategies share ---------------------------------------------------------------
 
 def input_matrix(model) -> torch.Tensor:
-    return model.get_input_embeddings().weight.detach().float().cpu()
-
-
-def gloss_token_ids(tokenizer, spec) -> list[list[int]]:
-    """Sub-token ids of each gloss, measured with its leading space."""
-    return [tokenizer.encode(text, add_special_tokens=False) for text in spec.gloss_texts]
-
-
-def gloss_rows(model, tokenizer, spec) -> list[torch.Tensor]:
-    """Per gloss: its sub-tokens' input embeddings [n_g, D] (float32)."""
-    weight = input_matrix(model)
-    return [weight[ids] for ids in gloss_token_ids(tokenizer, spec)]
-
-
-def per_gloss(model, tokenizer, spec, combine: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Apply ``combine`` to each gloss's sub-token embeddings, then average across glosses."""
-    return torch.stack([combine(rows) for rows in gloss_rows(model, tokenizer, spec)]).mean(0)
+    return matrix(model)
 
 
 def generator(seed: int) -> torch.Generator:
