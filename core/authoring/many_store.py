@@ -13,6 +13,9 @@ Lines are appended one symbol at a time (``core.atomic.append_line``: a spec lin
 line); a line cut short by a kill is removed when the run resumes. Batches are fixed by the
 selection (``many.batches``), so a resumed run recomputes an unfinished batch exactly as the first
 run would have and writes only the symbols still missing: the result equals an uninterrupted run.
+The batches may be drafted elsewhere, several at once (``drive``'s ``draft_batches``, e.g. Ray
+tasks: ``many_members``); their records are still written here, in the selection's order, a batch
+as soon as every batch before it is, so the files are those of a run in this process.
 
 ``Ledger`` keeps the vocabulary loadable as a whole: a new symbol's fine-tuning sentence that
 begins with an earlier symbol's testing context, or its testing context that begins an earlier
@@ -150,33 +153,71 @@ class Store:
         return self.report[sid]
 
 
-def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: Callable[[list], list[dict]],
-          on_event: Callable[[dict], None] | None = None) -> dict:
-    """Draft every batch of ``selection`` not yet in ``store`` with ``draft_batch(symbols) ->
-    records`` and write the records in order; the run's summary. A symbol known to fail before
-    drafting (``selection.failed``) is written with its reason without drafting."""
+# ``draft_batches(jobs, deliver)``: draft every batch of ``jobs`` (lists of symbols) anywhere, calling
+# ``deliver(i, records)`` as the ``i``-th is done, in any order.
+DraftBatches = Callable[[list[list], Callable[[int, list[dict]], None]], None]
+
+
+def one_by_one(draft_batch: Callable[[list], list[dict]]) -> DraftBatches:
+    """Batches drafted here with ``draft_batch(symbols) -> records``, one after another."""
+    def draft_batches(jobs: list[list], deliver: Callable[[int, list[dict]], None]) -> None:
+        for i, symbols in enumerate(jobs):
+            deliver(i, draft_batch(symbols))
+    return draft_batches
+
+
+class _InOrder:
+    """Batches' records written in the selection's order, each as soon as every batch before it is."""
+
+    def __init__(self, todo: list[tuple[list, list]], selection: Selection, store: Store, emit) -> None:
+        self.todo, self.selection, self.store, self.emit = todo, selection, store, emit
+        self.ready: dict[int, list[dict]] = {t: [] for t, (_, to_draft) in enumerate(todo) if not to_draft}
+        self.slot = [t for t, (_, to_draft) in enumerate(todo) if to_draft]  # job → its place in ``todo``
+        self.next = 0
+        self.written = 0
+
+    def deliver(self, job: int, records: list[dict]) -> None:
+        self.ready[self.slot[job]] = records
+        self.flush()
+
+    def flush(self) -> None:
+        while self.next in self.ready:
+            batch = self.todo[self.next][0]
+            records = {r["symbol_id"]: r for r in self.ready.pop(self.next)}
+            failed = self.selection.failed
+            for s in batch:
+                sid = str(s.bci_av_id)
+                if sid in self.store.report:
+                    continue
+                self.store.write(records.get(sid) or {
+                    "symbol_id": sid, "token": s.token_name, "gloss": s.raw_gloss, "pos": s.pos, "status": "failed",
+                    "reason": failed.get(s.bci_av_id, ""), "spec": None, "counts": None})
+                self.written += 1
+            self.next += 1
+            self.emit({"stage": "drafting", "symbols": len(self.selection.symbols),
+                       "symbol": sum(1 for x in self.selection.symbols if str(x.bci_av_id) in self.store.report)})
+
+
+def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: Callable[[list], list[dict]] | None = None,
+          on_event: Callable[[dict], None] | None = None, *, draft_batches: DraftBatches | None = None) -> dict:
+    """Draft every batch of ``selection`` not yet in ``store`` and write the records in the
+    selection's order; the run's summary. The batches are drafted by ``draft_batches`` (several at
+    once elsewhere, e.g. as Ray tasks: a batch is written once every batch before it is, so a crash
+    loses only the batches in flight) or here, one after another, by ``draft_batch(symbols) ->
+    records``. A symbol known to fail before drafting (``selection.failed``) is written with its
+    reason without drafting."""
     emit = on_event or (lambda event: None)
-    total = len(selection.symbols)
     done_before = sum(1 for s in selection.symbols if str(s.bci_av_id) in store.report)
-    started, drafted_now = time.monotonic(), 0
-    emit({"stage": "drafting", "symbol": done_before, "symbols": total})
-    for batch in batches(selection, config.batch_symbols):
-        if all(str(s.bci_av_id) in store.report for s in batch):
-            continue
-        to_draft = [s for s in batch if s.bci_av_id not in selection.failed]
-        records = {r["symbol_id"]: r for r in (draft_batch(to_draft) if to_draft else [])}
-        for s in batch:
-            sid = str(s.bci_av_id)
-            if sid in store.report:
-                continue
-            record = records.get(sid) or {"symbol_id": sid, "token": s.token_name, "gloss": s.raw_gloss,
-                                          "pos": s.pos, "status": "failed", "reason": selection.failed.get(s.bci_av_id, ""),
-                                          "spec": None, "counts": None}
-            store.write(record)
-            drafted_now += 1
-        emit({"stage": "drafting", "symbol": sum(1 for x in selection.symbols if str(x.bci_av_id) in store.report),
-              "symbols": total})
-    return summary(selection, store, drafted_now, time.monotonic() - started)
+    started = time.monotonic()
+    emit({"stage": "drafting", "symbol": done_before, "symbols": len(selection.symbols)})
+    todo = [(batch, [s for s in batch if s.bci_av_id not in selection.failed])
+            for batch in batches(selection, config.batch_symbols)
+            if not all(str(s.bci_av_id) in store.report for s in batch)]
+    writer = _InOrder(todo, selection, store, emit)
+    writer.flush()  # batches with nothing to draft, at the head
+    (draft_batches or one_by_one(draft_batch))([to_draft for _, to_draft in todo if to_draft], writer.deliver)
+    writer.flush()
+    return summary(selection, store, writer.written, time.monotonic() - started)
 
 
 def summary(selection: Selection, store: Store, handled_now: int, seconds: float) -> dict:
@@ -190,4 +231,4 @@ def summary(selection: Selection, store: Store, handled_now: int, seconds: float
             "seconds_per_symbol": round(seconds / handled_now, 3) if handled_now else None}
 
 
-__all__ = ["Ledger", "Store", "drive", "summary", "word_prefixes", "InputError"]
+__all__ = ["DraftBatches", "Ledger", "Store", "drive", "one_by_one", "summary", "word_prefixes", "InputError"]

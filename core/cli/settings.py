@@ -27,7 +27,8 @@ from core.train.finetune import FinetuneConfig
 SECTIONS = (("Initialization (`init`, `finetune`, `compare`, `vocab`; the Initialize tab)", InitConfig, ()),
             ("Fine-tuning (`finetune`, `compare`, `vocab`; the Train tab)", FinetuneConfig, ()),
             ("Comparison (`compare`, the Compare tab)", CompareConfig, ("finetune", "init")),
-            ("Where members run (`compare`, `vocab compare`, `vocab finetune`; the Compare tab)", BackendConfig, ()),
+            ("Where members run (`compare`, `vocab compare`, `vocab finetune`, `vocab draft`; the Compare tab)",
+             BackendConfig, ()),
             ("Drafting a spec (`draft`, the Gloss tab's drafting panel)", DraftConfig, ("keep",)),
             ("Drafting many symbols (`vocab draft`; screening as for one spec)", ManyConfig, ()),
             ("Checkpoints (`vocab finetune`; `runs resume RUN` continues from the last)", CheckpointConfig, ()))

@@ -7,15 +7,23 @@ tokenizer), narrowed by ``--pos`` and ``--limit``. The file grows symbol by symb
 continues a killed run where it stopped (``core.authoring.many_store``). Everything typed is
 checked before a model loads; bad input exits 2 and changes no file. Progress (with the time
 left) goes to stderr; the report, or one JSON object with ``--json``, to stdout.
+
+``--backend ray`` (or ``--ray-address``) drafts each batch of symbols as a Ray task
+(``core.authoring.many_members``; ``--ray-cpus``, ``--ray-gpus`` per task), as many at once as Ray
+has room for; this process writes their records in order, so the files, ``--resume`` and the report
+are those of a run here. Ray is joined (and its settings checked) before a model loads.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import tempfile
 from pathlib import Path
 
 from core.cli.common import Progress, add_common_arguments, emit_json, load_base, say
+from core.execution import BackendConfig
+from core.quiet import quiet
 from core.spec import settings
 from core.spec.errors import InputError, fail
 
@@ -53,6 +61,9 @@ def register(actions: argparse._SubParsersAction) -> None:
     add_common_arguments(p)
     settings.add_arguments(p.add_argument_group("drafting many symbols"), ManyConfig)
     settings.add_arguments(p.add_argument_group("screening each symbol"), DraftConfig, skip=_SKIP_DRAFT)
+    group = p.add_argument_group("where the batches are drafted (see 'Running on Ray')")
+    for name in BackendConfig.FOR_DRAFTING:
+        settings.add_argument(group, name, settings.settings_of(BackendConfig)[name])
     p.set_defaults(handler=run_vocab_draft)
 
 
@@ -103,6 +114,7 @@ def run_vocab_draft(args: argparse.Namespace) -> int:
     # Everything typed is checked before a model loads, and nothing is written on bad input.
     many_config = settings.from_args(many.ManyConfig, args)
     screening = settings.from_args(DraftConfig, args, seed=args.seed, generate=0)
+    where = settings.from_args(BackendConfig, args)
     ids = _ids(args)
     lexicon = load_lexicon()
     many.check_request(lexicon, ids, args.lexicon, args.pos, args.limit)
@@ -111,25 +123,54 @@ def run_vocab_draft(args: argparse.Namespace) -> int:
     store.check(header, args.resume)
     progress = Progress({"drafting": ("symbol", "symbols")}, enabled=not args.no_progress)
     try:
+        backend = _connect(where)  # an unreachable cluster or one too small is refused here
         base = load_base(args.model, progress)
         writer = base if not args.writer else _load_writer(args.writer, progress)
         selection = many.select(lexicon, base.tokenizer, ids=ids, kind=args.lexicon, pos=args.pos, limit=args.limit)
         for x in selection.unknown:
             say(f"warning: no symbol of the lexicon has the BCI-AV ID {x!r}: left out")
         store.start(header, args.resume)
-        one_batch = functools.partial(many.draft_batch, glosses=selection.glosses, model=base.model,
-                                      tokenizer=base.tokenizer, draft_config=screening, config=many_config,
-                                      seed=args.seed, writer=writer.model, writer_tokenizer=writer.tokenizer,
-                                      model_name=base.name)
-        result = drive(selection, many_config, store, lambda symbols: one_batch(symbols), on_event=progress)
+        with tempfile.TemporaryDirectory(prefix="glosslab-draft-") as scratch, quiet():
+            batches = _draft_batches(args, backend, base, writer, selection, many_config, screening, Path(scratch))
+            result = drive(selection, many_config, store, on_event=progress, draft_batches=batches)
     finally:
         progress.close()
+        if where.backend == "ray":  # the local Ray instance this command started, if any
+            from core.execution.ray_tasks import shutdown
+
+            shutdown()
+    result["where"] = backend.where if backend is not None else "this process"
     result["check"] = _check(store.path, base.tokenizer) if result["drafted"] else None
     if args.json:
         emit_json(args, result)
     else:
         args.stdout.write(format_report(result))
     return 0
+
+
+def _connect(where: BackendConfig):
+    """The Ray backend, joined and checked (None: batches drafted in this process)."""
+    from core.execution import MEMBERS, backend_for
+
+    return backend_for(where, MEMBERS).connect() if where.backend == "ray" else None
+
+
+def _draft_batches(args, backend, base, writer, selection, many_config, screening, scratch: Path):
+    """``drive``'s ``draft_batches``: here one after another, or each batch a member of ``backend``."""
+    from core.authoring import many
+    from core.authoring.many_members import DraftWork, on_backend
+    from core.authoring.many_store import one_by_one
+
+    if backend is None:
+        return one_by_one(functools.partial(
+            many.draft_batch, glosses=selection.glosses, model=base.model, tokenizer=base.tokenizer,
+            draft_config=screening, config=many_config, seed=args.seed, writer=writer.model,
+            writer_tokenizer=writer.tokenizer, model_name=base.name))
+    from core.execution.processes import base_folder
+
+    folder = base_folder(writer, scratch) if args.writer else None  # workers load the writer from here
+    work = DraftWork(selection.glosses, screening, many_config, args.seed, base.name, folder)
+    return on_backend(backend, base, work)
 
 
 def _load_writer(name: str, progress: Progress):
@@ -155,6 +196,8 @@ def format_report(data: dict) -> str:
     """Counts, time per symbol, then every symbol not drafted with its reason."""
     lines = [f"Drafted {data['drafted']} of {data['symbols']} symbols into {data['out']}",
              f"Report: {data['report']}; header: {data['meta']}"]
+    if data.get("where"):
+        lines.append(f"Drafted in: {data['where']}")
     if data["seconds_per_symbol"] is not None:
         lines.append(f"This run: {data['handled_now']} symbols in {data['seconds']:.1f} s "
                      f"({data['seconds_per_symbol']:.2f} s per symbol)")

@@ -51,12 +51,14 @@ NAMES = tuple(sorted({name for name, _ in CHOICES}, key=lambda n: (n != "local",
 
 @dataclass
 class BackendConfig(settings.Config):
-    """Where members run: the one declaration for ``compare``, ``vocab compare`` and ``vocab finetune``
-    (each reads the settings of its use: ``FOR_MEMBERS`` or ``FOR_TRAINING``)."""
+    """Where members run: the one declaration for ``compare``, ``vocab compare``, ``vocab finetune``
+    and ``vocab draft`` (each reads the settings of its use: ``FOR_MEMBERS``, ``FOR_TRAINING``, or
+    ``FOR_DRAFTING``: a drafting run's batches run as members, in this process or as Ray tasks)."""
 
     WHAT = "backend settings"
     FOR_MEMBERS = ("workers", "backend", "ray_address", "ray_cpus", "ray_gpus")
     FOR_TRAINING = ("backend", "ray_address", "ray_workers", "ray_cpus", "ray_gpus")
+    FOR_DRAFTING = ("backend", "ray_address", "ray_cpus", "ray_gpus")
 
     workers: int = setting(0, label="Members at once", range=limits.WORKERS, advanced=True,
                            help="Members trained side by side in worker processes, the CPU cores shared among "
@@ -64,9 +66,9 @@ class BackendConfig(settings.Config):
                                 "tiny model), 1 = one after another in this process.")
     backend: str = setting("local", label="Run members on", choices=NAMES, advanced=True,
                            help="local = in this process or its worker processes (Members at once); ray = as "
-                                "Ray tasks (a vocabulary's fine-tuning: data-parallel on Ray Train workers), on a "
-                                "local Ray instance sized to this machine or on the cluster at Ray address (see "
-                                "'Running on Ray').")
+                                "Ray tasks (a vocabulary's fine-tuning: data-parallel on Ray Train workers; vocab "
+                                "draft: one task per batch of symbols), on a local Ray instance sized to this "
+                                "machine or on the cluster at Ray address (see 'Running on Ray').")
     ray_address: str = setting("", label="Ray address", advanced=True,
                                help="host:port of a running Ray cluster's head (ray start --head) to join; empty = "
                                     "$GLOSSLAB_RAY_ADDRESS, or start a local Ray instance. An address implies "

@@ -5,10 +5,11 @@ answer, a cluster without a node that has the CPUs or GPUs one member asks for. 
 ``InputError`` naming the setting (``ray_address``, ``ray_cpus``, ``ray_gpus``) and the fix. Nothing
 here imports Ray until a Ray backend connects or runs.
 
-On Ray, every member (strategy × seed × symbol, or a vocabulary's strategy × seed) is one task
-with ``num_cpus = ray_cpus`` and ``num_gpus = ray_gpus``, as many in flight as the cluster has room
-for; the next one goes out when one ends, with the work shared so far, as with worker processes
-(the loop is ``core.execution.backend``'s).
+On Ray, every member (strategy × seed × symbol, a vocabulary's strategy × seed, or a batch of
+symbols ``vocab draft`` drafts: ``core.authoring.many_members``) is one task with ``num_cpus =
+ray_cpus`` and ``num_gpus = ray_gpus``, as many in flight as the cluster has room for; the next one
+goes out when one ends, with the work shared so far, as with worker processes (the loop is
+``core.execution.backend``'s).
 
 * The base model: the folder of safetensors written once (``core.execution.processes.base_folder``,
   or the base's own folder). A worker that cannot read it gets the files from Ray's object store
@@ -369,7 +370,7 @@ def _member_task(task, work, folder: str, base_name: str, shipped, shared, hub, 
             return message
         outcome, shared = message.payload
         files = None
-        if outcome.adapter is not None:
+        if getattr(outcome, "adapter", None) is not None:  # a drafted batch has none
             files = _read_folder(outcome.adapter)
             outcome.adapter = None
         return Message("done", task.index, (outcome, shared, files))

@@ -121,3 +121,36 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     again = Store(part.path)
     again.start(HEADER, True)
     assert drive(sel, config, again, _fake_drafter(calls))["handled_now"] == 0 and calls == []
+
+
+def test_batches_drafted_elsewhere_are_written_in_order_and_a_crash_keeps_those_before_it(tmp_path):
+    sel, config = _selection(7), many.ManyConfig(batch_symbols=3)
+    whole = Store(tmp_path / "whole.jsonl")
+    whole.start(HEADER, False)
+    drive(sel, config, whole, _fake_drafter([]))
+    drafter = _fake_drafter([])
+
+    def last_first(jobs, deliver):   # the batches finish in reverse order
+        for i in reversed(range(len(jobs))):
+            deliver(i, drafter(jobs[i]))
+
+    out_of_order = Store(tmp_path / "reversed.jsonl")
+    out_of_order.start(HEADER, False)
+    summary = drive(sel, config, out_of_order, draft_batches=last_first)
+    assert summary["handled_now"] == 7 and out_of_order.path.read_bytes() == whole.path.read_bytes()
+    assert atomic.complete_lines(out_of_order.report_path) == atomic.complete_lines(whole.report_path)
+
+    def crash(jobs, deliver):   # the first and the last batch finish, then the run dies
+        deliver(2, drafter(jobs[2]))
+        deliver(0, drafter(jobs[0]))
+        raise RuntimeError("a worker died")
+
+    crashed = Store(tmp_path / "crashed.jsonl")
+    crashed.start(HEADER, False)
+    with pytest.raises(RuntimeError):
+        drive(sel, config, crashed, draft_batches=crash)
+    assert list(crashed.report) == ["16228", "29111", "12914"]   # the third batch waited for the second
+    resumed = Store(crashed.path)
+    assert resumed.start(HEADER, True) == 3
+    assert drive(sel, config, resumed, draft_batches=last_first)["handled_now"] == 4
+    assert crashed.path.read_bytes() == whole.path.read_bytes()

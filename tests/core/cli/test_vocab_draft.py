@@ -1,6 +1,8 @@
 """``python -m core vocab draft`` on the tiny model: a vocabulary that loads, every symbol accounted
-for, bad input named (exit 2, no file changed), and a run killed with SIGKILL that resumes into the
-same file as an uninterrupted run."""
+for, bad input named (exit 2, no file changed), a run killed with SIGKILL that resumes into the
+same file as an uninterrupted run, and with ``--backend ray`` (a local Ray instance with 2 CPUs that
+each Ray test starts and ends) the same files as in this process, a run begun here resumed there,
+and bad Ray settings named."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from core import atomic
 from tests.core.cli.conftest import run
@@ -107,3 +111,67 @@ def test_a_killed_run_resumes_into_the_same_vocabulary(tmp_path):
     assert straight.returncode == 0, straight.stderr
     assert killed.read_bytes() == whole.read_bytes() and killed.read_bytes().count(b"\n") >= 5
     assert Path(f"{killed}.report.jsonl").read_bytes() == Path(f"{whole}.report.jsonl").read_bytes()
+
+
+@pytest.fixture
+def ray2():
+    """A local Ray instance with 2 CPUs for one test (workers import ``core`` from the repo, offline)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
+    yield ray
+    ray.shutdown()
+
+
+SIX = ["--ids", ",".join(IDS.split(",")[:6]), "--batch-symbols", "2", *TINY]
+
+
+def _files(out: Path) -> list[bytes]:
+    return [Path(f"{out}{suffix}").read_bytes() for suffix in ("", ".report.jsonl", ".meta.json")]
+
+
+def test_on_ray_the_same_files_as_here_and_a_run_begun_here_resumes_there(capsys, tmp_path, ray2):
+    here, there, cut = tmp_path / "here.jsonl", tmp_path / "there.jsonl", tmp_path / "cut.jsonl"
+    code, stdout, stderr = run(capsys, "vocab", "draft", *SIX, "--out", here, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["where"] == "this process"
+    code, stdout, stderr = run(capsys, "vocab", "draft", *SIX, "--backend", "ray", "--out", there, "--json")
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    assert data["where"].startswith("ray: a local Ray instance (1 node, 2 CPUs") and data["handled_now"] == 6
+    assert _files(there) == _files(here) and data["drafted"] >= 4
+    # stopped here after the first batch (two symbols), continued on Ray: the same files again
+    report = atomic.complete_lines(f"{here}.report.jsonl")[:2]
+    first = {json.loads(line)["symbol_id"] for line in report}
+    specs = [line for line in atomic.complete_lines(here) if json.loads(line)["symbol_id"] in first]
+    cut.write_text("".join(line + "\n" for line in specs), encoding="utf-8")
+    Path(f"{cut}.report.jsonl").write_text("".join(line + "\n" for line in report), encoding="utf-8")
+    Path(f"{cut}.meta.json").write_bytes(Path(f"{here}.meta.json").read_bytes())
+    code, stdout, stderr = run(capsys, "vocab", "draft", *SIX, "--backend", "ray", "--resume", "--out", cut, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["handled_now"] == 4 and _files(cut) == _files(here)
+
+
+def test_bad_ray_settings_exit_2_name_the_setting_and_write_nothing(capsys, tmp_path, ray2):
+    import socket
+
+    new = tmp_path / "new.jsonl"
+    cases = [(["--backend", "ray", "--ray-cpus", "4"], "ray_cpus"),      # the test's instance has 2 CPUs
+             (["--backend", "ray", "--ray-gpus", "1"], "ray_gpus"),      # and no GPU
+             (["--backend", "slurm"], "invalid choice")]                # not a choice: argparse says so
+    for argv, field in cases:
+        code, stdout, stderr = run(capsys, "vocab", "draft", *SIX, *argv, "--out", new, "--json")
+        assert code == 2, (argv, stderr)
+        if field == "invalid choice":
+            assert field in stderr and stdout == ""
+            continue
+        # the message the command's error handler writes (stderr also holds Ray's own log lines)
+        problems = json.loads(stdout)["problems"]
+        assert [p["field"] for p in problems] == [field] and problems[0]["fix"], problems
+    ray2.shutdown()   # nothing running: the address below is joined, not the test's instance
+    with socket.socket() as s:   # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, stdout, stderr = run(capsys, "vocab", "draft", *SIX, "--ray-address", f"127.0.0.1:{port}", "--out", new)
+    assert code == 2 and "ray_address" in stderr and "ray start --head" in stderr, stderr
+    assert list(tmp_path.iterdir()) == []
