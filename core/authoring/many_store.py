@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import atomic
-from core.authoring.many import ManyConfig, Selection, batches
+from core.authoring.many import NOT_SCREENING, ManyConfig, Selection, batches
 from core.spec import limits
 from core.spec.errors import InputError, fail
 from core.spec.gloss import GlossSpec
@@ -150,11 +150,22 @@ class Store:
         return self.report[sid]
 
 
+def header(model: str, writer: str, seed: int, config: ManyConfig, screening, selection: dict) -> dict:
+    """What decides a drafting run's result (``VOCAB.jsonl.meta.json``; a resumed run must match it):
+    the model and the writer by name, the seed, the settings, the screening settings that apply per
+    symbol (``screening``: a ``DraftConfig``) and the selection (``ids``, ``lexicon``, ``pos``, ``limit``)."""
+    return {"model": model, "writer": writer, "seed": seed, "settings": config.to_dict(),
+            "screening": {k: v for k, v in screening.to_dict().items() if k not in NOT_SCREENING},
+            "selection": dict(selection)}
+
+
 def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: Callable[[list], list[dict]],
-          on_event: Callable[[dict], None] | None = None) -> dict:
+          on_event: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
     """Draft every batch of ``selection`` not yet in ``store`` with ``draft_batch(symbols) ->
     records`` and write the records in order; the run's summary. A symbol known to fail before
-    drafting (``selection.failed``) is written with its reason without drafting."""
+    drafting (``selection.failed``) is written with its reason without drafting. ``should_stop``
+    is asked before each batch: once it says yes, no batch starts, and the summary says how far
+    the run got (the file continues with a resumed run)."""
     emit = on_event or (lambda event: None)
     total = len(selection.symbols)
     done_before = sum(1 for s in selection.symbols if str(s.bci_av_id) in store.report)
@@ -163,6 +174,8 @@ def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: C
     for batch in batches(selection, config.batch_symbols):
         if all(str(s.bci_av_id) in store.report for s in batch):
             continue
+        if should_stop is not None and should_stop():
+            break
         to_draft = [s for s in batch if s.bci_av_id not in selection.failed]
         records = {r["symbol_id"]: r for r in (draft_batch(to_draft) if to_draft else [])}
         for s in batch:
@@ -183,11 +196,12 @@ def summary(selection: Selection, store: Store, handled_now: int, seconds: float
     """What the run made: counts, every symbol not drafted with its reason, unknown IDs, time per symbol."""
     rows = [store.report[str(s.bci_av_id)] for s in selection.symbols if str(s.bci_av_id) in store.report]
     return {"out": str(store.path), "report": str(store.report_path), "meta": str(store.meta_path),
-            "symbols": len(selection.symbols), "drafted": sum(r["status"] == "drafted" for r in rows),
+            "symbols": len(selection.symbols), "handled": len(rows),
+            "drafted": sum(r["status"] == "drafted" for r in rows),
             "not_drafted": [{"symbol_id": r["symbol_id"], "gloss": r["gloss"], "reason": r["reason"]}
                             for r in rows if r["status"] != "drafted"],
             "unknown_ids": list(selection.unknown), "handled_now": handled_now, "seconds": round(seconds, 2),
             "seconds_per_symbol": round(seconds / handled_now, 3) if handled_now else None}
 
 
-__all__ = ["Ledger", "Store", "drive", "summary", "word_prefixes", "InputError"]
+__all__ = ["Ledger", "Store", "drive", "header", "summary", "word_prefixes", "InputError"]
