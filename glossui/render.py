@@ -326,7 +326,8 @@ def _running(job: dict) -> str:
     if p.get("phase") == "train":
         return S.JOB_PHASE.format(id=jid, doing=S.JOB_FIRST_STEP)
     if p.get("phase"):
-        left = S.JOB_LEFT.format(eta=_eta(p["eta"])) if p.get("eta") is not None else ""
+        # Only a vocabulary draft's phase gives a time left (at its own pace).
+        left = S.JOB_LEFT.format(eta=_eta(p["eta"])) if p["phase"] == "draft" and p.get("eta") is not None else ""
         return S.JOB_PHASE.format(id=jid, doing=(p.get("label") or p["phase"]) + left)
     return S.JOB_STARTING.format(id=jid)
 
