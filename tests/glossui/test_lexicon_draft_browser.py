@@ -1,15 +1,18 @@
 """The Vocabulary tab's *Draft from the lexicon* in a real browser (the app on the tiny model, as in
 ``test_browser``): bad input named in the panel; three IDs drafted (one the lexicon does not have),
 followed symbol by symbol with the time left, the result listed, the drafted JSONL offered and taken
-as the tab's vocabulary, Initialize only pressed on it; and the draft found again after a reload."""
+as the tab's vocabulary (the open panel scanned by axe-core), Initialize only pressed on it; and the draft
+found again after a reload."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from glossui import strings as S
+from tests.glossui.test_a11y import serious
 from tests.glossui.test_browser import (app, browser, fill_number, open_tab, page, shot, table_rows,  # noqa: F401
                                        wait_ready)
 from tests.glossui.test_reload_browser import record_texts, seen_texts, text_of, wait_text
@@ -59,6 +62,7 @@ def test_a_draft_from_the_lexicon_becomes_the_vocabulary_and_initializes(page, t
     assert f"{job_id}.jsonl" in files and f"{job_id}.report.jsonl" in files
     wait_text(pg, "vocab-checked", f"Vocabulary of {drafted} symbol")
     shot(pg, tmp_path, "draft-done")
+    assert serious(Axe().run(pg, context="#vocab-draft").response) == []   # the open panel with its results
 
     pg.locator("#vocab-init-only").click()
     pg.wait_for_function("() => document.querySelector('#vocab-status').innerText.includes('finished')",
