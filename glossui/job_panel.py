@@ -5,7 +5,8 @@ A panel has a status line, a progress bar with what the job is doing, a log-scal
 the polling timer and the watched job (per browser tab), with Stop, the tick, the log-scale redraw,
 the reattach on page load and the memory of this browser's job. On a page load each panel shows
 its job again with that job's own settings (``restore``); the settings the tabs share (Initialize
-and Train) are those of one job, the running one, else the latest (``wire_restore``), and each
+and Train) are those of one job, the running one, else the latest (``wire_restore``; a panel whose
+jobs use none of them, as the Vocabulary tab's drafting from the lexicon, takes no part), and each
 panel says whose settings it shows.
 """
 
@@ -27,15 +28,18 @@ class JobPanel:
     ``draw(job, log_scale)`` returns the tab's own updates (the chart and its tables) and
     ``count(job)`` the number of events drawn, so that a tick redraws only when it changed.
     ``overall``: the bar shows the whole job (a comparison's members, a vocabulary's phases)
-    rather than the current phase's own share (one fine-tuning).
+    rather than the current phase's own share (one fine-tuning). ``chart``: the job draws a loss
+    chart (else the log-scale toggle is hidden and the chart stays so). ``shared``: the job runs
+    with the Initialize and Train settings the job tabs share (else with its panel's own alone).
     """
 
-    def __init__(self, page: Page, kind: str, plot_label: str, empty: str, overall: bool = False) -> None:
-        self.page, self.kind, self.empty, self.overall = page, kind, empty, overall
+    def __init__(self, page: Page, kind: str, plot_label: str, empty: str, overall: bool = False,
+                 chart: bool = True, shared: bool = True) -> None:
+        self.page, self.kind, self.empty, self.overall, self.shared = page, kind, empty, overall, shared
         self.restored = gr.Markdown(visible=False, elem_id=f"{kind}-restored", container=True)
         self.status = gr.Markdown(S.JOB_NONE, elem_id=f"{kind}-status", container=True)
         self.progress = gr.HTML(elem_id=f"{kind}-progress")
-        self.log_scale = gr.Checkbox(label=S.LOG_SCALE, value=False, elem_id=f"{kind}-log-scale")
+        self.log_scale = gr.Checkbox(label=S.LOG_SCALE, value=False, visible=chart, elem_id=f"{kind}-log-scale")
         self.plot = gr.Plot(label=plot_label, visible=False, elem_id=f"{kind}-plot")
         self.timer = gr.Timer(1.0, active=False)
         self.job = gr.State(None)
@@ -177,13 +181,11 @@ def wire_restore(page: Page) -> None:
     @handler
     def restore_settings(values: dict) -> dict:
         jobs = {panel: panel.remembered_job(values[page.remembered]) for panel in panels}
-        first = _first(list(jobs.values()))
-        if first is None:
-            return {panel.restored: gr.update(visible=False) for panel in panels}
-        out = shared_settings(page, first)
+        first = _first([job for panel, job in jobs.items() if panel.shared])
+        out = shared_settings(page, first) if first is not None else {}
         for panel, job in jobs.items():
-            out[panel.restored] = gr.update(value=render.restored_note(job, first, panel.kind), visible=True) \
-                if job else gr.update(visible=False)
+            out[panel.restored] = gr.update(value=render.restored_note(job, first, panel.kind, panel.shared),
+                                            visible=True) if job else gr.update(visible=False)
         return out
 
     page.demo.load(restore_settings, {page.remembered}, [*widgets, *(p.restored for p in panels)],

@@ -35,14 +35,15 @@ def add_labels(labels: dict[str, str]) -> None:
     _SETTING_LABELS.update(labels)
 
 
-def field_label(field: str) -> str:
+def field_label(field: str, own: dict[str, str] | None = None) -> str:
     """The page's name for a field, with the name the JSON and the engine use:
-    "positive_contexts (item 3)" -> "Positive contexts (positive_contexts, item 3)"."""
+    "positive_contexts (item 3)" -> "Positive contexts (positive_contexts, item 3)". ``own``: the
+    labels of a panel whose widgets name a field otherwise (they win)."""
     m = _ITEM.match(field or "")
     if not m:
         return field
     name, item = m.group("name"), m.group("item")
-    labels = S.FIELD_LABELS | _SETTING_LABELS | S.OTHER_LABELS
+    labels = S.FIELD_LABELS | _SETTING_LABELS | S.OTHER_LABELS | (own or {})
     label = labels.get(name)
     if label is None:
         return field
@@ -51,7 +52,7 @@ def field_label(field: str) -> str:
     return f"{label} ({name}" + (f", item {item})" if item else ")")
 
 
-def _items_md(items: list[dict], heading: str) -> str:
+def _items_md(items: list[dict], heading: str, labels: dict[str, str] | None = None) -> str:
     """``heading`` (with ``{n}`` and ``{s}``) over a Markdown list naming each item's field, problem and fix."""
     if not items:
         return ""
@@ -59,13 +60,14 @@ def _items_md(items: list[dict], heading: str) -> str:
     lines = [heading.format(n=n, s="" if n == 1 else "s"), ""]
     for p in items:
         fix = f" — {md(p['fix'])}" if p.get("fix") else ""
-        lines.append(f"- **{md(field_label(p.get('field', '')))}**: {md(p.get('problem', ''))}{fix}")
+        lines.append(f"- **{md(field_label(p.get('field', ''), labels))}**: {md(p.get('problem', ''))}{fix}")
     return "\n".join(lines)
 
 
-def problems_md(problems: list[dict]) -> str:
-    """A Markdown list naming every problem's field, what is wrong and the fix."""
-    return _items_md(problems, S.SPEC_PROBLEMS)
+def problems_md(problems: list[dict], labels: dict[str, str] | None = None) -> str:
+    """A Markdown list naming every problem's field, what is wrong and the fix (``labels``: a panel's
+    own names of its fields)."""
+    return _items_md(problems, S.SPEC_PROBLEMS, labels)
 
 
 def warnings_md(warnings: list[dict]) -> str:
@@ -324,8 +326,24 @@ def _running(job: dict) -> str:
     if p.get("phase") == "train":
         return S.JOB_PHASE.format(id=jid, doing=S.JOB_FIRST_STEP)
     if p.get("phase"):
-        return S.JOB_PHASE.format(id=jid, doing=p.get("label") or p["phase"])
+        # Only a vocabulary draft's phase gives a time left (at its own pace).
+        left = S.JOB_LEFT.format(eta=_eta(p["eta"])) if p["phase"] == "draft" and p.get("eta") is not None else ""
+        return S.JOB_PHASE.format(id=jid, doing=(p.get("label") or p["phase"]) + left)
     return S.JOB_STARTING.format(id=jid)
+
+
+def _draft_message(job: dict) -> str | None:
+    """A vocabulary draft's own words once it is stopping or has ended (else None: as any job)."""
+    jid, status, result = job.get("id", ""), job.get("status"), job.get("result") or {}
+    n = result.get("symbols", 0)
+    if status == "stopping":
+        return S.LEXDRAFT_STOPPING.format(id=jid)
+    if status == "done" and result:
+        return S.LEXDRAFT_DONE.format(id=jid, drafted=result.get("drafted", 0), symbols=n, s="" if n == 1 else "s")
+    if status == "stopped" and result:
+        return S.LEXDRAFT_STOPPED.format(id=jid, handled=result.get("handled", 0), symbols=n,
+                                         drafted=result.get("drafted", 0))
+    return None
 
 
 def job_message(job: dict | None) -> str:
@@ -333,7 +351,10 @@ def job_message(job: dict | None) -> str:
     if not job:
         return S.JOB_NONE
     status, jid = job.get("status"), job.get("id", "")
-    if status == "queued":
+    drafted = _draft_message(job) if job.get("kind") == "vocab_draft" else None
+    if drafted is not None:
+        text = drafted
+    elif status == "queued":
         ahead = job.get("position") or 0
         text = S.JOB_QUEUED.format(id=jid, ahead=ahead, s="" if ahead == 1 else "s") if ahead \
             else S.JOB_STARTING.format(id=jid)
@@ -378,8 +399,11 @@ def estimate_md(found: dict | None) -> str:
     return S.ESTIMATE_RUNS.format(**parts, runs=runs, rs="" if runs == 1 else "s")
 
 
-def restored_note(job: dict, first: dict, kind: str) -> str:
-    """After a reload: whose settings a job tab shows (its own job's, and the shared ones' job)."""
+def restored_note(job: dict, first: dict | None, kind: str, shared: bool = True) -> str:
+    """After a reload: whose settings a job tab shows (its own job's, and the shared ones' job;
+    a panel whose settings are all its own (not ``shared``) shows its job's alone)."""
+    if not shared or first is None:
+        return md(S.RESTORED_ALONE.format(id=job["id"]))
     if job["id"] == first["id"]:
         return md(S.RESTORED_SAME.format(id=job["id"]))
     if kind == "train":   # the Train tab's settings are all shared

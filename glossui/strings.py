@@ -236,6 +236,49 @@ VOCAB_HEAT = "Which token comes up where (median rank; 1 = top)"
 VOCAB_EXPORT = "Download the adapter (every token)"
 VOCAB_EXPORT_NONE = "Only a finished fine-tuning has an adapter to download: run **Fine-tune** first."
 VOCAB_RUN_SUMMARY = "{n} symbol{s}: {tokens}. Strategy {strategy}{contrast}; {trained}."
+# -- Vocabulary tab: drafting from the lexicon --------------------------------------------------
+LEXDRAFT_TITLE = "Draft from the lexicon"
+LEXDRAFT_HEAD = ("Draft one spec per Bliss symbol with no sentence written by hand, as `python -m core vocab draft` "
+                 "does: the loaded model writes sentences that use each gloss, the lexicon's explanation and the "
+                 "part of speech's templates add more, other symbols' sentences and generic text give negatives; "
+                 "every context is screened on the model and each symbol's material split with the seed. When it "
+                 "is done, the drafted symbols become this tab's vocabulary: press **Initialize only** or "
+                 "**Fine-tune** below.")
+LEXDRAFT_WHICH = "Which symbols"
+LEXDRAFT_WHICH_CHOICES = [("By BCI-AV ID", "ids"), ("Multi-token glosses", "multi-token"),
+                          ("Single-token glosses", "single-token"), ("All of the lexicon", "all")]
+LEXDRAFT_WHICH_INFO = ("IDs you give, or a part of the lexicon for the loaded model's tokenizer: symbols whose "
+                       "glosses are all several tokens, symbols with a one-token gloss, or every symbol.")
+LEXDRAFT_IDS = "BCI-AV IDs"
+LEXDRAFT_IDS_INFO = ("Separated by commas, spaces or lines, e.g. 16228, 29111. Used when *Which symbols* is "
+                     "By BCI-AV ID; an ID the lexicon does not have is named and left out.")
+LEXDRAFT_POS = "Part of speech"
+LEXDRAFT_POS_ANY = "any"
+LEXDRAFT_POS_INFO = "Only symbols of this part of speech (any: all of them)."
+LEXDRAFT_LIMIT = "How many symbols"
+LEXDRAFT_LIMIT_INFO = "Only the first N of the selection, IDs included (blank: all of it)."
+LEXDRAFT_MORE = "More drafting settings"
+LEXDRAFT_RUN = "Draft"
+LEXDRAFT_RESUME = "Resume the draft"
+LEXDRAFT_NONE = "No draft yet."
+LEXDRAFT_UNKNOWN = "Not in the lexicon, left out: {ids}."
+LEXDRAFT_SUMMARY = ("Drafted {drafted} of {symbols} symbol{s}{handled}{pace}. {check}")
+LEXDRAFT_HANDLED = " ({handled} handled before the stop)"
+LEXDRAFT_PACE = " in {seconds} s ({per} s a symbol)"
+LEXDRAFT_LOADS = "They load as a vocabulary and are now this tab's vocabulary (below): press **Initialize only** or **Fine-tune**."
+LEXDRAFT_LOADS_NOT = "They do not load as a vocabulary yet: {problems}"
+LEXDRAFT_NOTHING = "No symbol was drafted: the table says why for each."
+LEXDRAFT_RESUMABLE = "**Resume the draft** continues it in its own run: what was written stays, the rest is drafted."
+LEXDRAFT_TABLE = "Symbols not drafted, with the reason"
+LEXDRAFT_TABLE_HEAD = ["BCI-AV ID", "Gloss", "Why not"]
+LEXDRAFT_FILES = "Download: the drafted vocabulary (JSONL, one spec a line) and the report of every symbol"
+LEXDRAFT_DONE = "Job {id} finished: {drafted} of {symbols} symbol{s} drafted."
+LEXDRAFT_STOPPING = "Job {id} is stopping once the symbols it is drafting now are written…"
+LEXDRAFT_STOPPED = "Job {id} was stopped after {handled} of {symbols} symbols ({drafted} drafted); what it wrote is kept."
+LEXDRAFT_LABELS = {"which": LEXDRAFT_WHICH, "ids": LEXDRAFT_IDS, "lexicon": LEXDRAFT_WHICH, "pos": LEXDRAFT_POS,
+                   "limit": LEXDRAFT_LIMIT}
+RESTORED_ALONE = "After the reload, this panel shows job {id} with the settings it was started with."
+
 LEXICON_TITLE = "Lexicon report"
 LEXICON_HEAD = ("### Lexicon report: {n} symbol{s}\nA symbol's token is *found* when its median rank on the "
                 "symbol's own testing contexts is {good} or better; it is *confused* when another symbol's token "
@@ -289,6 +332,8 @@ RUN_RESUME_VOCAB = ("Run {id} was interrupted; **Resume** continues its fine-tun
                     "{step}, in its own folder.")
 RUN_RESUME_COMPARE = ("Run {id} was interrupted with {done} of {total} members finished; **Resume** runs the "
                       "others, in its own folder.")
+RUN_RESUME_DRAFT = ("Run {id} stopped with {done} of {total} symbols handled; **Resume** drafts the others into "
+                    "its own file.")
 RUN_RESUMED = "Resumed run {id}: follow it on the **{tab}** tab."
 
 # -- Export tab ------------------------------------------------------------------------------

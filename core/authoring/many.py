@@ -41,6 +41,9 @@ from core.spec.gloss import DATA_DIR
 from core.spec.settings import setting
 
 KINDS = ("multi-token", "single-token", "all")
+# ``DraftConfig``'s settings that a vocabulary draft does not take per symbol: the writer's sentences are
+# ``ManyConfig.generate``, the seed is the run's, and there is no corpus or list of items to keep.
+NOT_SCREENING = ("generate", "corpus_sentences", "corpus_column", "seed", "keep")
 GENERIC_PATH = DATA_DIR / "generic_sentences.txt"
 MAX_NEW_TOKENS = 32   # a written sentence is its first line, rarely longer than 30 tokens
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import atomic
-from core.authoring.many import ManyConfig, Selection, batches
+from core.authoring.many import NOT_SCREENING, ManyConfig, Selection, batches
 from core.spec import limits
 from core.spec.errors import InputError, fail
 from core.spec.gloss import GlossSpec
@@ -153,15 +153,28 @@ class Store:
         return self.report[sid]
 
 
+def header(model: str, writer: str, seed: int, config: ManyConfig, screening, selection: dict) -> dict:
+    """What decides a drafting run's result (``VOCAB.jsonl.meta.json``; a resumed run must match it):
+    the model and the writer by name, the seed, the settings, the screening settings that apply per
+    symbol (``screening``: a ``DraftConfig``) and the selection (``ids``, ``lexicon``, ``pos``, ``limit``)."""
+    return {"model": model, "writer": writer, "seed": seed, "settings": config.to_dict(),
+            "screening": {k: v for k, v in screening.to_dict().items() if k not in NOT_SCREENING},
+            "selection": dict(selection)}
+
+
 # ``draft_batches(jobs, deliver)``: draft every batch of ``jobs`` (lists of symbols) anywhere, calling
 # ``deliver(i, records)`` as the ``i``-th is done, in any order.
 DraftBatches = Callable[[list[list], Callable[[int, list[dict]], None]], None]
 
 
-def one_by_one(draft_batch: Callable[[list], list[dict]]) -> DraftBatches:
-    """Batches drafted here with ``draft_batch(symbols) -> records``, one after another."""
+def one_by_one(draft_batch: Callable[[list], list[dict]],
+               should_stop: Callable[[], bool] | None = None) -> DraftBatches:
+    """Batches drafted here with ``draft_batch(symbols) -> records``, one after another; once
+    ``should_stop()`` says yes (asked before each batch), no batch starts."""
     def draft_batches(jobs: list[list], deliver: Callable[[int, list[dict]], None]) -> None:
         for i, symbols in enumerate(jobs):
+            if should_stop is not None and should_stop():
+                return
             deliver(i, draft_batch(symbols))
     return draft_batches
 
@@ -199,13 +212,15 @@ class _InOrder:
 
 
 def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: Callable[[list], list[dict]] | None = None,
-          on_event: Callable[[dict], None] | None = None, *, draft_batches: DraftBatches | None = None) -> dict:
+          on_event: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None, *,
+          draft_batches: DraftBatches | None = None) -> dict:
     """Draft every batch of ``selection`` not yet in ``store`` and write the records in the
     selection's order; the run's summary. The batches are drafted by ``draft_batches`` (several at
     once elsewhere, e.g. as Ray tasks: a batch is written once every batch before it is, so a crash
     loses only the batches in flight) or here, one after another, by ``draft_batch(symbols) ->
     records``. A symbol known to fail before drafting (``selection.failed``) is written with its
-    reason without drafting."""
+    reason without drafting. ``should_stop`` is asked before each batch drafted here: once it says
+    yes, no batch starts, and the summary says how far the run got (a resumed run continues the file)."""
     emit = on_event or (lambda event: None)
     done_before = sum(1 for s in selection.symbols if str(s.bci_av_id) in store.report)
     started = time.monotonic()
@@ -215,7 +230,7 @@ def drive(selection: Selection, config: ManyConfig, store: Store, draft_batch: C
             if not all(str(s.bci_av_id) in store.report for s in batch)]
     writer = _InOrder(todo, selection, store, emit)
     writer.flush()  # batches with nothing to draft, at the head
-    (draft_batches or one_by_one(draft_batch))([to_draft for _, to_draft in todo if to_draft], writer.deliver)
+    (draft_batches or one_by_one(draft_batch, should_stop))([to_draft for _, to_draft in todo if to_draft], writer.deliver)
     writer.flush()
     return summary(selection, store, writer.written, time.monotonic() - started)
 
@@ -224,11 +239,13 @@ def summary(selection: Selection, store: Store, handled_now: int, seconds: float
     """What the run made: counts, every symbol not drafted with its reason, unknown IDs, time per symbol."""
     rows = [store.report[str(s.bci_av_id)] for s in selection.symbols if str(s.bci_av_id) in store.report]
     return {"out": str(store.path), "report": str(store.report_path), "meta": str(store.meta_path),
-            "symbols": len(selection.symbols), "drafted": sum(r["status"] == "drafted" for r in rows),
+            "symbols": len(selection.symbols), "handled": len(rows),
+            "drafted": sum(r["status"] == "drafted" for r in rows),
             "not_drafted": [{"symbol_id": r["symbol_id"], "gloss": r["gloss"], "reason": r["reason"]}
                             for r in rows if r["status"] != "drafted"],
             "unknown_ids": list(selection.unknown), "handled_now": handled_now, "seconds": round(seconds, 2),
             "seconds_per_symbol": round(seconds / handled_now, 3) if handled_now else None}
 
 
-__all__ = ["DraftBatches", "Ledger", "Store", "drive", "one_by_one", "summary", "word_prefixes", "InputError"]
+__all__ = ["DraftBatches", "Ledger", "Store", "drive", "header", "one_by_one", "summary", "word_prefixes",
+           "InputError"]

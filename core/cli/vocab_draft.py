@@ -27,13 +27,11 @@ from core.quiet import quiet
 from core.spec import settings
 from core.spec.errors import InputError, fail
 
-_SKIP_DRAFT = ("generate", "corpus_sentences", "corpus_column", "seed", "keep")
-
 
 def register(actions: argparse._SubParsersAction) -> None:
     """Add ``draft`` to ``vocab``'s actions."""
     from core.authoring.draft import DraftConfig
-    from core.authoring.many import KINDS, ManyConfig
+    from core.authoring.many import KINDS, NOT_SCREENING, ManyConfig
 
     p = actions.add_parser(
         "draft", help="draft a vocabulary of lexicon symbols: sentences written by a model, the lexicon's "
@@ -60,7 +58,7 @@ def register(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common_arguments(p)
     settings.add_arguments(p.add_argument_group("drafting many symbols"), ManyConfig)
-    settings.add_arguments(p.add_argument_group("screening each symbol"), DraftConfig, skip=_SKIP_DRAFT)
+    settings.add_arguments(p.add_argument_group("screening each symbol"), DraftConfig, skip=NOT_SCREENING)
     group = p.add_argument_group("where the batches are drafted (see 'Running on Ray')")
     for name in BackendConfig.FOR_DRAFTING:
         settings.add_argument(group, name, settings.settings_of(BackendConfig)[name])
@@ -98,11 +96,11 @@ def _model_name(name: str | None, field: str) -> str:
 
 
 def _header(args, ids, many, screening) -> dict:
-    return {"model": _model_name(args.model, "--model"),
-            "writer": _model_name(args.writer, "--writer") if args.writer else "the loaded model",
-            "seed": args.seed, "settings": many.to_dict(),
-            "screening": {k: v for k, v in screening.to_dict().items() if k not in _SKIP_DRAFT},
-            "selection": {"ids": ids, "lexicon": args.lexicon, "pos": args.pos, "limit": args.limit}}
+    from core.authoring.many_store import header
+
+    return header(_model_name(args.model, "--model"),
+                  _model_name(args.writer, "--writer") if args.writer else "the loaded model", args.seed, many,
+                  screening, {"ids": ids, "lexicon": args.lexicon, "pos": args.pos, "limit": args.limit})
 
 
 def run_vocab_draft(args: argparse.Namespace) -> int:
@@ -110,6 +108,7 @@ def run_vocab_draft(args: argparse.Namespace) -> int:
     from core.authoring.draft import DraftConfig
     from core.authoring.lexicon import load_lexicon
     from core.authoring.many_store import Store, drive
+    from core.runs.draft_jobs import check_drafted
 
     # Everything typed is checked before a model loads, and nothing is written on bad input.
     many_config = settings.from_args(many.ManyConfig, args)
@@ -140,7 +139,7 @@ def run_vocab_draft(args: argparse.Namespace) -> int:
 
             shutdown()
     result["where"] = backend.where if backend is not None else "this process"
-    result["check"] = _check(store.path, base.tokenizer) if result["drafted"] else None
+    result["check"] = check_drafted(store.path, base.tokenizer) if result["drafted"] else None
     if args.json:
         emit_json(args, result)
     else:
@@ -179,17 +178,6 @@ def _load_writer(name: str, progress: Progress):
     except InputError as exc:
         p = exc.problems[0]
         raise fail("--writer", p.problem, f"{p.fix}; or leave --writer out to write with the loaded model") from None
-
-
-def _check(path: Path, tokenizer) -> dict:
-    """The file as ``vocab init`` will read it: every spec and the checks across symbols."""
-    from core.experiment.vocabulary.load import load_vocabulary
-
-    try:
-        vocab = load_vocabulary(path, tokenizer)
-    except InputError as exc:
-        return {"passed": False, "problems": [str(p) for p in exc.problems[:20]]}
-    return {"passed": True, "symbols": len(vocab)}
 
 
 def format_report(data: dict) -> str:

@@ -8,7 +8,8 @@ bar shows:
 
 * one fine-tuning: the current phase's own share (the evaluation after training has its own);
 * a vocabulary (``plan``): every phase weighted by ``VOCAB_PLAN``, the current one by its share;
-* a comparison: finished members plus the share done of each member in progress.
+* a comparison: finished members plus the share done of each member in progress;
+* a vocabulary draft: its phase event's share of symbols done, and the time left it gave.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def progress(events: list[dict], steps: list[dict], plan: tuple | None = None,
     step = last.get("step") or 0
     out = {"phase": phase, "phase_fraction": None if share is None else round(min(1.0, share), 4),
            "label": _label(current)}
-    eta = last.get("eta") if phase == "train" else None
+    eta = last.get("eta") if phase == "train" else _phase_eta(current, now)
     if members:
         fraction, label, done, total = _members(events, steps, members)
         out |= {"members_done": done, "members_total": total, "label": label or out["label"]}
@@ -145,6 +146,16 @@ def progress(events: list[dict], steps: list[dict], plan: tuple | None = None,
     return out | {"step": step, "steps": max_steps, "epoch": last.get("epoch"),
                   "epochs": round(max_steps / per_epoch) if per_epoch else None, "eta": eta,
                   "elapsed": last.get("elapsed"), "fraction": round(min(1.0, fraction), 4)}
+
+
+def _phase_eta(event: dict | None, now: float | None) -> float | None:
+    """The time left that a phase event gave (a vocabulary draft's, at its pace), less the time
+    gone since it was emitted; None when it gave none."""
+    if event is None or event.get("type") != "phase" or not isinstance(event.get("eta"), (int, float)):
+        return None
+    emitted = event.get("time")
+    gone = (now if now is not None else time.time()) - emitted if isinstance(emitted, (int, float)) else 0.0
+    return round(max(0.0, event["eta"] - max(0.0, gone)), 1)
 
 
 def _members_eta(events: list[dict], fraction: float, done: int, estimate: float | None,

@@ -1,6 +1,6 @@
 """Resuming an interrupted run in its own folder: ``python -m core runs resume RUN_ID`` (and the page).
 
-A run is ``interrupted`` when the process running it was killed (``core.runs.store``). Two kinds
+A run is ``interrupted`` when the process running it was killed (``core.runs.store``). Three kinds
 continue from what they kept:
 
 * a vocabulary's fine-tuning (kind ``vocab``, action ``finetune``): from its last checkpoint
@@ -13,6 +13,8 @@ continue from what they kept:
 * a comparison (kind ``compare``: of one symbol, several, or a vocabulary): the members that
   finished are read back from ``members/`` (their adapters are in ``adapters/`` already), and only
   the others run, from their start.
+* a vocabulary draft (kind ``vocab_draft``), interrupted or stopped: its ``vocab.jsonl`` goes on with
+  the symbols not yet handled (``core.runs.draft_jobs``), and ends as an uninterrupted run would.
 
 ``check_resume`` checks everything without a model (the run exists and is interrupted, is of a
 kind that resumes, its checkpoint is complete, undamaged and its own); ``resume_run`` checks it
@@ -33,6 +35,7 @@ from core.execution import MEMBERS, BackendConfig, backend_for
 from core.experiment.single.compare import CompareConfig
 from core.experiment.single.evaluate import DEFAULT_MAX_NEW_TOKENS
 from core.experiment.vocabulary.load import Vocabulary
+from core.runs.draft_jobs import KIND as DRAFT, resume_draft, symbols_done
 from core.spec.errors import fail
 from core.spec.gloss import GlossSpec
 from core.train.checkpoint import CheckpointConfig, describe, inspect
@@ -51,6 +54,8 @@ class ResumePlan:
     checkpoint: dict | None = None                      # vocab: its step, when saved, its size
     members_done: list[str] = field(default_factory=list)  # compare: the members kept
     members_total: int = 0
+    symbols_done: int = 0                               # vocab_draft: the symbols handled so far
+    symbols_total: int = 0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -59,13 +64,20 @@ class ResumePlan:
 def check_resume(store, run_id: str) -> ResumePlan:
     """Everything that can be checked before the model loads (see the module docstring)."""
     status = store.status(run_id)  # raises on a bad or unknown id; marks a killed run interrupted
-    state = status.get("status")
-    if state != "interrupted":
+    state, kind = status.get("status"), status.get("kind")
+    # A drafting run's file grows symbol by symbol, so a stopped one continues as a killed one does.
+    resumable = ("interrupted", "stopped") if kind == DRAFT else ("interrupted",)
+    if state not in resumable:
         fix = ("wait for it to finish, or stop it" if state in ("queued", "running", "stopping") else
                "only a run whose process was killed can be resumed; start a new run for more")
-        raise fail("run_id", f"run {run_id!r} is {state}, not interrupted", fix)
-    config, kind = store.config(run_id) or {}, status.get("kind")
+        raise fail("run_id", f"run {run_id!r} is {state}, not {' or '.join(resumable)}", fix)
+    config = store.config(run_id) or {}
     base = dict(run_id=run_id, kind=kind, title=status.get("title", ""), model=str(config.get("model") or ""))
+    if kind == DRAFT:
+        done, total = symbols_done(store, run_id), int(config.get("symbols") or 0)
+        if done >= total:
+            raise fail("run_id", f"run {run_id!r} has handled all its {total} symbols", "start a new draft for more")
+        return ResumePlan(**base, symbols_done=done, symbols_total=total)
     if kind == "vocab":
         if config.get("action") != "finetune":
             raise fail("run_id", f"run {run_id!r} initialized a vocabulary without training: there is no "
@@ -83,7 +95,7 @@ def check_resume(store, run_id: str) -> ResumePlan:
         total = len(config.get("strategies") or []) * int(config.get("seeds") or 0) * symbols
         return ResumePlan(**base, members_done=sorted(store.members(run_id)), members_total=total)
     raise fail("run_id", f"run {run_id!r} is a {kind} run, which does not resume",
-               "vocabulary fine-tunings and comparisons resume; start this one again")
+               "vocabulary fine-tunings, comparisons and vocabulary drafts resume; start this one again")
 
 
 def resume_run(store, runner, run_id: str, base):
@@ -94,6 +106,8 @@ def resume_run(store, runner, run_id: str, base):
         raise fail("model", f"run {run_id!r} was made with {plan.model!r}, not {base.name!r}",
                    f"load {plan.model!r} to resume it")
     spec, config = store.spec(run_id) or {}, store.config(run_id) or {}
+    if plan.kind == DRAFT:
+        return resume_draft(runner, run_id, plan.title, config, base)
     if plan.kind == "vocab":
         return _resume_vocab(runner, run_id, plan, spec, config, base)
     if config.get("vocabulary"):

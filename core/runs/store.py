@@ -196,13 +196,14 @@ class RunStore:
         return data
 
     def reopen(self, run_id: str) -> dict:
-        """Queue an interrupted run again in its own folder (``core.runs.resume``): its status becomes
-        ``queued`` with this process as owner, its events and files stay; ``resumed`` counts how often."""
+        """Queue an interrupted (or stopped) run again in its own folder (``core.runs.resume`` decides
+        which kinds may): its status becomes ``queued`` with this process as owner, its events and
+        files stay; ``resumed`` counts how often."""
         folder = self.existing(run_id)
         current = self.status(run_id)  # an active run whose owner died is turned into interrupted here
         with _status_lock:
             data = _read_json(folder / "status.json") or current
-            if data.get("status") != "interrupted":
+            if data.get("status") not in ("interrupted", "stopped"):
                 raise fail("run_id", f"run {run_id!r} is {data.get('status')}, not interrupted",
                            "only a run whose process was killed can be resumed")
             data.update(status="queued", finished=None, error=None, updated=_now(), owner=current_owner(),

@@ -1,4 +1,5 @@
-"""The Bliss lexicon and drafting specs, for the Gloss tab (``core.authoring``).
+"""The Bliss lexicon and drafting specs, for the Gloss tab, and the lexicon's parts of speech for the
+Vocabulary tab's drafting from the lexicon (``core.authoring``; the drafting job itself is started by ``jobs``).
 
 Like the rest of the service it takes plain values and returns plain dicts, and imports the
 engine lazily so that the page stays torch-free.
@@ -39,6 +40,13 @@ class Authoring:
 
         base = self.models.get()
         return draft_values(values, base.model, base.tokenizer, base.name)
+
+    @staticmethod
+    def parts_of_speech() -> list[str]:
+        """The lexicon's parts of speech, sorted (what a vocabulary draft may be narrowed to)."""
+        from core.authoring.lexicon import load_lexicon
+
+        return sorted({s.pos for s in load_lexicon() if s.pos})
 
     @staticmethod
     def prompts(glosses: list[str], symbol_id: str = "") -> dict:

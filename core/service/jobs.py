@@ -1,6 +1,6 @@
 """Work the page starts and watches: initializations (kept, so that a training with the same spec
-and settings starts from one), fine-tunings, comparisons and vocabulary runs queued on the
-process's job runner, resuming an interrupted run, and where each stands.
+and settings starts from one), fine-tunings, comparisons, vocabulary runs and vocabularies drafted
+from the lexicon queued on the process's job runner, resuming an interrupted run, and where each stands.
 
 One runner and one run store per process, shared by every browser tab: reloading the page finds
 the running job again.
@@ -193,6 +193,27 @@ class Jobs:
         ticket = submit_vocab(self.runner, out["vocab"], base, out["init"], out["ft"], contrast=bool(contrast))
         return self.get(ticket.job_id)
 
+    def start_vocab_draft(self, which: str, ids: str = "", pos: str | None = None, limit=None,
+                          settings: dict | None = None) -> dict:
+        """Queue a vocabulary drafted from the Bliss lexicon on the loaded model, as ``python -m core
+        vocab draft`` does (``core.runs.draft_jobs``): ``which`` is "ids" (``ids``: BCI-AV IDs separated
+        by commas, spaces or lines) or a part of the lexicon ("multi-token", "single-token", "all");
+        ``pos`` narrows it to one part of speech, ``limit`` to the first N; ``settings`` by name are those
+        ``settings.describe("vocab_draft")`` lists. Every problem of all of them in one ``InputError``,
+        raised before anything is queued; unknown IDs are left out and named in the job's config
+        (``unknown_ids``). Returns the job as ``get()`` shows it."""
+        from core.authoring.lexicon import load_lexicon
+        from core.authoring.many import check_request
+        from core.runs.draft_jobs import submit_vocab_draft
+
+        selection = _draft_selection(which, ids, pos, limit)
+        out: dict[str, Any] = {}
+        raise_all(lambda: check_request(load_lexicon(), selection["ids"], selection["lexicon"], selection["pos"],
+                                        selection["limit"]),
+                  lambda: out.__setitem__("configs", self.settings.vocab_draft_configs(dict(settings or {}))))
+        base = self.models.get()
+        return self.get(submit_vocab_draft(self.runner, base, selection, *out["configs"]).job_id)
+
     # -- resuming an interrupted run (``core.runs.resume``) -----------------------------------------
     def resume_plan(self, run_id: str) -> dict:
         """What resuming this run would do (``ResumePlan.to_dict()``: its kind, model, the checkpoint
@@ -262,6 +283,20 @@ class Jobs:
             return self.get((active or mine)[-1]["job_id"])
         stored = [r for r in self.store.list() if r.get("kind") == kind]
         return self.get(stored[0]["run_id"]) if stored else None
+
+
+def _draft_selection(which: str, ids: str, pos: str | None, limit) -> dict:
+    """The symbols a vocabulary draft asks for, as the engine takes them (``ids``, ``lexicon``, ``pos``,
+    ``limit``; a blank part of speech or limit: none), from the page's values."""
+    from core.authoring.many import KINDS, parse_ids
+
+    if which not in ("ids", *KINDS):
+        raise fail("which", f"{str(which)[:40]!r} is not a way of choosing symbols",
+                   f"choose ids or a part of the lexicon: {', '.join(KINDS)}")
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)
+    return {"ids": parse_ids(ids or "") if which == "ids" else None, "lexicon": None if which == "ids" else which,
+            "pos": str(pos or "").strip() or None, "limit": None if limit in (None, "") else limit}
 
 
 @contextmanager

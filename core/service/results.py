@@ -249,6 +249,22 @@ class Results:
         summary = lexicon.lexicon_summary(rows)
         return {"summary": summary, "lines": lexicon.summary_lines(summary), "bins": lexicon.rank_counts(rows)}
 
+    def drafted_files(self, job_id: str) -> dict:
+        """A vocabulary draft's files to download (copies, named after the run): ``vocabulary``, its
+        JSONL of drafted specs (what the Vocabulary tab takes as an upload), and ``report``, every
+        symbol handled with its reason; an ``InputError`` naming ``job_id`` for a run of another kind."""
+        from core.runs.draft_jobs import KIND, vocab_file
+
+        status = self.store.status(job_id)
+        if status.get("kind") != KIND:
+            raise fail("job_id", f"run {job_id!r} is not a vocabulary draft", "choose a drafting job")
+        source = vocab_file(self.store, job_id)
+        folder = self.downloads.folder()
+        out = {"vocabulary": folder / f"{job_id}.jsonl", "report": folder / f"{job_id}.report.jsonl"}
+        for key, path in (("vocabulary", source), ("report", Path(f"{source}.report.jsonl"))):
+            out[key].write_bytes(path.read_bytes() if path.is_file() else b"")
+        return {key: str(path) for key, path in out.items()}
+
     def lexicon_files(self, job_id: str) -> list[str]:
         """The lexicon report's files to download (lexicon.md, lexicon.html, symbols.csv, as
         ``vocab --out`` writes them), written once per finished run."""

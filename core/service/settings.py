@@ -3,6 +3,7 @@ the typed configs built from widget values."""
 
 from __future__ import annotations
 
+from core.service.common import raise_all
 from core.spec.errors import fail
 
 
@@ -27,7 +28,12 @@ def config_class(kind: str):
         from core.authoring.draft import DraftConfig
 
         return DraftConfig
-    raise fail("settings", f"{kind!r} is not a kind of settings", "ask for 'init', 'finetune', 'compare', 'backend' or 'draft'")
+    if kind == "many":
+        from core.authoring.many import ManyConfig
+
+        return ManyConfig
+    raise fail("settings", f"{kind!r} is not a kind of settings",
+               "ask for 'init', 'finetune', 'compare', 'backend', 'draft' or 'many'")
 
 
 class Settings:
@@ -36,15 +42,43 @@ class Settings:
     @staticmethod
     def describe(kind: str) -> list[dict]:
         """Every setting of the initialization ("init"), the fine-tuning ("finetune"), a comparison
-        ("compare", with where its members run) or drafting ("draft") for the page: name, kind,
-        default, choices, min, max, label, help, advanced (``core.spec.settings``)."""
+        ("compare", with where its members run), drafting ("draft"), drafting many symbols ("many")
+        or a vocabulary drafted from the lexicon ("vocab_draft") for the page: name, kind, default,
+        choices, min, max, label, help, advanced (``core.spec.settings``)."""
         from core.spec import settings
 
+        if kind == "vocab_draft":
+            return Settings.vocab_draft()
         described = settings.describe(config_class(kind))
         if kind == "compare":
             where = config_class("backend")
             described += [d for d in settings.describe(where) if d["name"] in where.FOR_MEMBERS]
         return described
+
+    @staticmethod
+    def vocab_draft() -> list[dict]:
+        """The settings of a vocabulary drafted from the lexicon ("vocab_draft"): the ``ManyConfig``
+        ones, then the drafting settings that apply per symbol, the seed included (``DraftConfig``
+        less ``many.NOT_SCREENING``)."""
+        from core.authoring.many import NOT_SCREENING
+        from core.spec import settings
+
+        screening = [d for d in settings.describe(config_class("draft"))
+                     if d["name"] not in NOT_SCREENING or d["name"] == "seed"]
+        return settings.describe(config_class("many")) + screening
+
+    @staticmethod
+    def vocab_draft_configs(values: dict) -> tuple:
+        """(``ManyConfig``, ``DraftConfig``) from the values of ``vocab_draft()``'s settings by name
+        (the draft's own count of sampled sentences is 0: the writer's is ``ManyConfig.generate``);
+        one ``InputError`` with every problem of both."""
+        many, draft = config_class("many"), config_class("draft")
+        names = {d["name"] for d in Settings.describe("many")}
+        out: dict = {}
+        raise_all(lambda: out.__setitem__("many", many.from_dict({k: v for k, v in values.items() if k in names})),
+                  lambda: out.__setitem__("draft", draft.from_dict(
+                      {k: v for k, v in values.items() if k not in names} | {"generate": 0})))
+        return out["many"], out["draft"]
 
     @staticmethod
     def labels() -> dict[str, str]:

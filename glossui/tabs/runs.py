@@ -8,14 +8,15 @@ from __future__ import annotations
 import gradio as gr
 
 from core.service import FINISHED, InputError
-from glossui import plots, render
+from glossui import lexicon_draft_panel, plots, render
 from glossui import strings as S
 from glossui.page import Page, handler, shown
 
 ID = "runs"
 TITLE = S.TAB_RUNS
 HIDDEN = {"visible": False}
-RESUMABLE = ("vocab", "compare")  # the kinds of run that resume, each followed on the tab of that id
+# The kinds of run that resume, each with the tab whose panel of that kind follows it.
+RESUMABLE = {"vocab": "vocab", "compare": "compare", "vocab_draft": "vocab"}
 
 
 class RunsTab:
@@ -118,7 +119,8 @@ class RunsTab:
         run = self.service.results.run(run_id)
         result = run.get("result") or {}
         fig, table, gens, more = run_views(run, result)
-        return {c["summary"]: render.run_summary(run) + more, c["plot"]: shown(fig),
+        return {c["summary"]: render.run_summary(run) + more,
+                c["plot"]: shown(fig) if fig is not None else gr.update(**HIDDEN),
                 c["result"]: shown(table) if result else gr.update(**HIDDEN), c["generations"]: gens,
                 c["spec"]: shown(run.get("spec")), c["config"]: shown(run.get("config"))}
 
@@ -152,6 +154,9 @@ class RunsTab:
             return hidden
         if plan["kind"] == "vocab":
             note = S.RUN_RESUME_VOCAB.format(id=render.md(run_id), step=render.md(plan["checkpoint"]["step"]))
+        elif plan["kind"] == "vocab_draft":
+            note = S.RUN_RESUME_DRAFT.format(id=render.md(run_id), done=plan["symbols_done"],
+                                             total=plan["symbols_total"])
         else:
             note = S.RUN_RESUME_COMPARE.format(id=render.md(run_id), done=len(plan["members_done"]),
                                                total=plan["members_total"])
@@ -161,7 +166,8 @@ class RunsTab:
         """Resume the chosen run as a job of this app; its tab's panel follows it, the lists show it."""
         c, page, run_id = self.c, self.page, values[self.c["pick"]]
         job = self.service.jobs.resume(run_id)
-        tab = page.tab_items[job["kind"]].label if job["kind"] in page.tab_items else job["kind"]
+        tab_id = RESUMABLE.get(job["kind"], job["kind"])
+        tab = page.tab_items[tab_id].label if tab_id in page.tab_items else job["kind"]
         out = {c["summary"]: S.RUN_RESUMED.format(id=render.md(run_id), tab=render.md(tab)),
                c["resume"]: gr.update(**HIDDEN), c["resume_note"]: gr.update(value="", **HIDDEN)}
         for panel in page.job_panels:
@@ -184,7 +190,7 @@ class RunsTab:
 
 
 def run_views(run: dict, result: dict) -> tuple:
-    """(chart, result table, generations update, more summary) of a stored run, by its kind."""
+    """(chart or None, result table, generations update, more summary) of a stored run, by its kind."""
     if run.get("kind") == "vocab":
         # A vocabulary: its spec is {source, specs}; the table has one row per symbol; with no
         # training steps the chart is the confusion heatmap.
@@ -193,6 +199,10 @@ def run_views(run: dict, result: dict) -> tuple:
             else plots.confusion_figure(confusion, f"Run {run['id']}: {S.VOCAB_HEAT}")
         more = ("  \n" + render.vocab_summary(result)) if result.get("symbols") else ""
         return fig, render.vocab_table(result.get("symbols") or []), gr.update(**HIDDEN), more
+    if run.get("kind") == "vocab_draft":   # no chart: the symbols not drafted, with the reasons
+        rows = [[r["symbol_id"], r["gloss"] or "", r["reason"]] for r in result.get("not_drafted") or []]
+        more = ("  \n" + lexicon_draft_panel.summary(result)) if result else ""
+        return None, render.table(S.LEXDRAFT_TABLE_HEAD, rows), gr.update(**HIDDEN), more
     if run.get("kind") == "compare":
         fig = plots.compare_figure(run.get("series") or {}, False, title=f"Run {run['id']}")
         return fig, render.compare_table(result.get("rows") or []), gr.update(**HIDDEN), ""

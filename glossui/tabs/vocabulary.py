@@ -1,4 +1,5 @@
-"""The Vocabulary tab: many symbols at once (built-in specs and uploaded files), initialized together
+"""The Vocabulary tab: many symbols at once (built-in specs, uploaded files, or symbols drafted from the
+Bliss lexicon in its *Draft from the lexicon* panel, ``glossui.lexicon_draft_panel``), initialized together
 and optionally fine-tuned together; progress by phase and symbol, the loss per symbol, the table of
 every symbol (before → after once fine-tuned), the confusion heatmaps, the lexicon report (the shares
 of symbols found and confused, the worst 20 with their reasons, a histogram of the tokens' own ranks,
@@ -11,6 +12,7 @@ import gradio as gr
 from glossui import plots, render
 from glossui import strings as S
 from glossui.job_panel import JobPanel
+from glossui.lexicon_draft_panel import KIND as DRAFTS, LexiconDraftPanel
 from glossui.page import Page, handler, shown
 
 ID = "vocab"
@@ -40,6 +42,8 @@ class VocabularyTab:
     def build_widgets(self) -> None:
         c, service = self.c, self.service
         gr.Markdown(S.VOCAB_HEAD)
+        self.drafts = LexiconDraftPanel(self.page)
+        self.drafts.build()
         with gr.Row(equal_height=False):
             c["builtins"] = gr.CheckboxGroup(choices=service.specs.examples(), value=[], label=S.VOCAB_BUILTINS,
                                              info=S.VOCAB_BUILTINS_INFO, elem_id="vocab-builtins", scale=2)
@@ -98,6 +102,7 @@ class VocabularyTab:
                                                 *self.lexicon_outputs],
                    draw=self.draw, count=lambda job: len(job.get("events") or []),
                    restore=self.restore, restore_outputs=[c["builtins"], c["strategy"], c["contrast"], c["checked"]])
+        self.drafts.wire(c["files"])
         chosen = {c["builtins"], c["files"]}
         check = handler(self.check_vocabulary, message=c["checked"])
         c["builtins"].change(check, chosen, [c["checked"]], show_progress="hidden", api_name="check_vocabulary")
@@ -219,4 +224,5 @@ def build(page: Page) -> None:
     tab = VocabularyTab(page)
     tab.build_widgets()
     page.add(ID, tab.c)
+    page.add(DRAFTS, tab.drafts.c)
     tab.wire()

@@ -10,7 +10,7 @@ import pytest
 from core import atomic
 from core.authoring import many
 from core.authoring.lexicon import load_lexicon
-from core.authoring.many_store import Ledger, Store, drive, word_prefixes
+from core.authoring.many_store import Ledger, Store, drive, header, word_prefixes
 from core.spec.errors import InputError
 from tests.conftest import tiny_spec_dict
 
@@ -154,3 +154,24 @@ def test_batches_drafted_elsewhere_are_written_in_order_and_a_crash_keeps_those_
     assert resumed.start(HEADER, True) == 3
     assert drive(sel, config, resumed, draft_batches=last_first)["handled_now"] == 4
     assert crashed.path.read_bytes() == whole.path.read_bytes()
+
+
+def test_a_stop_is_taken_between_batches_and_the_summary_says_how_far_the_run_got(tmp_path):
+    sel, config = _selection(5), many.ManyConfig(batch_symbols=2)
+    store = Store(tmp_path / "v.jsonl")
+    store.start(HEADER, False)
+    calls: list = []
+    summary = drive(sel, config, store, _fake_drafter(calls), should_stop=lambda: len(calls) == 2)
+    assert calls == [[16228, 29111], [12914, 24918]]            # the batch under way is finished and written
+    assert (summary["handled"], summary["symbols"], summary["handled_now"]) == (4, 5, 4)
+    assert len(atomic.complete_lines(store.report_path)) == 4
+
+
+def test_the_header_holds_what_decides_the_result_and_only_the_screening_that_applies():
+    from core.authoring.draft import DraftConfig
+
+    head = header("m", "the loaded model", 3, many.ManyConfig(generate=2), DraftConfig(seed=3, keep=["x"]),
+                  {"ids": ["1"], "lexicon": None, "pos": None, "limit": 2})
+    assert head["settings"] == many.ManyConfig(generate=2).to_dict() and head["seed"] == 3
+    assert set(head["screening"]) == set(DraftConfig().to_dict()) - set(many.NOT_SCREENING)
+    assert head["selection"] == {"ids": ["1"], "lexicon": None, "pos": None, "limit": 2}

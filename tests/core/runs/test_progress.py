@@ -109,3 +109,17 @@ def test_a_comparisons_time_left_starts_from_the_estimate_and_follows_the_member
     # One of four members done in 200 s: 600 s more at that pace, whatever the estimate said.
     assert p["eta"] == 600.0 and p["members_done"] == 1 and p["label"] == "B"
     assert progress.progress([start, member], [], now=1100.0)["eta"] is None   # no estimate, nothing done yet
+
+
+def test_a_vocabulary_draft_shows_its_share_and_the_time_left_it_gave_less_the_time_since():
+    events = [{"type": "status", "status": "running", "time": 1000.0},
+              {"type": "phase", "phase": "draft", "fraction": 0.0, "eta": None, "time": 1000.0,
+               "message": "0 of 4 symbols done, 0 drafted"}]
+    p = progress.progress(events, [], now=1010.0)
+    assert (p["phase"], p["fraction"], p["eta"], p["label"]) == ("draft", 0.0, None, "0 of 4 symbols done, 0 drafted")
+    events.append({"type": "phase", "phase": "draft", "fraction": 0.25, "eta": 60.0, "time": 1020.0,
+                   "message": "1 of 4 symbols done, 1 drafted"})
+    assert progress.progress(events, [], now=1020.0)["eta"] == 60.0
+    p = progress.progress(events, [], now=1045.5)
+    assert (p["fraction"], p["phase_fraction"], p["eta"]) == (0.25, 0.25, 34.5)
+    assert progress.progress(events, [], now=1200.0)["eta"] == 0.0   # overdue: no time left, never negative

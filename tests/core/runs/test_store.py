@@ -157,7 +157,9 @@ def test_an_interrupted_run_reopens_in_its_own_folder_and_nothing_else_does(stor
     assert data["status"] == "queued" and data["resumed"] == 1 and data["finished"] is None and data["error"] is None
     assert owner_alive(data["owner"]) and store.status(run_id)["status"] == "queued"
     assert [e["step"] for e in store.events(run_id)] == [1]
-    for status in ("queued", "done"):  # a run that is not interrupted stays as it is
+    store.set_status(run_id, "stopped")   # a stopped run may go on too (``core.runs.resume`` says which kinds)
+    assert store.reopen(run_id)["resumed"] == 2 and store.status(run_id)["status"] == "queued"
+    for status in ("queued", "done"):  # a run that is neither interrupted nor stopped stays as it is
         store.set_status(run_id, status)
         before = (store.path(run_id) / "status.json").read_bytes()
         with pytest.raises(InputError) as err:

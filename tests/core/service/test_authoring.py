@@ -90,3 +90,8 @@ def test_chat_prompts_settings_and_warnings(service):
     spec = tiny_spec_dict() | {"generation_prompts": ["A{placeholder} is"]}
     assert [w["field"] for w in service.specs.warnings(spec)] == ["generation_prompts (item 1)"]
     assert service.specs.warnings({"glosses": []}) == []
+
+
+def test_the_lexicon_s_parts_of_speech_are_listed_once_each(service):
+    found = service.authoring.parts_of_speech()
+    assert found == sorted({s.pos for s in load_lexicon() if s.pos}) and "noun" in found and "" not in found

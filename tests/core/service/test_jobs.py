@@ -177,3 +177,39 @@ def test_a_run_of_a_model_not_loaded_asks_for_it(tmp_path):
         svc.jobs.resume(run_id)
     assert err.value.fields == ["run"] and "load 'tiny-random'" in str(err.value)
     assert svc.jobs.store.status(run_id)["status"] == "interrupted"
+
+
+LOOSE_DRAFT = {"generate": 2, "batch_symbols": 1, "positive_rank": 50_000, "negative_rank": 1}
+
+
+def test_a_vocabulary_draft_from_the_lexicon_checks_everything_at_once_then_runs_as_a_job(service):
+    before = len(service.jobs.store.list())
+    with pytest.raises(InputError) as err:   # every problem of the selection and the settings at once
+        service.jobs.start_vocab_draft("all", pos="verb", limit=0.0, settings={"generate": -1, "seed": 1.5})
+    assert sorted(err.value.fields) == ["generate", "limit", "pos", "seed"]
+    assert all(p.fix for p in err.value.problems)
+    cases = [(("ids", " , "), "ids", "is empty"), (("ids", "99999999 x1"), "ids", "selection is empty"),
+             (("letters",), "which", "choose ids or a part of the lexicon"),
+             (("ids", "16228", None, None, {"nope": 1}), "nope", "not a setting of the drafting settings")]
+    for args, field, words in cases:
+        with pytest.raises(InputError) as err:
+            service.jobs.start_vocab_draft(*args, **({} if len(args) > 2 else {"settings": LOOSE_DRAFT}))
+        assert err.value.fields == [field] and words in str(err.value)
+    assert len(service.jobs.store.list()) == before
+    job = service.jobs.start_vocab_draft("ids", "16228, 99999999\n29111", limit=2.0, settings=LOOSE_DRAFT)
+    json.dumps(job)
+    assert job["kind"] == "vocab_draft" and job["config"]["unknown_ids"] == ["99999999"]
+    assert job["config"]["header"]["selection"] == {"ids": ["16228", "99999999", "29111"], "lexicon": None,
+                                                    "pos": None, "limit": 2}
+    assert service.jobs.runner.wait(job["id"], timeout=300)["status"] == "done"
+    done = service.jobs.get(job["id"])
+    assert done["result"]["symbols"] == 2 and done["progress"]["fraction"] == 1.0
+    assert service.jobs.latest("vocab_draft")["id"] == job["id"]
+    files = service.results.drafted_files(job["id"])
+    drafted = [json.loads(line) for line in Path(files["vocabulary"]).read_text().splitlines()]
+    assert Path(files["vocabulary"]).name == f"{job['id']}.jsonl" and len(drafted) == done["result"]["drafted"]
+    assert service.jobs.vocabulary([], [files["vocabulary"]])["symbols"][0]["token"] == drafted[0]["new_token"]
+    assert len(Path(files["report"]).read_text().splitlines()) == 2
+    with pytest.raises(InputError) as err:
+        service.results.drafted_files(service.jobs.store.create("finetune", {}, {}))
+    assert err.value.fields == ["job_id"]

@@ -46,3 +46,21 @@ def test_the_compare_settings_include_where_its_members_run():
     with pytest.raises(InputError) as err:
         svc.settings.compare_config({"seeds": 2, "nope": 1})
     assert err.value.fields == ["nope"]
+
+
+def test_a_vocabulary_draft_s_settings_are_the_many_config_s_then_the_screening_that_applies():
+    from core.authoring.draft import DraftConfig
+    from core.authoring.many import NOT_SCREENING, ManyConfig
+    from core.spec.settings import settings_of
+
+    svc = Service(tiny=True)
+    names = [d["name"] for d in svc.settings.describe("vocab_draft")]
+    assert names == [*settings_of(ManyConfig), *(n for n in settings_of(DraftConfig)
+                                                  if n not in NOT_SCREENING or n == "seed")]
+    generate = next(d for d in svc.settings.describe("vocab_draft") if d["name"] == "generate")
+    assert generate["label"] == settings_of(ManyConfig)["generate"].label
+    many, draft = svc.settings.vocab_draft_configs({"generate": 3.0, "seed": 7, "positive_rank": 10})
+    assert (many.generate, draft.seed, draft.positive_rank, draft.generate) == (3, 7, 10, 0)
+    with pytest.raises(InputError) as err:
+        svc.settings.vocab_draft_configs({"batch_symbols": 0, "negative_rank": -1})
+    assert sorted(err.value.fields) == ["batch_symbols", "negative_rank"]
