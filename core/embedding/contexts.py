@@ -75,21 +75,30 @@ def pad_id_of(tokenizer) -> int:
 @torch.no_grad()
 def last_hidden(model, tokenizer, texts: list[str], batch_size: int = 32, precision: str = "model") -> torch.Tensor:
     """Contextual embedding [N, D] (float32, CPU) at each text's last token; the passes run in
-    ``precision`` (``core.embedding.precision``)."""
+    ``precision`` (``core.embedding.precision``).
+
+    The texts go through shortest first, so that each batch pads little (right padding never
+    changes a real position's numbers, only the work), and the rows come back in the texts' order.
+    """
     if not texts:
         raise ValueError("no texts")
     device = model.get_input_embeddings().weight.device
     decoder = decoder_of(model)
     all_ids = encode(tokenizer, texts)
+    order = sorted(range(len(all_ids)), key=lambda i: len(all_ids[i]))
     rows = []
     with eval_mode(model), passes_in(model, precision):
-        for start in range(0, len(all_ids), batch_size):
-            input_ids, mask, lengths = pad_right(all_ids[start : start + batch_size], pad_id_of(tokenizer))
+        for start in range(0, len(order), batch_size):
+            chunk = [all_ids[i] for i in order[start : start + batch_size]]
+            input_ids, mask, lengths = pad_right(chunk, pad_id_of(tokenizer))
             out = decoder(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False)
             hidden = out.last_hidden_state
             last = (lengths - 1).to(device)
             rows.append(hidden[torch.arange(hidden.shape[0], device=device), last].float().cpu())
-    return torch.cat(rows)
+    in_order = torch.cat(rows)
+    result = torch.empty_like(in_order)
+    result[torch.tensor(order)] = in_order
+    return result
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.embedding.contexts import encode, last_hidden, logits_from_hidden, soft_cap
+from core.embedding.contexts import last_hidden, logits_from_hidden, soft_cap
 from core.embedding.precision import resolve_precision
 
 
@@ -141,17 +141,8 @@ def output_embeddings(model, tokenizer, specs: list, negative_logit: float = -10
     for spec, more in zip(specs, extra):
         for text in [*spec.positive_contexts, *spec.negative_contexts, *more]:
             rows.setdefault(text, len(rows))
-    # Shortest first, so that each batch pads little (right padding never changes a real
-    # position's numbers, only the work); the rows are put back in their order after.
     texts = list(rows)
-    lengths = [len(ids) for ids in encode(tokenizer, texts)]
-    order = sorted(range(len(texts)), key=lambda i: lengths[i])
-    hidden = torch.empty(0)
-    if texts:
-        sorted_hidden = last_hidden(model, tokenizer, [texts[i] for i in order], batch_size=64,
-                                    precision=precision)
-        hidden = torch.empty_like(sorted_hidden)
-        hidden[torch.tensor(order)] = sorted_hidden
+    hidden = last_hidden(model, tokenizer, texts, batch_size=64, precision=precision) if texts else torch.empty(0)
     fits = []
     for spec, more in zip(specs, extra):
         positives = [rows[c] for c in spec.positive_contexts]
