@@ -225,8 +225,8 @@ def print_size(r: dict) -> None:
 
 def _verdict(ratio: float) -> str:
     if ratio > 1 + TOLERANCE:
-        return "faster than linear"
-    return "close to linear" if ratio >= 1 - TOLERANCE else "slower than linear (fixed costs weigh on the smaller)"
+        return "more than linear"
+    return "close to linear" if ratio >= 1 - TOLERANCE else "less than linear (the smaller size cost more per symbol)"
 
 
 def print_growth(small: dict, large: dict) -> None:
