@@ -166,13 +166,18 @@ def test_prepare_is_reproducible_for_a_seed(with_token):
 
 
 def test_compute_dtype_choices(monkeypatch):
-    from bitsandbytes.functional import has_avx512bf16
+    from core.model import hardware
 
     assert compute_dtype(FinetuneConfig(compute_dtype="float32"), "cpu") == torch.float32
     assert compute_dtype(FinetuneConfig(compute_dtype="bfloat16"), "cpu") == torch.bfloat16
     assert compute_dtype(FinetuneConfig(compute_dtype="float32"), "cuda") == torch.float32  # explicit wins
     auto = FinetuneConfig(compute_dtype="auto")
-    assert compute_dtype(auto, "cpu") == (torch.bfloat16 if has_avx512bf16() else torch.float32)
+    # auto follows what this machine multiplies fast (measured), not its CPU flags alone
+    assert compute_dtype(auto, "cpu") == (torch.bfloat16 if hardware.bf16_native("cpu") else torch.float32)
+    monkeypatch.setattr(hardware, "bf16_native", lambda device: False)
+    assert compute_dtype(auto, "cpu") == torch.float32
+    monkeypatch.setattr(hardware, "bf16_native", lambda device: True)
+    assert compute_dtype(auto, "cpu") == torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert compute_dtype(auto, "cuda") == torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
