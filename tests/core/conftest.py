@@ -1,7 +1,10 @@
 """What the engine tests share: the tiny random model as a base (once per module) and a job runner with
-its own run store (stopped after each test). The experiment tests override ``base`` with a fresh one per test."""
+its own run store (stopped after each test), and a local Ray instance of 2 CPUs for one test (``ray2``).
+The experiment tests override ``base`` with a fresh one per test."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +24,14 @@ def runner(tmp_path):
     r = JobRunner(RunStore(tmp_path / "runs"))
     yield r
     r.shutdown()
+
+
+@pytest.fixture
+def ray2():
+    """A local Ray instance with 2 CPUs for one test; its workers import ``core`` and ``tests`` from
+    the repository, offline."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "HF_HUB_OFFLINE": "1"}})
+    yield ray
+    ray.shutdown()

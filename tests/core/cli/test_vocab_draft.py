@@ -113,16 +113,6 @@ def test_a_killed_run_resumes_into_the_same_vocabulary(tmp_path):
     assert Path(f"{killed}.report.jsonl").read_bytes() == Path(f"{whole}.report.jsonl").read_bytes()
 
 
-@pytest.fixture
-def ray2():
-    """A local Ray instance with 2 CPUs for one test (workers import ``core`` from the repo, offline)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
-    yield ray
-    ray.shutdown()
-
-
 SIX = ["--ids", ",".join(IDS.split(",")[:6]), "--batch-symbols", "2", *TINY]
 
 

@@ -27,16 +27,6 @@ TIMES = ("time_per_epoch_s", "init_seconds")
 QUICK = dict(epochs=1, batch_size=2, grad_accum=1, learning_rate=1e-2)
 
 
-@pytest.fixture
-def ray2():
-    """A local Ray instance with 2 CPUs for one test (workers import ``core`` and ``tests`` from the repo)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})
-    yield ray
-    ray.shutdown()
-
-
 def _config(**kw) -> CompareConfig:
     return CompareConfig(strategies=["average", "random"], seeds=2, finetune=FinetuneConfig(**QUICK), **kw)
 
