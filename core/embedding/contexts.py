@@ -77,8 +77,9 @@ def last_hidden(model, tokenizer, texts: list[str], batch_size: int = 32, precis
     """Contextual embedding [N, D] (float32, CPU) at each text's last token; the passes run in
     ``precision`` (``core.embedding.precision``).
 
-    The texts go through shortest first, so that each batch pads little (right padding never
-    changes a real position's numbers, only the work), and the rows come back in the texts' order.
+    The texts go through shortest first, so that each batch pads little (right padding changes
+    the work, and a real position's numbers only by float rounding: 3e-5 at most on a drafted
+    vocabulary's contexts, ``bench/screening.py``), and the rows come back in the texts' order.
     """
     if not texts:
         raise ValueError("no texts")

@@ -36,10 +36,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from core.embedding.contexts import encode, pad_id_of
+from core.embedding.contexts import encode, gloss_token_ids, pad_id_of
 from core.embedding.distill import MAX_ROWS, student_states, teacher_rows
 from core.embedding.optimize import PrefixCache, cached_targets, frozen
-from core.embedding.contexts import gloss_token_ids
 from core.embedding.snippets import Snippet, generated_snippets
 from core.spec.errors import fail
 
