@@ -107,7 +107,7 @@ def draft_job(selection: Selection, head: dict, base, config: ManyConfig, screen
                                                           "symbols were done")
         one_batch = partial(many.draft_batch, glosses=selection.glosses, model=base.model, tokenizer=base.tokenizer,
                             draft_config=screening, config=config, seed=screening.seed, model_name=base.name)
-        result = drive(selection, config, store, lambda symbols: one_batch(symbols), on_event=_Pace(ctx, store),
+        result = drive(selection, config, store, one_batch, on_event=_Pace(ctx, store),
                        should_stop=lambda: ctx.stop_requested)
         result["check"] = check_drafted(store.path, base.tokenizer) if result["drafted"] else None
         return result | {"kind": KIND, "model": base.name, "stopped": result["handled"] < result["symbols"]}
