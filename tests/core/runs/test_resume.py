@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from core.runs.store import RunStore
 from core.runs.resume import check_resume, resume_run
 from core.spec.errors import InputError
 from core.train import checkpoint as ckpt
+from core.train.events import read_jsonl
 from tests.conftest import tiny_spec_dict
 from tests.core.experiment.vocab_fixtures import three_dicts
 from tests.reliability import figure
@@ -38,29 +38,48 @@ def _cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(_command(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _kill_when(args: list, runs: Path, ready) -> str:
-    """Start ``python -m core ARGS``, SIGKILL it once ``ready(run_folder)`` holds; the run's id."""
+# The child runs the command line with one change: after each event it writes, it asks CRASH (given
+# the run's folder and the event) whether this is the moment, and if so SIGKILLs itself there. A
+# kill at an exact event, however fast the machine, where a watcher polling from outside could
+# see the run end first.
+_CRASH_WHEN = """
+import json, os, signal, sys
+from pathlib import Path
+from core.cli.main import main
+from core.train.events import EventLog
+
+{crash}
+
+_append = EventLog.append
+
+
+def append(self, event=None, **fields):
+    data = _append(self, event, **fields)
+    if self._path is not None and self._path.name == "events.jsonl" and CRASH(self._path.parent, data):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return data
+
+
+EventLog.append = append
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _kill_when(args: list, runs: Path, crash: str) -> str:
+    """Run ``python -m core ARGS`` until ``CRASH(run_folder, event)`` (defined in ``crash``) holds after
+    an event, SIGKILLed there by itself; the run's id."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    victim = subprocess.Popen(_command(*args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and victim.poll() is None:
-            folders = [f for f in runs.iterdir() if f.is_dir()] if runs.is_dir() else []
-            if folders and ready(folders[0]):
-                victim.send_signal(signal.SIGKILL)
-                victim.wait(timeout=30)
-                return folders[0].name
-            time.sleep(0.05)
-        raise AssertionError(f"the run never got there (exit code {victim.poll()})")
-    finally:
-        if victim.poll() is None:
-            victim.kill()
+    victim = subprocess.run([sys.executable, "-c", _CRASH_WHEN.format(crash=crash), *map(str, args)], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert victim.returncode == -signal.SIGKILL, f"the run never got there (exit code {victim.returncode}): " \
+                                                 f"{victim.stderr[-2000:]}"
+    folders = [f for f in runs.iterdir() if f.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0].name
 
 
 def _steps(folder: Path) -> list[int]:
-    lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()[:-1]  # the last may be mid-write
-    return [json.loads(x)["step"] for x in lines if '"type": "step"' in x]
+    return [e["step"] for e in read_jsonl(folder / "events.jsonl") if e.get("type") == "step"]
 
 
 def _timed(key: str) -> bool:
@@ -93,10 +112,12 @@ def test_a_vocabulary_fine_tuning_killed_after_a_checkpoint_resumes_to_the_same_
     expected = json.loads(whole.stdout)
     runs = tmp_path / "runs"
 
-    def past_a_checkpoint(folder: Path) -> bool:
-        manifest = folder / "checkpoint" / ckpt.MANIFEST
-        return manifest.is_file() and max(_steps(folder), default=0) >= json.loads(manifest.read_text())["step"] + 2
-
+    past_a_checkpoint = f"""
+def CRASH(folder, event):
+    manifest = folder / "checkpoint" / {ckpt.MANIFEST!r}
+    return event.get("type") == "step" and manifest.is_file() and \\
+        event["step"] >= json.loads(manifest.read_text())["step"] + 2
+"""
     run_id = _kill_when([*args, "--runs", runs], runs, past_a_checkpoint)
     killed_at = max(_steps(runs / run_id))
     checkpoint_step = json.loads((runs / run_id / "checkpoint" / ckpt.MANIFEST).read_text())["step"]
@@ -133,11 +154,11 @@ def test_a_comparison_killed_after_its_first_member_runs_only_the_others(tmp_pat
     expected = json.loads(whole.stdout)
     runs = tmp_path / "runs"
 
-    def first_member_kept(folder: Path) -> bool:
-        if not (folder / "members" / "average-s0.json").is_file():
-            return False
-        lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()[:-1]
-        return any('"type": "step"' in x and json.loads(x).get("strategy") == "random" for x in lines)
+    first_member_kept = """
+def CRASH(folder, event):
+    return event.get("type") == "step" and event.get("strategy") == "random" and \\
+        (folder / "members" / "average-s0.json").is_file()
+"""
 
     run_id = _kill_when([*args, "--runs", runs], runs, first_member_kept)
     kept = (runs / run_id / "members" / "average-s0.json").read_bytes()
