@@ -35,14 +35,16 @@ run: install
 # browser, Ray and worker-process tests wait on other processes much of the time. Each process of
 # the suite gets half the cores for its thread pools (TEST_THREADS): two workers that each start
 # one thread per core make OpenMP's threads wait for each other and slow every matrix product.
+# The files run longest first (tests/order.py, from tests/durations.json), so that neither worker
+# is left alone with a long browser or Ray file at the end.
 TEST_THREADS := $(shell $(PY) -c "import os; print(max(1, len(os.sched_getaffinity(0)) // 2))")
 TEST_ENV := HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS)
 
 test: install browser
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 test-fast: install
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not browser" $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/input_optimization.py

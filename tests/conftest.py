@@ -12,6 +12,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # or not the CPU multiplies bfloat16 natively (tests of "auto" itself unset it).
 os.environ.setdefault("GLOSSLAB_AUTO_PRECISION", "model")
 
+pytest_plugins = ["tests.order"]
+
 TOKEN = "[BLISS_29111]"
 
 
@@ -47,6 +49,20 @@ def tiny_spec_dict() -> dict:
         "generation_prompts": ["At the {placeholder} you can buy", "My favourite place is the {placeholder} because"],
         "notes": "test spec",
     }
+
+
+# How much of a built-in spec a test on the default model keeps (``short``): enough sentences and
+# contexts for the research's effects to show, few enough that a fine-tuning epoch takes seconds.
+SHORT = {"positive_contexts": 16, "negative_contexts": 10, "validation_contexts": 4, "testing_positive_contexts": 5,
+         "testing_negative_contexts": 5, "fine_tuning_sentences": 20, "validation_sentences": 6,
+         "generation_prompts": 2}
+
+
+def short(spec: dict, **keep: int) -> dict:
+    """``spec`` (a spec's dict) with each list of ``SHORT`` (or ``keep``) cut to its first items: the
+    same symbol and the same material, less of it."""
+    counts = SHORT | keep
+    return {k: v[:counts[k]] if k in counts and isinstance(v, list) else v for k, v in spec.items()}
 
 
 @pytest.fixture

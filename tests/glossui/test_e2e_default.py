@@ -1,12 +1,16 @@
 """End to end on the real default model (SmolLM2-135M-Instruct, embedded) through the page:
-load the example, initialize with ``average``, fine-tune one epoch, see the results."""
+upload a short part of the wool shop example, initialize with ``average``, fine-tune one epoch,
+see the results."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.glossui.test_browser import (CHROMIUM, browser, fill_number, load_spec, open_tab, shot,  # noqa: F401
-                                   start_app, status_text, stop_app, table_rows, wait_ready)
+from tests.conftest import short
+from tests.glossui.test_browser import (CHROMIUM, browser, example_spec, fill_number, open_tab, shot,  # noqa: F401
+                                       start_app, status_text, stop_app, table_rows, upload, wait_ready)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -27,7 +31,11 @@ def test_average_then_one_epoch_on_the_default_model(browser, default_app, tmp_p
     wait_ready(pg)
     open_tab(pg, "2. Model")
     pg.wait_for_function("() => document.querySelector('#model-status').innerText.includes('Ready: SmolLM2')")
-    spec = load_spec(pg, tmp_path)
+    spec = short(example_spec())   # every field, fewer items: one epoch is two steps
+    path = tmp_path / "wool_shop_short.json"
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    upload(pg, path)
+    pg.wait_for_function("() => document.querySelector('#spec-status').innerText.includes('uploaded')")
 
     open_tab(pg, "3. Initialize")   # `average` is the default strategy
     pg.locator("#init-run").click()

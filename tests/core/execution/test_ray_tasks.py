@@ -2,7 +2,7 @@
 is retried once, then its member is marked failed while the others go on; bad addresses, clusters too
 small and workers without the model are refused by name; the default path never imports Ray.
 
-Each Ray test starts its own local instance with 2 CPUs and ends it."""
+The Ray tests share one local instance with 2 CPUs (``ray2``), ended after the last of them."""
 
 from __future__ import annotations
 
@@ -101,11 +101,12 @@ def test_a_vocabulary_comparison_on_ray_gives_the_rows_of_this_process(base, ray
     from core.experiment.vocabulary.compare import compare_vocabulary
     from core.experiment.vocabulary.load import load_vocabulary
     from core.spec.gloss import builtin_examples
+    from tests.conftest import short
 
-    two = [json.loads(builtin_examples()[name].read_text(encoding="utf-8")) for name in ("wool_shop", "to_brush_teeth")]
+    two = [short(json.loads(builtin_examples()[name].read_text(encoding="utf-8"))) for name in ("wool_shop", "to_brush_teeth")]
     vocab = load_vocabulary(two, base.tokenizer)
     config = CompareConfig(strategies=["average", "random_both"], seeds=1, max_new_tokens=3,
-                           finetune=FinetuneConfig(epochs=1, batch_size=30, grad_accum=1))
+                           finetune=FinetuneConfig(epochs=1, batch_size=10, grad_accum=1))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as a Ray member with ray_cpus = 1
     try:
